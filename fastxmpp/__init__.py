@@ -1,0 +1,1 @@
+"""fastxmpp: a fast, correct XMPP client library."""

@@ -1,0 +1,71 @@
+"""Pieces both tokenizer twins share: limits, prolog check, expat error mapping."""
+from __future__ import annotations
+
+import re
+from typing import FrozenSet, Optional, Type
+
+from . import errors
+from .tokens import NS_STREAM
+
+DEFAULT_MAX_STANZA_BYTES = 1 << 20
+DEFAULT_MAX_DEPTH = 256
+CONTENT_NS = "jabber:client"
+STREAM_TAG = "{%s}stream" % NS_STREAM
+RESTART_TRIGGERS: FrozenSet[str] = frozenset(
+    {
+        "{urn:ietf:params:xml:ns:xmpp-tls}proceed",
+        "{urn:ietf:params:xml:ns:xmpp-sasl}success",
+    }
+)
+
+# expat error codes (expat.h, enum XML_Error) with a condition other than not-well-formed
+_XML_ERROR_UNDEFINED_ENTITY = 11
+_XML_ERROR_UNKNOWN_ENCODING = 18
+_XML_ERROR_INCORRECT_ENCODING = 19
+_XML_ERROR_EXTERNAL_ENTITY_HANDLING = 21
+_XML_ERROR_ENTITY_DECLARED_IN_PE = 24
+
+_ENCODING_RE = re.compile(rb"""encoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def expat_error(code: int, message: str, line: int, column: int) -> errors.StreamError:
+    """The stream error for an expat error code."""
+    cls: Type[errors.StreamError]
+    if code in (_XML_ERROR_UNDEFINED_ENTITY, _XML_ERROR_EXTERNAL_ENTITY_HANDLING, _XML_ERROR_ENTITY_DECLARED_IN_PE):
+        cls = errors.RestrictedXML
+    elif code in (_XML_ERROR_UNKNOWN_ENCODING, _XML_ERROR_INCORRECT_ENCODING):
+        cls = errors.UnsupportedEncoding
+    else:
+        cls = errors.NotWellFormed
+    return cls(f"{message} (line {line}, column {column})")
+
+
+def check_prolog(head: bytes) -> Optional[bool]:
+    """Refuse anything but UTF-8 at the start of a stream.
+
+    ``head`` is the stream's first bytes.  Returns True once UTF-8 is settled,
+    None while more bytes are needed; raises UnsupportedEncoding otherwise.
+    """
+    if len(head) < 2:
+        return None
+    if head[:2] in (b"\xfe\xff", b"\xff\xfe") or head[0] == 0 or head[1] == 0:
+        raise errors.UnsupportedEncoding("only UTF-8 is allowed (UTF-16 detected)")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head.startswith(b"<?"):
+        return True if len(head) >= 2 else None
+    end = head.find(b"?>")
+    if end < 0:
+        return None if len(head) < 4096 else True
+    match = _ENCODING_RE.search(head, 0, end)
+    if match:
+        enc = (match.group(1) or match.group(2) or b"").decode("ascii", "replace")
+        if enc.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise errors.UnsupportedEncoding(f"only UTF-8 is allowed, not {enc!r}")
+    return True
+
+
+def stream_header_error(tag: str) -> errors.StreamError:
+    if tag.endswith("}stream") or tag == "stream":
+        return errors.InvalidNamespace(f"stream element must be qualified by {NS_STREAM!r}, got {tag!r}")
+    return errors.BadFormat(f"a stream must start with <stream:stream>, got {tag!r}")

@@ -1,0 +1,38 @@
+"""Shared fixtures: every core test runs against both twins (ids ``c`` and ``py``).
+
+``--twin=py`` or ``--twin=c`` restricts the run to one twin.  Without the
+compiled modules (``FASTXMPP_NO_EXTENSIONS=1`` or not built) the ``c`` runs
+are skipped, and ``test_accel.py`` says whether that was expected.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+TWINS = ("c", "py")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--twin", choices=TWINS, default=None, help="run only one twin")
+
+
+def pytest_generate_tests(metafunc):
+    if "impl" in metafunc.fixturenames:
+        only = metafunc.config.getoption("--twin")
+        twins = [t for t in TWINS if only in (None, t)]
+        metafunc.parametrize("impl", twins, ids=twins, scope="session")
+
+
+def load(impl: str, unit: str):
+    """The module of one twin: ``load("c", "tokenizer")`` is ``fastxmpp._tokenizer_c``."""
+    if impl == "c":
+        from fastxmpp import _accel
+
+        if not _accel.USE_EXTENSIONS:
+            pytest.skip("compiled twins not in use")
+    return importlib.import_module(f"fastxmpp._{unit}_{impl}")
