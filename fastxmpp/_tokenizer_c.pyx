@@ -8,7 +8,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_Import
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy, strcmp, strlen
 
 from fastxmpp._element_c cimport Element
@@ -48,17 +49,48 @@ DEF S_BANG = 4
 DEF S_CDATA = 5
 DEF S_PI = 6
 
-DEF CACHE_BITS = 10
-DEF CACHE_SIZE = 1 << CACHE_BITS
-DEF VALUE_CACHE_MAX = 48
+DEF CACHE_SIZE = 1024
+DEF VALUE_CACHE_MAX = 32
+DEF KEY_MAX = 80
 DEF PARSE_MAX = 1 << 30
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define FX_SHARED_CACHE 0
+    #else
+    #define FX_SHARED_CACHE 1
+    #endif
+    """
+    const bint FX_SHARED_CACHE
 
 
 ctypedef struct CacheEntry:
     size_t hash
     Py_ssize_t length
-    char *key
     PyObject *value
+    char key[KEY_MAX]
+
+
+cdef CacheEntry *_new_cache() except NULL:
+    cdef CacheEntry *table = <CacheEntry *>calloc(CACHE_SIZE, sizeof(CacheEntry))
+    if table == NULL:
+        raise MemoryError()
+    return table
+
+
+cdef void _free_cache(CacheEntry *table) noexcept:
+    cdef Py_ssize_t i
+    if table != NULL:
+        for i in range(CACHE_SIZE):
+            Py_XDECREF(table[i].value)
+        free(table)
+
+
+# Name and short-value caches: shared by all tokenizers where the GIL
+# serialises access, per tokenizer on free-threaded builds.
+cdef CacheEntry *_shared_names = _new_cache() if FX_SHARED_CACHE else NULL
+cdef CacheEntry *_shared_values = _new_cache() if FX_SHARED_CACHE else NULL
 
 
 cdef class Tokenizer:
@@ -99,16 +131,12 @@ cdef class Tokenizer:
     cdef CacheEntry *_values
 
     def __cinit__(self):
-        self._names = <CacheEntry *>malloc(sizeof(CacheEntry) * CACHE_SIZE)
-        self._values = <CacheEntry *>malloc(sizeof(CacheEntry) * CACHE_SIZE)
-        if self._names == NULL or self._values == NULL:
-            raise MemoryError()
-        cdef Py_ssize_t i
-        for i in range(CACHE_SIZE):
-            self._names[i].value = NULL
-            self._names[i].key = NULL
-            self._values[i].value = NULL
-            self._values[i].key = NULL
+        if FX_SHARED_CACHE:
+            self._names = _shared_names
+            self._values = _shared_values
+        else:
+            self._names = _new_cache()
+            self._values = _new_cache()
         self._tcap = 256
         self._tbuf = <char *>malloc(self._tcap)
         self.s_ends_cap = 16
@@ -130,18 +158,11 @@ cdef class Tokenizer:
         self._new_stream()
 
     def __dealloc__(self):
-        cdef Py_ssize_t i
-        cdef int table
-        cdef CacheEntry *entries
         if self._parser != NULL:
             capi.ParserFree(self._parser)
-        for table in range(2):
-            entries = self._names if table == 0 else self._values
-            if entries != NULL:
-                for i in range(CACHE_SIZE):
-                    free(entries[i].key)
-                    Py_XDECREF(entries[i].value)
-                free(entries)
+        if not FX_SHARED_CACHE:
+            _free_cache(self._names)
+            _free_cache(self._values)
         free(self._tbuf)
         free(self.s_ends)
 
@@ -431,28 +452,32 @@ cdef class Tokenizer:
 
     # -- building elements ----------------------------------------------------------------
     cdef object _intern(self, CacheEntry *table, const char *s, Py_ssize_t n, bint clark):
-        cdef size_t h = 14695981039346656037ULL
-        cdef Py_ssize_t i
+        cdef uint64_t head = 0, tail = 0
+        cdef size_t h
         cdef CacheEntry *e
-        cdef char *key
-        for i in range(n):
-            h = (h ^ <unsigned char>s[i]) * 1099511628211ULL
+        if n > KEY_MAX or (not clark and n > VALUE_CACHE_MAX):
+            value = PyUnicode_DecodeUTF8(s, n, NULL)
+            return "{" + value if clark and memchr(s, b'}', n) != NULL else value
+        # cheap hash of length, first and last 8 bytes; memcmp settles collisions
+        if n >= 8:
+            memcpy(&head, s, 8)
+            memcpy(&tail, s + n - 8, 8)
+        else:
+            memcpy(&head, s, n)
+        h = <size_t>((head * 0x9E3779B97F4A7C15ULL) ^ (tail * 0xC2B2AE3D27D4EB4FULL) ^ (<uint64_t>n * 0x165667B19E3779F9ULL))
+        h ^= h >> 29
         e = &table[h & (CACHE_SIZE - 1)]
         if e.value != NULL and e.hash == h and e.length == n and memcmp(e.key, s, n) == 0:
             return <object>e.value
         value = PyUnicode_DecodeUTF8(s, n, NULL)
         if clark and memchr(s, b'}', n) != NULL:
             value = "{" + value
-        key = <char *>malloc(n + 1)
-        if key != NULL:
-            memcpy(key, s, n)
-            free(e.key)
-            Py_XDECREF(e.value)
-            e.key = key
-            e.hash = h
-            e.length = n
-            Py_INCREF(value)
-            e.value = <PyObject *>value
+        memcpy(e.key, s, n)
+        Py_XDECREF(e.value)
+        e.hash = h
+        e.length = n
+        Py_INCREF(value)
+        e.value = <PyObject *>value
         return value
 
     cdef inline object _text(self):
@@ -484,11 +509,7 @@ cdef class Tokenizer:
             attrib = {}
             while atts[i] != NULL:
                 key = self._intern(self._names, atts[i], strlen(atts[i]), True)
-                n = strlen(atts[i + 1])
-                if n <= VALUE_CACHE_MAX:
-                    attrib[key] = self._intern(self._values, atts[i + 1], n, False)
-                else:
-                    attrib[key] = PyUnicode_DecodeUTF8(atts[i + 1], n, NULL)
+                attrib[key] = self._intern(self._values, atts[i + 1], strlen(atts[i + 1]), False)
                 i += 2
         if depth == 1:
             if tag != _STREAM_TAG:
@@ -541,6 +562,8 @@ cdef class Tokenizer:
         self._tlen = need
 
     cdef _nsdecl(self, const char *prefix, const char *uri):
+        if prefix == NULL and self._depth != 0:
+            return
         u = PyUnicode_DecodeUTF8(uri, strlen(uri), NULL) if uri != NULL else ""
         if prefix != NULL and u == self.content_ns:
             raise errors.BadNamespacePrefix(

@@ -29,6 +29,8 @@ Token = Union[StreamHeader, Element, StreamEnd]
 # scanner states
 _TEXT, _LT, _STAG, _ETAG, _BANG, _CDATA, _PI = range(7)
 _STAG_STOP = re.compile(rb"[>\"']")
+# the next '<' with, when complete, an end tag (group 1) or a start tag (group 2)
+_NEXT_TAG = re.compile(rb"<(?:(/[^>]*>)|([^!?/>\"'](?:[^>\"']|\"[^\"]*\"|'[^']*')*>)|)")
 _STREAM_END = StreamEnd()
 
 
@@ -69,12 +71,33 @@ class _Scanner:
         err: Optional[errors.StreamError] = None
         while i < n:
             if state == _TEXT:
-                j = data.find(b"<", i)
-                if j < 0:
+                m = _NEXT_TAG.search(data, i)
+                if m is None:
                     break
-                self.tag_start = base + j
-                i = j + 1
-                state = _LT
+                self.tag_start = base + m.start()
+                i = m.end()
+                kind = m.lastindex
+                if kind is None:  # incomplete, or '<!' / '<?': go byte by byte
+                    state = _LT
+                elif kind == 1:
+                    depth -= 1
+                    if depth == 1:
+                        err = self._end_stanza(base + i)
+                        if err is not None:
+                            break
+                else:
+                    if depth == 1:
+                        self.stanza_start = self.tag_start
+                    if depth + 1 > self.max_depth:
+                        err = errors.PolicyViolation(f"elements nested deeper than {self.max_depth - 1}")
+                        break
+                    if data[i - 2] == 0x2F:  # '/>'
+                        if depth == 1:
+                            err = self._end_stanza(base + i)
+                            if err is not None:
+                                break
+                    else:
+                        depth += 1
             elif state == _LT:
                 c = data[i]
                 if c == 0x2F:  # '/'
@@ -156,16 +179,26 @@ class _Scanner:
                 if len(b) == 7:
                     state = _CDATA
                     self.term = 0
-            else:  # _CDATA or _PI: look for the terminator, across chunks
+            else:  # _CDATA or _PI: look for the terminator, also across chunks
                 want = b"]]>" if state == _CDATA else b"?>"
-                buf = want[: self.term] + data[i:]
-                j = buf.find(want)
-                if j < 0:
-                    self.term = next((k for k in range(len(want) - 1, 0, -1) if buf.endswith(want[:k])), 0)
-                    break
-                i += j + len(want) - self.term
-                self.term = 0
-                state = _TEXT
+                w = len(want)
+                if self.term:
+                    head = want[: self.term] + data[i:i + w]
+                    j = head.find(want)
+                    if j >= 0:
+                        i += j + w - self.term
+                        self.term = 0
+                        state = _TEXT
+                        continue
+                j = data.find(want, i)
+                if j >= 0:
+                    i = j + w
+                    self.term = 0
+                    state = _TEXT
+                    continue
+                window = (want[: self.term] + data[i:]) if n - i < w else data[n - w + 1:]
+                self.term = next((k for k in range(w - 1, 0, -1) if window.endswith(want[:k])), 0)
+                break
         if err is None:
             pos = base + n
             if self.stanza_start >= 0:
@@ -311,7 +344,7 @@ class Tokenizer:
         cut, err = scanner.scan(data)
         self._ends_seen = 0
         try:
-            self._parser.Parse(data[:cut] if cut < len(data) else data, False)
+            self._parser.Parse(memoryview(data)[:cut] if cut < len(data) else data, False)
         except _Paused:
             end = scanner.ends[self._ends_seen - 1]
             self._held = data[end - base:]

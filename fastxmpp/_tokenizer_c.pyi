@@ -1,0 +1,27 @@
+from typing import FrozenSet, List, Union
+
+from ._element_c import Element
+from .tokens import StreamEnd, StreamHeader
+
+Token = Union[StreamHeader, Element, StreamEnd]
+
+class Tokenizer:
+    max_stanza_bytes: int
+    max_depth: int
+    content_ns: str
+    restart_triggers: FrozenSet[str]
+    def __init__(
+        self,
+        *,
+        max_stanza_bytes: int = ...,
+        max_depth: int = ...,
+        content_ns: str = ...,
+        restart_triggers: FrozenSet[str] = ...,
+    ) -> None: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def stream_open(self) -> bool: ...
+    def feed(self, data: bytes) -> List[Token]: ...
+    def reset(self) -> List[Token]: ...
+    def close(self) -> List[Token]: ...
