@@ -1,0 +1,110 @@
+"""Events the sans-IO client stream emits (frozen, slotted, keyword-only; past tense)."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from .errors import StreamError
+
+__all__ = [
+    "Event",
+    "TLSRequested",
+    "StreamOpened",
+    "Authenticated",
+    "SessionStarted",
+    "StanzaReceived",
+    "IQResponseReceived",
+    "StanzasAcked",
+    "ResumeFailed",
+    "StreamErrorReceived",
+    "StreamClosed",
+]
+
+_opts: Dict[str, Any] = {"frozen": True}
+if sys.version_info >= (3, 10):
+    _opts.update(slots=True, kw_only=True)
+
+
+class Event:
+    """Base class of everything :meth:`ClientStream.events` returns."""
+
+    __slots__ = ()
+
+
+@dataclass(**_opts)
+class StreamOpened(Event):
+    """The server opened its stream (initially and after each restart)."""
+
+    id: Optional[str]
+    from_: Optional[str]
+    version: Optional[str]
+
+
+@dataclass(**_opts)
+class TLSRequested(Event):
+    """The server said ``<proceed/>``: the driver must start TLS, then call ``tls_established()``."""
+
+    server_hostname: str
+
+
+@dataclass(**_opts)
+class Authenticated(Event):
+    """SASL succeeded (and the server's SCRAM signature was verified)."""
+
+    mechanism: str
+
+
+@dataclass(**_opts)
+class SessionStarted(Event):
+    """Resource bound (or stream resumed): stanzas may flow."""
+
+    jid: Any
+    resumed: bool
+    sm_enabled: bool
+    resumable: bool = False
+
+
+@dataclass(**_opts)
+class StanzaReceived(Event):
+    """A message, presence or IQ request (IQ responses go to IQResponseReceived)."""
+
+    stanza: Any
+
+
+@dataclass(**_opts)
+class IQResponseReceived(Event):
+    """The result or error answering an IQ sent with ``send_iq()``."""
+
+    id: str
+    stanza: Any
+
+
+@dataclass(**_opts)
+class StanzasAcked(Event):
+    """The server acknowledged these stanzas (XEP-0198)."""
+
+    stanzas: Tuple[Any, ...]
+
+
+@dataclass(**_opts)
+class ResumeFailed(Event):
+    """Resumption failed; ``unacked`` are the stanzas the server may never have received."""
+
+    unacked: Tuple[Any, ...]
+    condition: Optional[str] = None
+
+
+@dataclass(**_opts)
+class StreamErrorReceived(Event):
+    """The server sent ``<stream:error>``; the stream is over."""
+
+    error: StreamError
+    element: Any = field(default=None, compare=False)
+
+
+@dataclass(**_opts)
+class StreamClosed(Event):
+    """Both sides have closed the stream (or the transport ended)."""
+
+    clean: bool

@@ -1,0 +1,69 @@
+"""Stream management (XEP-0198) bookkeeping, sans-IO: counters, the unacked queue, resumption state."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Deque, List, Optional, Tuple
+
+from . import errors
+
+NS_SM = "urn:xmpp:sm:3"
+_MOD = 1 << 32
+
+
+@dataclass
+class SMState:
+    """What survives a broken connection and lets a new one resume the session."""
+
+    id: Optional[str] = None
+    resumable: bool = False
+    location: Optional[str] = None
+    max: Optional[int] = None
+    inbound: int = 0          # stanzas we handled (our 'h')
+    acked: int = 0            # last 'h' the server reported for our stanzas
+    unacked: Deque[Any] = field(default_factory=deque)
+    jid: Any = None
+
+
+class StreamManagement:
+    """Counts stanzas both ways and keeps what the server has not acknowledged yet."""
+
+    def __init__(self, state: Optional[SMState] = None) -> None:
+        self.state = state if state is not None else SMState()
+        self.enabled = False      # we sent <enable/> (outbound counting runs) or resumed
+        self.active = False       # the server confirmed (<enabled/> or <resumed/>)
+        self._since_request = 0
+
+    def outbound(self, stanza: Any) -> bool:
+        """Record a sent stanza; True when an ack request is due (see ``ack_every``)."""
+        if not self.enabled:
+            return False
+        self.state.unacked.append(stanza)
+        self._since_request += 1
+        return True
+
+    def requested(self) -> None:
+        self._since_request = 0
+
+    @property
+    def since_request(self) -> int:
+        return self._since_request
+
+    def inbound(self) -> None:
+        if self.active:
+            self.state.inbound = (self.state.inbound + 1) % _MOD
+
+    def acked(self, h: int) -> Tuple[Any, ...]:
+        """Apply an ``<a h=.../>`` or ``<resumed h=.../>``; return the stanzas it acknowledges."""
+        state = self.state
+        count = (h - state.acked) % _MOD
+        if count > len(state.unacked):
+            raise errors.UndefinedCondition(
+                f"server acknowledged {count} stanzas but only {len(state.unacked)} were sent")
+        state.acked = h % _MOD
+        return tuple(state.unacked.popleft() for _ in range(count))
+
+    def take_unacked(self) -> List[Any]:
+        items = list(self.state.unacked)
+        self.state.unacked.clear()
+        return items

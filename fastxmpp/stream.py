@@ -1,0 +1,617 @@
+"""The client side of an RFC 6120 stream, sans-IO: bytes in, events and bytes out.
+
+The negotiation is a transition table (:data:`TRANSITIONS`): each (state, input
+kind) pair names the method that handles it; a pair not in the table is a
+protocol error that sends a stream error and moves the stream to ``closed``.
+
+Driver loop::
+
+    stream = ClientStream(JID("juliet@example.com"), password="...")
+    stream.start()
+    send(stream.data_to_send())
+    while ...:
+        stream.receive_data(recv())         # may raise StreamError / SASLError
+        for event in stream.events(): ...   # TLSRequested -> start TLS, then stream.tls_established(...)
+        send(stream.data_to_send())
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import logging
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import errors, events
+from .element import Element
+from .jid import JID
+from .sasl import Mechanism, choose_mechanism
+from .serializer import serialize, stream_footer, stream_header
+from .sm import NS_SM, SMState, StreamManagement
+from .tokenizer import Tokenizer
+from .tokens import StreamEnd, StreamHeader
+
+__all__ = ["ClientStream", "TRANSITIONS", "EncryptionRequired"]
+
+log = logging.getLogger("fastxmpp.stream")
+
+NS_CLIENT = "jabber:client"
+NS_STREAM = "http://etherx.jabber.org/streams"
+NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams"
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+NS_SASL_CB = "urn:xmpp:sasl-cb:0"
+
+_KINDS: Dict[str, str] = {
+    "{%s}features" % NS_STREAM: "features",
+    "{%s}error" % NS_STREAM: "stream-error",
+    "{%s}proceed" % NS_TLS: "proceed",
+    "{%s}failure" % NS_TLS: "tls-failure",
+    "{%s}challenge" % NS_SASL: "challenge",
+    "{%s}success" % NS_SASL: "success",
+    "{%s}failure" % NS_SASL: "sasl-failure",
+    "{%s}message" % NS_CLIENT: "stanza",
+    "{%s}presence" % NS_CLIENT: "stanza",
+    "{%s}iq" % NS_CLIENT: "stanza",
+    "{%s}enabled" % NS_SM: "sm-enabled",
+    "{%s}resumed" % NS_SM: "sm-resumed",
+    "{%s}failed" % NS_SM: "sm-failed",
+    "{%s}r" % NS_SM: "sm-r",
+    "{%s}a" % NS_SM: "sm-a",
+}
+
+
+class EncryptionRequired(errors.XMPPError):
+    """The server offers no STARTTLS while the client requires TLS."""
+
+
+# (state, input kind) -> handler method name.  Anything else is a protocol error.
+TRANSITIONS: Dict[Tuple[str, str], str] = {
+    ("await-header", "header"): "_on_header",
+    ("await-features", "features"): "_on_features",
+    ("await-features", "stream-error"): "_on_stream_error",
+    ("starttls", "proceed"): "_on_proceed",
+    ("starttls", "tls-failure"): "_on_tls_failure",
+    ("sasl", "challenge"): "_on_challenge",
+    ("sasl", "success"): "_on_success",
+    ("sasl", "sasl-failure"): "_on_sasl_failure",
+    ("resume", "sm-resumed"): "_on_resumed",
+    ("resume", "sm-failed"): "_on_resume_failed",
+    ("bind", "stanza"): "_on_bind_stanza",
+    ("session", "stanza"): "_on_session_stanza",
+    ("ready", "stanza"): "_on_stanza",
+    ("ready", "sm-enabled"): "_on_enabled",
+    ("ready", "sm-failed"): "_on_enable_failed",
+    ("ready", "sm-r"): "_on_ack_request",
+    ("ready", "sm-a"): "_on_ack",
+    ("closing", "stanza"): "_on_stanza",
+    ("closing", "sm-r"): "_on_ack_request",
+    ("closing", "sm-a"): "_on_ack",
+}
+for _state in ("await-header", "starttls", "sasl", "resume", "bind", "session", "ready", "closing"):
+    TRANSITIONS[(_state, "stream-error")] = "_on_stream_error"
+    TRANSITIONS[(_state, "end")] = "_on_end"
+TRANSITIONS[("await-features", "end")] = "_on_end"
+
+
+def _b64decode(text: Optional[str]) -> bytes:
+    if not text or text == "=":
+        return b""
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.SASLError("incorrect-encoding", "server sent invalid base64") from None
+
+
+def _b64encode(data: Optional[bytes]) -> Optional[str]:
+    if data is None:
+        return None
+    return base64.b64encode(data).decode("ascii") if data else "="
+
+
+class ClientStream:
+    """Client side of one XMPP session: negotiation, stanza flow, XEP-0198, IQ tracking."""
+
+    def __init__(
+        self,
+        jid: Any,
+        password: Optional[str] = None,
+        *,
+        tls_active: bool = False,
+        require_tls: bool = True,
+        allow_plain_unencrypted: bool = False,
+        allow_anonymous: bool = False,
+        client_cert: bool = False,
+        mechanisms: Optional[List[str]] = None,
+        sasl_cache: Any = None,
+        stream_management: bool = True,
+        resume: Optional[SMState] = None,
+        ack_every: int = 50,
+        lang: str = "en",
+        max_stanza_bytes: int = 1 << 20,
+        id_prefix: str = "fx",
+    ) -> None:
+        self.jid = jid if isinstance(jid, JID) else JID(jid)
+        self.password = password
+        self.tls_active = tls_active
+        self.require_tls = require_tls
+        self.allow_plain_unencrypted = allow_plain_unencrypted
+        self.allow_anonymous = allow_anonymous
+        self.client_cert = client_cert
+        self.mechanism_preference = mechanisms
+        self.sasl_cache = sasl_cache
+        self.stream_management = stream_management
+        self.ack_every = ack_every
+        self.lang = lang
+        self.state = "idle"
+        self.authenticated = False
+        self.bound_jid: Optional[JID] = None
+        self.server_features: Optional[Element] = None
+        self.channel_bindings: Dict[str, bytes] = {}
+        self.sm = StreamManagement(resume)
+        self._resume_requested = resume is not None and resume.id is not None
+        self._tokenizer = Tokenizer(max_stanza_bytes=max_stanza_bytes)
+        self._out: List[bytes] = []
+        self._events: List[events.Event] = []
+        self._mechanism: Optional[Mechanism] = None
+        self._pending_iq: Dict[str, Optional[str]] = {}
+        self._ids = itertools.count(1)
+        self._id_prefix = id_prefix
+        self._internal_iq: Optional[str] = None
+
+    # -- driver API -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Queue the initial stream header."""
+        if self.state != "idle":
+            raise errors.LocalProtocolError("stream already started")
+        self._open_stream()
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the transport.  Raises StreamError/SASLError on failure
+        (after queueing what must be sent back); events so far stay in ``events()``."""
+        if self.state == "closed":
+            return
+        try:
+            tokens = self._tokenizer.feed(data)
+        except errors.StreamError as err:
+            self._dispatch_all(err.events)
+            self._fail(err)
+            raise
+        self._dispatch_all(tokens)
+
+    def receive_eof(self) -> None:
+        """The transport ended."""
+        if self.state != "closed":
+            clean = self.state == "closing"
+            self.state = "closed"
+            self._events.append(events.StreamClosed(clean=clean))
+
+    def tls_established(self, channel_bindings: Optional[Dict[str, bytes]] = None) -> None:
+        """The driver finished the TLS handshake after ``TLSRequested``: restart the stream."""
+        if self.state != "tls":
+            raise errors.LocalProtocolError(f"tls_established() in state {self.state!r}")
+        self.tls_active = True
+        self.channel_bindings = dict(channel_bindings or {})
+        if self._tokenizer.reset():
+            # bytes after <proceed/> in the same plaintext read: an injection attempt
+            self._fail(errors.PolicyViolation("data after <proceed/> before the TLS handshake"))
+            raise errors.PolicyViolation("data after <proceed/> before the TLS handshake")
+        self._open_stream()
+
+    def events(self) -> List[events.Event]:
+        out, self._events = self._events, []
+        return out
+
+    def data_to_send(self) -> bytes:
+        if not self._out:
+            return b""
+        out = b"".join(self._out)
+        self._out.clear()
+        return out
+
+    # -- application API ----------------------------------------------------------------------
+    def send(self, stanza: Element) -> None:
+        """Queue a stanza (message, presence or iq); counted for stream management."""
+        if self.state != "ready":
+            raise errors.LocalProtocolError(f"cannot send stanzas in state {self.state!r}")
+        self._out.append(serialize(stanza))
+        if self.sm.outbound(stanza) and self.sm.since_request >= self.ack_every > 0:
+            self.request_ack()
+
+    def send_iq(self, iq: Element) -> str:
+        """Send an IQ get/set and track its response; returns its id."""
+        if iq.get("type") not in ("get", "set"):
+            raise errors.LocalProtocolError("send_iq() takes an iq of type get or set")
+        iq_id = iq.get("id")
+        if not iq_id:
+            iq_id = self.new_id()
+            iq.set("id", iq_id)
+        self.send(iq)
+        self._pending_iq[iq_id] = iq.get("to")
+        return iq_id
+
+    def cancel_iq(self, iq_id: str) -> None:
+        """Stop tracking an IQ (its caller gave up waiting)."""
+        self._pending_iq.pop(iq_id, None)
+
+    def new_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids)}"
+
+    def request_ack(self) -> None:
+        if self.sm.enabled and self.state in ("ready", "closing"):
+            self._out.append(b"<r xmlns='urn:xmpp:sm:3'/>")
+            self.sm.requested()
+
+    def keepalive(self) -> None:
+        """Whitespace keepalive (RFC 6120 4.6.1)."""
+        if self.state == "ready":
+            self._out.append(b" ")
+
+    def close(self) -> None:
+        """Start the closing handshake (RFC 6120 4.4)."""
+        if self.state in ("closing", "closed", "idle"):
+            return
+        if self.sm.enabled and self.state == "ready":
+            self._out.append(("<a xmlns='urn:xmpp:sm:3' h='%d'/>" % self.sm.state.inbound).encode())
+        self._out.append(stream_footer())
+        self.state = "closing"
+
+    def sm_state(self) -> Optional[SMState]:
+        """State to resume from on a new connection (None when resumption is impossible)."""
+        state = self.sm.state
+        if not (self.sm.active and state.resumable and state.id):
+            return None
+        state.jid = self.bound_jid
+        return state
+
+    def unacked(self) -> List[Any]:
+        return list(self.sm.state.unacked)
+
+    # -- negotiation --------------------------------------------------------------------------
+    def _open_stream(self) -> None:
+        sender = str(self.jid.bare) if self.tls_active and self.jid.localpart else None
+        self._out.append(stream_header(to=self.jid.domain, from_=sender, lang=self.lang))
+        self.state = "await-header"
+
+    def _fail(self, err: errors.StreamError) -> None:
+        if self.state != "closed":
+            self._out.append(
+                (f"<stream:error><{err.condition} xmlns='{NS_STREAMS}'/></stream:error>").encode()
+                + stream_footer())
+            self.state = "closed"
+
+    def _dispatch_all(self, tokens: List[Any]) -> None:
+        for token in tokens:
+            if self.state == "closed":
+                return
+            self._dispatch(token)
+
+    def _dispatch(self, token: Any) -> None:
+        if isinstance(token, StreamHeader):
+            kind = "header"
+        elif isinstance(token, StreamEnd):
+            kind = "end"
+        else:
+            kind = _KINDS.get(token.tag, "other")
+        handler = TRANSITIONS.get((self.state, kind))
+        if handler is None:
+            err: errors.StreamError
+            if kind == "other":
+                err = errors.UnsupportedStanzaType(f"unexpected {token.tag} in state {self.state!r}")
+            else:
+                err = errors.BadFormat(f"unexpected {kind} in state {self.state!r}")
+            self._fail(err)
+            raise err
+        getattr(self, handler)(token)
+
+    def _on_header(self, header: StreamHeader) -> None:
+        if header.version is None or not header.version.startswith("1."):
+            err = errors.UnsupportedVersion(f"server stream version {header.version!r}")
+            self._fail(err)
+            raise err
+        self._events.append(events.StreamOpened(id=header.id, from_=header.from_, version=header.version))
+        self.state = "await-features"
+
+    def _on_features(self, features: Element) -> None:
+        self.server_features = features
+        starttls = features.find("{%s}starttls" % NS_TLS)
+        if not self.tls_active:
+            if starttls is not None:
+                self._out.append(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+                self.state = "starttls"
+                return
+            if self.require_tls:
+                self._out.append(stream_footer())
+                self.state = "closed"
+                raise EncryptionRequired("the server does not offer STARTTLS and TLS is required")
+        if not self.authenticated:
+            self._start_sasl(features)
+            return
+        if self._resume_requested and features.find("{%s}sm" % NS_SM) is not None:
+            state = self.sm.state
+            self._out.append(("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='%d'/>" % (
+                _attr(state.id), state.inbound)).encode())
+            self.state = "resume"
+            return
+        if self._resume_requested:
+            self._resume_failed(None)
+        self._bind()
+
+    def _on_proceed(self, _el: Element) -> None:
+        self.state = "tls"
+        self._events.append(events.TLSRequested(server_hostname=self.jid.domain))
+
+    def _on_tls_failure(self, _el: Element) -> None:
+        self.state = "closed"
+        raise errors.XMPPError("the server refused STARTTLS")
+
+    def _start_sasl(self, features: Element) -> None:
+        mechs_el = features.find("{%s}mechanisms" % NS_SASL)
+        offered = [m.text.strip() for m in mechs_el.findall("{%s}mechanism" % NS_SASL) if m.text] \
+            if mechs_el is not None else []
+        cb_el = features.find("{%s}sasl-channel-binding" % NS_SASL_CB)
+        cb_types = [c.get("type") for c in cb_el.findall("{%s}channel-binding" % NS_SASL_CB)] \
+            if cb_el is not None else None
+        if self.mechanism_preference is not None:
+            offered = [m for m in offered if m in self.mechanism_preference] or []
+        try:
+            mech = choose_mechanism(
+                offered,
+                username=self.jid.localpart,
+                password=self.password,
+                channel_bindings=self.channel_bindings,
+                server_cb_types=cb_types,
+                encrypted=self.tls_active,
+                allow_plain_unencrypted=self.allow_plain_unencrypted,
+                allow_anonymous=self.allow_anonymous,
+                client_cert=self.client_cert,
+                preference=self.mechanism_preference,
+                salted_password_cache=self.sasl_cache,
+            )
+        except errors.SASLError:
+            self._out.append(stream_footer())
+            self.state = "closed"
+            raise
+        self._mechanism = mech
+        initial = _b64encode(mech.initial_response())
+        auth = Element("{%s}auth" % NS_SASL, {"mechanism": mech.name}, text=initial)
+        self._out.append(serialize(auth, default_ns=NS_SASL))
+        self.state = "sasl"
+
+    def _sasl_step(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except errors.SASLError:
+            self._out.append(b"<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + stream_footer())
+            self.state = "closed"
+            raise
+
+    def _on_challenge(self, el: Element) -> None:
+        mech = self._mechanism
+        assert mech is not None
+        response = self._sasl_step(lambda: mech.challenge(_b64decode(el.text)))
+        self._out.append(serialize(
+            Element("{%s}response" % NS_SASL, text=_b64encode(response)), default_ns=NS_SASL))
+
+    def _on_success(self, el: Element) -> None:
+        mech = self._mechanism
+        assert mech is not None
+        data = _b64decode(el.text) if el.text else None
+        try:
+            mech.success(data)
+        except errors.SASLError:
+            # the server thinks we are in; we do not trust it: close instead of restarting
+            self._out.append(stream_footer())
+            self.state = "closed"
+            raise
+        self.authenticated = True
+        self._events.append(events.Authenticated(mechanism=mech.name))
+        held = self._tokenizer.reset()
+        self._open_stream()
+        self._dispatch_all(held)
+
+    def _on_sasl_failure(self, el: Element) -> None:
+        condition, text = "not-authorized", None
+        for child in el:
+            local = child.tag.rsplit("}", 1)[-1]
+            if local == "text":
+                text = child.text
+            else:
+                condition = local
+        self._out.append(stream_footer())
+        self.state = "closed"
+        raise errors.SASLError(condition, text or "")
+
+    def _bind(self) -> None:
+        iq = Element("{%s}iq" % NS_CLIENT, {"type": "set", "id": self.new_id()})
+        bind = iq.subelement("{%s}bind" % NS_BIND)
+        if self.jid.resource:
+            bind.subelement("{%s}resource" % NS_BIND, text=self.jid.resource)
+        self._internal_iq = iq.get("id")
+        self._out.append(serialize(iq))
+        self.state = "bind"
+
+    def _internal_response(self, stanza: Element) -> bool:
+        """True when ``stanza`` answers the negotiation IQ in flight; raise on its error."""
+        if stanza.tag != "{%s}iq" % NS_CLIENT or stanza.get("id") != self._internal_iq:
+            return False
+        if stanza.get("type") == "error":
+            from .stanza_errors import from_element
+
+            self._out.append(stream_footer())
+            self.state = "closed"
+            raise from_element(stanza)
+        return stanza.get("type") == "result"
+
+    def _on_bind_stanza(self, stanza: Element) -> None:
+        if not self._internal_response(stanza):
+            raise self._unexpected(stanza)
+        jid_text = stanza.findtext("{%s}bind/{%s}jid" % (NS_BIND, NS_BIND))
+        if not jid_text:
+            err = errors.UndefinedCondition("bind result without a JID")
+            self._fail(err)
+            raise err
+        self.bound_jid = JID(jid_text)
+        features = self.server_features
+        session = features.find("{%s}session" % NS_SESSION) if features is not None else None
+        if session is not None and session.find("{%s}optional" % NS_SESSION) is None:
+            iq = Element("{%s}iq" % NS_CLIENT, {"type": "set", "id": self.new_id()})
+            iq.subelement("{%s}session" % NS_SESSION)
+            self._internal_iq = iq.get("id")
+            self._out.append(serialize(iq))
+            self.state = "session"
+            return
+        self._session_ready()
+
+    def _on_session_stanza(self, stanza: Element) -> None:
+        if not self._internal_response(stanza):
+            raise self._unexpected(stanza)
+        self._session_ready()
+
+    def _session_ready(self) -> None:
+        self._internal_iq = None
+        features = self.server_features
+        sm_offered = features is not None and features.find("{%s}sm" % NS_SM) is not None
+        self.state = "ready"
+        enabling = self.stream_management and sm_offered
+        if enabling:
+            self.sm = StreamManagement()
+            self._out.append(b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+            self.sm.enabled = True
+        self._events.append(events.SessionStarted(
+            jid=self.bound_jid, resumed=False, sm_enabled=enabling))
+
+    def _unexpected(self, stanza: Element) -> errors.StreamError:
+        err = errors.BadFormat(f"unexpected {stanza.tag} in state {self.state!r}")
+        self._fail(err)
+        return err
+
+    # -- stream management ---------------------------------------------------------------------
+    def _on_resumed(self, el: Element) -> None:
+        state = self.sm.state
+        if el.get("previd") != state.id:
+            err = errors.UndefinedCondition("resumed a different session")
+            self._fail(err)
+            raise err
+        acked = self._apply_ack(el.get("h"))
+        self.bound_jid = state.jid
+        self.sm.enabled = self.sm.active = True
+        self.state = "ready"
+        self._events.append(events.SessionStarted(
+            jid=self.bound_jid, resumed=True, sm_enabled=True, resumable=True))
+        if acked:
+            self._events.append(events.StanzasAcked(stanzas=acked))
+        # retransmit what the server never got, in order, counted again
+        for stanza in self.sm.take_unacked():
+            self._out.append(serialize(stanza))
+            self.sm.outbound(stanza)
+        if self.sm.state.unacked:
+            self.request_ack()
+
+    def _on_resume_failed(self, el: Element) -> None:
+        h = el.get("h")
+        if h is not None:
+            acked = self._apply_ack(h)
+            if acked:
+                self._events.append(events.StanzasAcked(stanzas=acked))
+        self._resume_failed(_condition(el))
+        self._bind()
+
+    def _resume_failed(self, condition: Optional[str]) -> None:
+        unacked = tuple(self.sm.take_unacked())
+        self._resume_requested = False
+        self.sm = StreamManagement()
+        self._events.append(events.ResumeFailed(unacked=unacked, condition=condition))
+
+    def _on_enabled(self, el: Element) -> None:
+        state = self.sm.state
+        state.id = el.get("id")
+        state.resumable = el.get("resume") in ("true", "1")
+        state.location = el.get("location")
+        state.max = int(el.get("max")) if (el.get("max") or "").isdigit() else None
+        self.sm.active = True
+
+    def _on_enable_failed(self, el: Element) -> None:
+        log.info("stream management refused: %s", _condition(el))
+        self.sm.take_unacked()
+        self.sm = StreamManagement()
+
+    def _on_ack_request(self, _el: Element) -> None:
+        if self.sm.active:
+            self._out.append(("<a xmlns='urn:xmpp:sm:3' h='%d'/>" % self.sm.state.inbound).encode())
+
+    def _on_ack(self, el: Element) -> None:
+        acked = self._apply_ack(el.get("h"))
+        if acked:
+            self._events.append(events.StanzasAcked(stanzas=acked))
+
+    def _apply_ack(self, h: Optional[str]) -> Tuple[Any, ...]:
+        try:
+            value = int(h or "")
+        except ValueError:
+            err = errors.UndefinedCondition(f"invalid h={h!r}")
+            self._fail(err)
+            raise err from None
+        try:
+            return self.sm.acked(value)
+        except errors.StreamError as err:
+            self._fail(err)
+            raise
+
+    # -- stanzas -----------------------------------------------------------------------------
+    def _on_stanza(self, stanza: Element) -> None:
+        self.sm.inbound()
+        if stanza.tag == "{%s}iq" % NS_CLIENT and stanza.get("type") in ("result", "error"):
+            iq_id = stanza.get("id")
+            if iq_id in self._pending_iq and self._response_from_ok(self._pending_iq[iq_id], stanza.get("from")):
+                del self._pending_iq[iq_id]
+                self._events.append(events.IQResponseReceived(id=iq_id, stanza=stanza))
+                return
+        self._events.append(events.StanzaReceived(stanza=stanza))
+
+    def _response_from_ok(self, to: Optional[str], sender: Optional[str]) -> bool:
+        """RFC 6120 8.1.2.1 / 10.1: who may answer an IQ sent to ``to``."""
+        if sender == to:
+            return True
+        me = self.bound_jid or self.jid
+        try:
+            sender_jid = JID(sender) if sender is not None else None
+            to_jid = JID(to) if to is not None else None
+        except ValueError:
+            return False
+        if to_jid is None or to_jid == me.bare:
+            return sender_jid is None or sender_jid in (me.bare, me, JID(me.domain))
+        return sender_jid == to_jid
+
+    def _on_stream_error(self, el: Element) -> None:
+        condition, text = "undefined-condition", None
+        for child in el:
+            if child.tag == "{%s}text" % NS_STREAMS:
+                text = child.text
+            elif child.tag.startswith("{%s}" % NS_STREAMS):
+                condition = child.tag.split("}", 1)[1]
+        error = errors.stream_error_class(condition)(text or "")
+        if self.state != "closing":
+            self._out.append(stream_footer())
+        self.state = "closed"
+        self._events.append(events.StreamErrorReceived(error=error, element=el))
+
+    def _on_end(self, _end: Any) -> None:
+        clean = self.state == "closing"
+        if not clean:
+            self._out.append(stream_footer())
+        self.state = "closed"
+        self._events.append(events.StreamClosed(clean=True))
+
+
+def _condition(el: Element) -> Optional[str]:
+    for child in el:
+        if child.tag.startswith("{urn:ietf:params:xml:ns:xmpp-stanzas}"):
+            return child.tag.split("}", 1)[1]
+    return None
+
+
+def _attr(value: Optional[str]) -> str:
+    return (value or "").replace("&", "&amp;").replace("'", "&apos;").replace("<", "&lt;")
