@@ -377,7 +377,7 @@ class ClientStream:
         self._mechanism = mech
         initial = _b64encode(mech.initial_response())
         auth = Element("{%s}auth" % NS_SASL, {"mechanism": mech.name}, text=initial)
-        self._out.append(serialize(auth, default_ns=NS_SASL))
+        self._out.append(serialize(auth))
         self.state = "sasl"
 
     def _sasl_step(self, fn: Callable[[], Any]) -> Any:
@@ -393,7 +393,7 @@ class ClientStream:
         assert mech is not None
         response = self._sasl_step(lambda: mech.challenge(_b64decode(el.text)))
         self._out.append(serialize(
-            Element("{%s}response" % NS_SASL, text=_b64encode(response)), default_ns=NS_SASL))
+            Element("{%s}response" % NS_SASL, text=_b64encode(response))))
 
     def _on_success(self, el: Element) -> None:
         mech = self._mechanism

@@ -1,0 +1,483 @@
+"""The asyncio client: one ClientStream (sans-IO core) driven over an asyncio transport."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import ssl
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Union
+
+from .. import errors, events
+from ..backoff import Backoff
+from ..connect import Endpoint, explicit_endpoint
+from ..element import Element
+from ..jid import JID
+from ..sasl import channel_bindings_from_ssl
+from ..sm import SMState
+from ..stanza_errors import from_element
+from ..stream import ClientStream
+from ..tlsconfig import make_client_context
+
+__all__ = ["Client", "ConnectionLost"]
+
+log = logging.getLogger("fastxmpp.aio")
+
+NS_CLIENT = "jabber:client"
+Handler = Callable[[Element], Union[None, Awaitable[None]]]
+
+
+class ConnectionLost(errors.XMPPError, ConnectionError):
+    """The connection ended before the operation finished."""
+
+
+class _Protocol(asyncio.Protocol):
+    """Feeds transport bytes into the client's stream; tracks write flow control."""
+
+    def __init__(self, client: "Client") -> None:
+        self.client = client
+        self.transport: Optional[asyncio.Transport] = None
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.client._data_received(self, data)
+
+    def eof_received(self) -> Optional[bool]:
+        return False
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.writable.set()
+        if not self.lost.done():
+            self.lost.set_result(exc)
+        self.client._connection_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+
+class Client:
+    """An XMPP client session over asyncio.
+
+    ``async with Client(jid, password, ...) as client:`` connects, negotiates
+    (STARTTLS or Direct TLS, SASL, bind, stream management) and is ready;
+    leaving the block closes the stream cleanly.
+    """
+
+    def __init__(
+        self,
+        jid: Union[str, JID],
+        password: Optional[str] = None,
+        *,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        direct_tls: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_file: Optional[str] = None,
+        verify: bool = True,
+        require_tls: bool = True,
+        allow_plain_unencrypted: bool = False,
+        mechanisms: Optional[List[str]] = None,
+        sasl_cache: Any = None,
+        stream_management: bool = True,
+        reconnect: bool = False,
+        max_reconnect_attempts: Optional[int] = None,
+        keepalive: Optional[float] = 60.0,
+        dead_timeout: float = 30.0,
+        connect_timeout: float = 30.0,
+        iq_timeout: float = 60.0,
+        write_buffer_limit: int = 1 << 20,
+        nameservers: Optional[List[str]] = None,
+        dns_port: int = 53,
+    ) -> None:
+        self.jid = jid if isinstance(jid, JID) else JID(jid)
+        self.password = password
+        self.host = host
+        self.port = port
+        self.direct_tls = direct_tls
+        self.ssl_context = ssl_context or make_client_context(ca_file=ca_file, verify=verify)
+        self.require_tls = require_tls
+        self.allow_plain_unencrypted = allow_plain_unencrypted
+        self.mechanisms = mechanisms
+        self.sasl_cache = sasl_cache
+        self.stream_management = stream_management
+        self.reconnect = reconnect
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self.keepalive = keepalive
+        self.dead_timeout = dead_timeout
+        self.connect_timeout = connect_timeout
+        self.iq_timeout = iq_timeout
+        self.write_buffer_limit = write_buffer_limit
+        self.nameservers = nameservers
+        self.dns_port = dns_port
+        self.backoff = Backoff()
+        self.stream: Optional[ClientStream] = None
+        self.bound_jid: Optional[JID] = None
+        self.error: Optional[BaseException] = None
+        self._protocol: Optional[_Protocol] = None
+        self._ready: Optional[asyncio.Future] = None
+        self._iqs: Dict[str, asyncio.Future] = {}
+        self._handlers: Dict[str, List[Handler]] = {"message": [], "presence": [], "iq": []}
+        self._queues: List[asyncio.Queue] = []
+        self._closing = False
+        self._tasks: set = set()
+        self._last_rx = 0.0
+        self._keepalive_task: Optional[asyncio.Task] = None
+        self._reconnect_task: Optional[asyncio.Task] = None
+        self.on_resume_failed: Optional[Callable[[List[Element]], Any]] = None
+        self.on_session_started: Optional[Callable[[events.SessionStarted], Any]] = None
+        self.on_disconnected: Optional[Callable[[Optional[BaseException]], Any]] = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def __aenter__(self) -> "Client":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def connect(self, *, resume: Optional[SMState] = None) -> None:
+        """Connect, negotiate and wait until the session is ready (or raise why not)."""
+        self._closing = False
+        last: Optional[BaseException] = None
+        for endpoint in await self._endpoints():
+            try:
+                await asyncio.wait_for(self._connect_to(endpoint, resume), self.connect_timeout)
+                self.backoff.reset()
+                return
+            except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+                log.info("connecting to %s:%s failed: %r", endpoint.host, endpoint.port, exc)
+                last = exc
+                self._abort_transport()
+        raise ConnectionLost(f"could not connect to {self.jid.domain}: {last!r}") from last
+
+    async def _endpoints(self) -> List[Endpoint]:
+        if self.host is not None:
+            return [explicit_endpoint(self.host, self.port or (5223 if self.direct_tls else 5222),
+                                      direct_tls=self.direct_tls)]
+        from .dns import resolve_endpoints
+
+        return await resolve_endpoints(self.jid.domain, nameservers=self.nameservers, port=self.dns_port)
+
+    async def _connect_to(self, endpoint: Endpoint, resume: Optional[SMState]) -> None:
+        loop = asyncio.get_running_loop()
+        self.stream = ClientStream(
+            self.jid, self.password, tls_active=endpoint.direct_tls, require_tls=self.require_tls,
+            allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
+            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume)
+        self._ready = loop.create_future()
+        kwargs: Dict[str, Any] = {}
+        if endpoint.direct_tls:
+            kwargs = {"ssl": self.ssl_context, "server_hostname": self.jid.domain}
+        _, protocol = await loop.create_connection(lambda: _Protocol(self), endpoint.host, endpoint.port, **kwargs)
+        self._protocol = protocol
+        transport = protocol.transport
+        transport.set_write_buffer_limits(high=self.write_buffer_limit)
+        if endpoint.direct_tls:
+            self.stream.channel_bindings = channel_bindings_from_ssl(transport.get_extra_info("ssl_object"))
+        self._last_rx = loop.time()
+        self.stream.start()
+        self._flush(protocol)
+        try:
+            await self._ready
+        except BaseException:
+            self._abort_transport()
+            raise
+        if self.keepalive and (self._keepalive_task is None or self._keepalive_task.done()):
+            self._keepalive_task = loop.create_task(self._keepalive_loop())
+
+    async def close(self) -> None:
+        """Close the stream cleanly (RFC 6120 closing handshake) and the connection."""
+        self._closing = True
+        for task in (self._keepalive_task, self._reconnect_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None:
+            return
+        if self.stream is not None and self.stream.state not in ("closed", "idle"):
+            self.stream.close()
+            self._flush(protocol)
+            try:
+                await asyncio.wait_for(asyncio.shield(protocol.lost), 5.0)
+            except asyncio.TimeoutError:
+                pass
+        self._abort_transport()
+
+    @property
+    def is_ready(self) -> bool:
+        return self.stream is not None and self.stream.state == "ready"
+
+    # -- sending ---------------------------------------------------------------------------------
+    async def send(self, stanza: Element) -> None:
+        """Send a stanza; waits while the transport's write buffer is above its limit."""
+        protocol = self._require_ready()
+        if not protocol.writable.is_set():
+            await protocol.writable.wait()
+            protocol = self._require_ready()
+        self.stream.send(stanza)  # type: ignore[union-attr]
+        self._flush(protocol)
+
+    def send_nowait(self, stanza: Element) -> None:
+        """Send without waiting for buffer space (the caller handles flow control)."""
+        protocol = self._require_ready()
+        self.stream.send(stanza)  # type: ignore[union-attr]
+        self._flush(protocol)
+
+    async def iq(self, stanza: Element, *, timeout: Optional[float] = None) -> Element:
+        """Send an IQ get/set and return its result; an error response raises a StanzaError."""
+        protocol = self._require_ready()
+        if not protocol.writable.is_set():
+            await protocol.writable.wait()
+        stream = self.stream
+        assert stream is not None
+        iq_id = stream.send_iq(stanza)
+        future = asyncio.get_running_loop().create_future()
+        self._iqs[iq_id] = future
+        self._flush(protocol)
+        try:
+            response = await asyncio.wait_for(future, timeout or self.iq_timeout)
+        finally:
+            self._iqs.pop(iq_id, None)
+            stream.cancel_iq(iq_id)
+        if response.get("type") == "error":
+            raise from_element(response)
+        return response
+
+    def _require_ready(self) -> _Protocol:
+        protocol = self._protocol
+        if protocol is None or self.stream is None or self.stream.state != "ready":
+            raise ConnectionLost("not connected") from self.error
+        return protocol
+
+    # -- receiving -------------------------------------------------------------------------------
+    def on(self, kind: str) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler for 'message', 'presence' or 'iq' stanzas."""
+        def register(fn: Handler) -> Handler:
+            self.add_handler(kind, fn)
+            return fn
+        return register
+
+    def on_message(self, fn: Handler) -> Handler:
+        return self.on("message")(fn)
+
+    def on_presence(self, fn: Handler) -> Handler:
+        return self.on("presence")(fn)
+
+    def on_iq(self, fn: Handler) -> Handler:
+        return self.on("iq")(fn)
+
+    def add_handler(self, kind: str, fn: Handler) -> None:
+        if kind not in self._handlers:
+            raise ValueError(f"unknown stanza kind {kind!r}")
+        self._handlers[kind].append(fn)
+
+    def remove_handler(self, kind: str, fn: Handler) -> None:
+        self._handlers[kind].remove(fn)
+
+    async def stanzas(self, maxsize: int = 0) -> AsyncIterator[Element]:
+        """Iterate over every received stanza (messages, presences, IQ requests)."""
+        queue: asyncio.Queue = asyncio.Queue(maxsize)
+        self._queues.append(queue)
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._queues.remove(queue)
+
+    # -- protocol callbacks ---------------------------------------------------------------------
+    def _data_received(self, protocol: _Protocol, data: bytes) -> None:
+        stream = self.stream
+        if protocol is not self._protocol or stream is None:
+            return
+        self._last_rx = asyncio.get_running_loop().time()
+        try:
+            stream.receive_data(data)
+        except errors.XMPPError as exc:
+            self._handle_events(stream.events())
+            self._flush(protocol)
+            self._failed(exc)
+            return
+        self._handle_events(stream.events())
+        self._flush(protocol)
+
+    def _flush(self, protocol: _Protocol) -> None:
+        stream = self.stream
+        if stream is None or protocol.transport is None:
+            return
+        data = stream.data_to_send()
+        if data:
+            protocol.transport.write(data)
+        if stream.state == "closed" and not protocol.transport.is_closing():
+            protocol.transport.close()
+
+    def _handle_events(self, evs: List[events.Event]) -> None:
+        for event in evs:
+            if isinstance(event, events.StanzaReceived):
+                self._dispatch(event.stanza)
+            elif isinstance(event, events.IQResponseReceived):
+                future = self._iqs.get(event.id)
+                if future is not None and not future.done():
+                    future.set_result(event.stanza)
+            elif isinstance(event, events.TLSRequested):
+                self._spawn(self._starttls(event.server_hostname))
+            elif isinstance(event, events.SessionStarted):
+                self.bound_jid = event.jid
+                if self._ready is not None and not self._ready.done():
+                    self._ready.set_result(event)
+                if self.on_session_started is not None:
+                    self._call(self.on_session_started, event)
+            elif isinstance(event, events.ResumeFailed):
+                log.warning("stream resumption failed (%s); %d unacked stanzas handed back",
+                            event.condition, len(event.unacked))
+                if self.on_resume_failed is not None:
+                    self._call(self.on_resume_failed, list(event.unacked))
+            elif isinstance(event, events.StreamErrorReceived):
+                self._failed(event.error)
+            elif isinstance(event, events.StreamClosed):
+                if not event.clean or not self._closing:
+                    self._failed(ConnectionLost("the server closed the stream"))
+
+    def _dispatch(self, stanza: Element) -> None:
+        kind = stanza.tag[len(NS_CLIENT) + 2:]
+        handlers = self._handlers.get(kind, ())
+        for queue in self._queues:
+            queue.put_nowait(stanza)
+        for fn in handlers:
+            self._call(fn, stanza)
+        if kind == "iq" and not handlers and not self._queues and stanza.get("type") in ("get", "set"):
+            self._reply_unavailable(stanza)
+
+    def _reply_unavailable(self, request: Element) -> None:
+        reply = Element("{jabber:client}iq", {"type": "error", "id": request.get("id", "")})
+        if request.get("from"):
+            reply.set("to", request.get("from"))
+        error = reply.subelement("{jabber:client}error", {"type": "cancel"})
+        error.subelement("{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable")
+        if self._protocol is not None and self.is_ready:
+            self.send_nowait(reply)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = fn(*args)
+        except Exception:
+            log.exception("handler %r failed", fn)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(result)
+
+    def _spawn(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def _starttls(self, hostname: str) -> None:
+        protocol = self._protocol
+        stream = self.stream
+        assert protocol is not None and protocol.transport is not None and stream is not None
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(protocol.transport, protocol, self.ssl_context,
+                                             server_hostname=hostname)
+        except (OSError, ssl.SSLError) as exc:
+            self._failed(exc)
+            self._abort_transport()
+            return
+        protocol.transport = transport  # type: ignore[assignment]
+        try:
+            stream.tls_established(channel_bindings_from_ssl(transport.get_extra_info("ssl_object")))
+        except errors.XMPPError as exc:
+            self._failed(exc)
+        self._flush(protocol)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.error is None or not self.is_ready:
+            self.error = exc
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(exc)
+        for future in self._iqs.values():
+            if not future.done():
+                future.set_exception(ConnectionLost(str(exc)))
+
+    def _connection_lost(self, protocol: _Protocol, exc: Optional[BaseException]) -> None:
+        if protocol is not self._protocol:
+            return
+        stream = self.stream
+        if stream is not None:
+            stream.receive_eof()
+            stream.events()
+        lost = ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed")
+        self._failed(lost if self.error is None else self.error)
+        if self.on_disconnected is not None:
+            self._call(self.on_disconnected, exc)
+        if self._closing:
+            for queue in self._queues:
+                queue.put_nowait(None)
+            return
+        if self.reconnect and (self._reconnect_task is None or self._reconnect_task.done()):
+            resume = stream.sm_state() if stream is not None else None
+            self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop(resume))
+
+    def _abort_transport(self) -> None:
+        protocol = self._protocol
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.abort()
+
+    async def _reconnect_loop(self, resume: Optional[SMState]) -> None:
+        while not self._closing:
+            delay = self.backoff.next_delay()
+            if self.max_reconnect_attempts is not None and self.backoff.attempts > self.max_reconnect_attempts:
+                log.error("giving up reconnecting after %d attempts", self.backoff.attempts - 1)
+                for queue in self._queues:
+                    queue.put_nowait(None)
+                return
+            log.info("reconnecting in %.2fs (attempt %d)", delay, self.backoff.attempts)
+            await asyncio.sleep(delay)
+            try:
+                self.error = None
+                await self.connect(resume=resume)
+                return
+            except (errors.XMPPError, OSError, asyncio.TimeoutError) as exc:
+                log.info("reconnect failed: %r", exc)
+                if isinstance(exc, errors.SASLError):
+                    return
+
+    async def _keepalive_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.keepalive
+        while not self._closing:
+            await asyncio.sleep(self.keepalive)
+            protocol, stream = self._protocol, self.stream
+            if protocol is None or stream is None or stream.state != "ready":
+                continue
+            if loop.time() - self._last_rx > self.keepalive + self.dead_timeout:
+                log.warning("no data from the server for %.0fs: connection is dead",
+                            loop.time() - self._last_rx)
+                self._abort_transport()
+                continue
+            if stream.sm.active:
+                stream.request_ack()
+            else:
+                ping = Element("{jabber:client}iq", {"type": "get", "to": self.jid.domain})
+                ping.subelement("{urn:xmpp:ping}ping")
+                stream.send_iq(ping)
+            self._flush(protocol)
+
+
+def _now() -> float:
+    return time.monotonic()
