@@ -36,3 +36,30 @@ def load(impl: str, unit: str):
         if not _accel.USE_EXTENSIONS:
             pytest.skip("compiled twins not in use")
     return importlib.import_module(f"fastxmpp._{unit}_{impl}")
+
+
+@pytest.fixture(scope="session")
+def prosody(tmp_path_factory):
+    """One private Prosody for the whole run (tests create their own accounts)."""
+    from prosody_server import ProsodyServer, prosody_binary
+
+    if prosody_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("prosody is not installed (scripts/install-system-deps installs it)")
+        pytest.skip("prosody is not installed; run scripts/install-system-deps")
+    server = ProsodyServer(tmp_path_factory.mktemp("prosody-session"))
+    server.start()
+    yield server
+    server.stop()
+
+
+_users = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def account(prosody):
+    """A fresh account on the session Prosody: returns a factory ``account() -> (jid, password)``."""
+    def make(password: str = "secret-pw"):
+        name = "u%d_%d" % (os.getpid(), next(_users))
+        return prosody.create_user(name, password), password
+    return make
