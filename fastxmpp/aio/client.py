@@ -429,8 +429,16 @@ class Client:
             for queue in self._queues:
                 queue.put_nowait(None)
             return
+        resume = stream.sm_state() if stream is not None else None
+        if resume is None and stream is not None and stream.unacked():
+            # the session cannot be resumed: never drop stanzas silently
+            unacked = stream.unacked()
+            stream.sm.take_unacked()
+            log.warning("connection lost before stream management was confirmed; "
+                        "%d unacked stanzas handed back", len(unacked))
+            if self.on_resume_failed is not None:
+                self._call(self.on_resume_failed, unacked)
         if self.reconnect and (self._reconnect_task is None or self._reconnect_task.done()):
-            resume = stream.sm_state() if stream is not None else None
             self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop(resume))
 
     def _abort_transport(self) -> None:

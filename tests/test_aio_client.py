@@ -1,0 +1,246 @@
+"""The asyncio client against a real private Prosody."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from fastxmpp import errors, stanza_errors
+from fastxmpp.aio import Client, ConnectionLost
+from fastxmpp.element import Element
+from fastxmpp.stanza import iq, message
+
+pytestmark = pytest.mark.prosody
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def client(prosody, jid, password, **kw):
+    kw.setdefault("keepalive", None)
+    return Client(jid, password, host=prosody.host, port=prosody.port, ca_file=str(prosody.ca_file), **kw)
+
+
+def ping(to):
+    el = iq(type="get", to=to)
+    el.subelement("{urn:xmpp:ping}ping")
+    return el
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-1", "PLAIN"])
+def test_login_each_mechanism(prosody, account, mechanism):
+    jid, pw = account()
+
+    async def main():
+        async with client(prosody, jid + "/res", pw, mechanisms=[mechanism]) as c:
+            assert c.stream.tls_active
+            assert c.stream._mechanism.name == mechanism
+            assert str(c.bound_jid) == jid + "/res"
+    run(main())
+
+
+def test_best_mechanism_is_chosen_and_server_signature_verified(prosody, account):
+    jid, pw = account()
+
+    async def main():
+        async with client(prosody, jid, pw) as c:
+            offered = [m.text for m in c.stream.server_features.iter("{urn:ietf:params:xml:ns:xmpp-sasl}mechanism")] \
+                if c.stream.server_features.find("{urn:ietf:params:xml:ns:xmpp-sasl}mechanisms") is not None else []
+            assert c.stream._mechanism.name.startswith("SCRAM-SHA-")
+            assert c.stream._mechanism.is_complete
+            return offered
+    run(main())
+
+
+def test_scram_plus_on_tls12(tmp_path):
+    """Prosody 0.12 offers SCRAM-SHA-1-PLUS with tls-unique, which needs TLS 1.2."""
+    from prosody_server import ProsodyServer
+
+    with ProsodyServer(tmp_path, tls_protocol="tlsv1_2") as srv:
+        jid = srv.create_user("plus", "pw")
+
+        async def main():
+            async with client(srv, jid, "pw") as c:
+                assert c.stream._mechanism.name == "SCRAM-SHA-1-PLUS"
+                assert str(c.bound_jid).startswith(jid + "/")
+        run(main())
+
+
+def test_wrong_password(prosody, account):
+    jid, _ = account()
+
+    async def main():
+        with pytest.raises(errors.SASLError) as info:
+            async with client(prosody, jid, "wrong"):
+                pass
+        assert info.value.condition == "not-authorized"
+    run(main())
+
+
+def test_server_assigned_resource_and_iq_round_trip(prosody, account):
+    jid, pw = account()
+
+    async def main():
+        async with client(prosody, jid, pw) as c:
+            assert c.bound_jid.bare == jid and c.bound_jid.resource
+            result = await c.iq(ping(prosody.domain))
+            assert result.get("type") == "result"
+            with pytest.raises(stanza_errors.StanzaError) as info:
+                await c.iq(ping("nobody-here@" + prosody.domain + "/x"))
+            assert info.value.condition in ("service-unavailable", "item-not-found", "recipient-unavailable")
+    run(main())
+
+
+def test_message_exchange_and_handlers(prosody, account):
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        async with client(prosody, ja + "/a", pa) as a, client(prosody, jb + "/b", pb) as b:
+            got = asyncio.Queue()
+            b.on_message(lambda st: got.put_nowait(st))
+
+            @b.on_message
+            def broken(_st):  # an exception in a handler is logged and the connection survives
+                raise RuntimeError("handler bug")
+
+            for i in range(20):
+                await a.send(message(to=jb + "/b", body="hi %d \u00e9<&>" % i))
+            bodies = [(await asyncio.wait_for(got.get(), 10)).findtext("{jabber:client}body") for _ in range(20)]
+            assert bodies == ["hi %d \u00e9<&>" % i for i in range(20)]
+            assert b.is_ready
+    run(main())
+
+
+def test_incoming_iq_handler_and_default_error(prosody, account):
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        async with client(prosody, ja + "/a", pa) as a, client(prosody, jb + "/b", pb) as b:
+            with pytest.raises(stanza_errors.ServiceUnavailable):
+                await a.iq(iq(type="get", to=jb + "/b", payload=Element("{urn:example}q")))
+
+            @b.on_iq
+            async def answer(req):
+                if req.get("type") == "get":
+                    reply = Element("{jabber:client}iq", {"type": "result", "id": req.get("id"), "to": req.get("from")})
+                    reply.subelement("{urn:example}q", text="42")
+                    await b.send(reply)
+
+            result = await a.iq(iq(type="get", to=jb + "/b", payload=Element("{urn:example}q")))
+            assert result.findtext("{urn:example}q/{urn:example}q") or result.find("{urn:example}q").text == "42"
+    run(main())
+
+
+def test_resource_conflict_kicks_the_old_session_with_a_stream_error(prosody, account):
+    jid, pw = account()
+
+    async def main():
+        old = client(prosody, jid + "/same", pw)
+        await old.connect()
+        lost = asyncio.get_running_loop().create_future()
+        old.on_disconnected = lambda exc: lost.done() or lost.set_result(exc)
+        async with client(prosody, jid + "/same", pw) as new:
+            assert str(new.bound_jid) == jid + "/same"
+            await asyncio.wait_for(lost, 10)
+            assert isinstance(old.error, errors.Conflict)
+            assert old.error.condition == "conflict"
+        with pytest.raises(ConnectionLost):
+            await old.send(message(to=jid, body="x"))
+        await old.close()
+    run(main())
+
+
+def test_stream_management_acks_drain_the_queue(prosody, account):
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        async with client(prosody, ja + "/a", pa) as a:
+            assert a.stream.sm.enabled  # <enable/> is pipelined right after bind
+            for i in range(7):
+                await a.send(message(to=jb, body=str(i)))
+            a.stream.request_ack()
+            a._flush(a._protocol)
+            for _ in range(100):
+                if not a.stream.unacked():
+                    break
+                await asyncio.sleep(0.05)
+            assert a.stream.unacked() == []
+    run(main())
+
+
+def test_connection_cut_mid_traffic_resumes_without_loss_or_duplicates(prosody, account):
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        received = []
+        async with client(prosody, jb + "/b", pb) as b:
+            b.on_message(lambda st: received.append(st.findtext("{jabber:client}body")))
+            a = client(prosody, ja + "/a", pa, reconnect=True)
+            resumed = asyncio.get_running_loop().create_future()
+            a.on_session_started = lambda ev: ev.resumed and not resumed.done() and resumed.set_result(ev)
+            await a.connect()
+            for _ in range(100):  # <enabled/> arrives after the session is ready
+                if a.stream.sm.active:
+                    break
+                await asyncio.sleep(0.02)
+            for i in range(30):
+                await a.send(message(to=jb + "/b", body=str(i)))
+            a._protocol.transport.abort()  # the socket dies under the client, acks pending
+            event = await asyncio.wait_for(resumed, 20)
+            assert event.resumed
+            for i in range(30, 40):
+                await a.send(message(to=jb + "/b", body=str(i)))
+            for _ in range(200):
+                if len(received) >= 40:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            await a.close()
+        assert received == [str(i) for i in range(40)]
+    run(main())
+
+
+def test_reconnect_after_server_restart(tmp_path):
+    from prosody_server import ProsodyServer
+
+    with ProsodyServer(tmp_path) as srv:
+        jid = srv.create_user("restart", "pw")
+
+        async def main():
+            c = client(srv, jid + "/r", "pw", reconnect=True)
+            sessions = asyncio.Queue()
+            c.on_session_started = lambda ev: sessions.put_nowait(ev)
+            failed = []
+            c.on_resume_failed = lambda stanzas: failed.append(stanzas)
+            await c.connect()
+            await sessions.get()
+            await asyncio.get_running_loop().run_in_executor(None, srv.restart)
+            event = await asyncio.wait_for(sessions.get(), 30)
+            assert not event.resumed  # a restarted server forgot the session: fresh one
+            assert (await c.iq(ping(srv.domain))).get("type") == "result"
+            await c.close()
+        run(main())
+
+
+def test_unreachable_server_is_a_clear_error(prosody, account):
+    jid, pw = account()
+    from prosody_server import find_free_port
+
+    async def main():
+        c = Client(jid, pw, host="127.0.0.1", port=find_free_port(), ca_file=str(prosody.ca_file))
+        with pytest.raises(ConnectionLost):
+            await c.connect()
+    run(main())
+
+
+def test_tls_verification_is_on_by_default(prosody, account):
+    jid, pw = account()
+
+    async def main():
+        c = Client(jid, pw, host=prosody.host, port=prosody.port, keepalive=None)  # system CAs only
+        with pytest.raises(Exception) as info:
+            await c.connect()
+        assert "CERTIFICATE_VERIFY_FAILED" in repr(info.value) or "certificate" in repr(info.value).lower()
+    run(main())
