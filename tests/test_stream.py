@@ -1,0 +1,210 @@
+"""The sans-IO client stream, driven with scripted server bytes (no sockets)."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from fastxmpp import errors, events
+from fastxmpp.sm import SMState
+from fastxmpp.stanza import iq, message
+from fastxmpp.stream import TRANSITIONS, ClientStream, EncryptionRequired
+
+HDR = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
+       b" from='example.com' id='s1' version='1.0' xml:lang='en'>")
+TLS_FEATURES = (b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
+                b"</starttls></stream:features>")
+SASL_FEATURES = (b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                 b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+BIND_FEATURES = (b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+                 b"<sm xmlns='urn:xmpp:sm:3'/></stream:features>")
+
+
+def kinds(evs):
+    return [type(e).__name__ for e in evs]
+
+
+def negotiate(stream=None, bind_features=BIND_FEATURES):
+    s = stream or ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"])
+    s.start()
+    assert s.data_to_send().startswith(b"<?xml version='1.0'?><stream:stream")
+    s.receive_data(HDR + TLS_FEATURES)
+    assert s.data_to_send() == b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+    s.receive_data(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    assert kinds(s.events()) == ["StreamOpened", "TLSRequested"]
+    s.tls_established({})
+    out = s.data_to_send()
+    assert b"from=\"juliet@example.com\"" in out or b"from='juliet@example.com'" in out
+    s.receive_data(HDR + SASL_FEATURES)
+    auth = s.data_to_send()
+    assert auth.startswith(b"<auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" mechanism=\"PLAIN\">") \
+        or b"mechanism=\"PLAIN\"" in auth
+    assert base64.b64encode(b"\0juliet\0pw") in auth
+    # success and the new stream header in the same read: nothing may be lost
+    s.receive_data(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + HDR + bind_features)
+    out = s.data_to_send()
+    assert out.startswith(b"<?xml version='1.0'?><stream:stream")
+    assert b"<bind xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\"><resource>balcony</resource></bind>" in out
+    bind_id = out.split(b"id=\"")[1].split(b"\"")[0].decode()
+    s.receive_data(("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                    "<jid>juliet@example.com/balcony</jid></bind></iq>" % bind_id).encode())
+    evs = s.events()
+    assert kinds(evs) == ["StreamOpened", "Authenticated", "StreamOpened", "SessionStarted"]
+    assert str(evs[-1].jid) == "juliet@example.com/balcony"
+    return s
+
+
+def test_full_negotiation_and_stream_management():
+    s = negotiate()
+    assert s.state == "ready"
+    assert s.data_to_send() == b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>"
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true' max='300'/>")
+    assert s.sm.active and s.sm_state().id == "sm1"
+    s.send(message(to="romeo@example.net", body="hi"))
+    s.send(message(to="romeo@example.net", body="again"))
+    assert len(s.unacked()) == 2
+    s.receive_data(b"<message from='romeo@example.net/o' type='chat'><body>yo</body></message><r xmlns='urn:xmpp:sm:3'/>")
+    evs = s.events()
+    assert kinds(evs) == ["StanzaReceived"]
+    assert s.data_to_send().endswith(b"<a xmlns='urn:xmpp:sm:3' h='1'/>")
+    s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='1'/>")
+    (acked,) = s.events()
+    assert isinstance(acked, events.StanzasAcked) and len(acked.stanzas) == 1
+    assert [m.findtext("{jabber:client}body") for m in s.unacked()] == ["again"]
+    with pytest.raises(errors.UndefinedCondition):
+        s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='5'/>")  # more than we sent
+    assert s.state == "closed"
+    assert b"<stream:error>" in s.data_to_send()
+
+
+def test_iq_tracking_matches_id_and_sender():
+    s = negotiate()
+    s.data_to_send()
+    req = iq(type="get", to="romeo@example.net/orchard")
+    req.subelement("{urn:xmpp:ping}ping")
+    iq_id = s.send_iq(req)
+    # a response from someone else is not the response
+    s.receive_data(("<iq type='result' id='%s' from='mallory@evil.example'/>" % iq_id).encode())
+    assert kinds(s.events()) == ["StanzaReceived"]
+    s.receive_data(("<iq type='result' id='%s' from='romeo@example.net/orchard'/>" % iq_id).encode())
+    (resp,) = s.events()
+    assert isinstance(resp, events.IQResponseReceived) and resp.id == iq_id
+    # to the server (no 'to'): no from, our bare JID or the domain may answer
+    req2 = iq(type="get")
+    req2_id = s.send_iq(req2)
+    s.receive_data(("<iq type='result' id='%s' from='example.com'/>" % req2_id).encode())
+    assert kinds(s.events()) == ["IQResponseReceived"]
+
+
+@pytest.mark.parametrize("data, error", [
+    (HDR + b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", errors.BadFormat),
+    (HDR + b"<foo xmlns='urn:other'/>", errors.UnsupportedStanzaType),
+    (HDR.replace(b"version='1.0'", b"version='0.9'"), errors.UnsupportedVersion),
+    (HDR + b"<!-- x -->", errors.RestrictedXML),
+])
+def test_inputs_outside_the_table_are_protocol_errors(data, error):
+    s = ClientStream("juliet@example.com", "pw")
+    s.start()
+    s.data_to_send()
+    with pytest.raises(error):
+        s.receive_data(data)
+    assert s.state == "closed"
+    out = s.data_to_send()
+    assert out.startswith(b"<stream:error><%s xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" % error.condition.encode())
+    assert out.endswith(b"</stream:stream>")
+
+
+def test_transition_table_is_data():
+    assert TRANSITIONS[("sasl", "success")] == "_on_success"
+    assert ("ready", "success") not in TRANSITIONS
+    assert all(hasattr(ClientStream, name) for name in TRANSITIONS.values())
+
+
+def test_no_starttls_offered_is_an_error_not_a_downgrade():
+    s = ClientStream("juliet@example.com", "pw")
+    s.start()
+    with pytest.raises(EncryptionRequired):
+        s.receive_data(HDR + SASL_FEATURES)
+
+
+def test_plain_refused_on_an_unencrypted_stream():
+    s = ClientStream("juliet@example.com", "pw", require_tls=False)
+    s.start()
+    with pytest.raises(errors.SASLError) as info:
+        s.receive_data(HDR + SASL_FEATURES)
+    assert info.value.condition == "no-usable-mechanism"
+
+
+def test_plaintext_injected_after_proceed_is_refused():
+    s = ClientStream("juliet@example.com", "pw")
+    s.start()
+    s.receive_data(HDR + TLS_FEATURES)
+    s.receive_data(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + HDR + SASL_FEATURES)
+    with pytest.raises(errors.PolicyViolation):
+        s.tls_established({})
+
+
+def test_sasl_failure_is_a_typed_error():
+    s = ClientStream("juliet@example.com", "pw", mechanisms=["PLAIN"], tls_active=True)
+    s.start()
+    s.receive_data(HDR + SASL_FEATURES)
+    with pytest.raises(errors.SASLError) as info:
+        s.receive_data(b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/>"
+                       b"<text xml:lang='en'>bad password</text></failure>")
+    assert info.value.condition == "not-authorized"
+    assert "bad password" in str(info.value)
+
+
+def test_stream_error_from_server():
+    s = negotiate()
+    s.data_to_send()
+    s.receive_data(b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+                   b"</stream:stream>")
+    (ev,) = s.events()
+    assert isinstance(ev, events.StreamErrorReceived)
+    assert isinstance(ev.error, errors.Conflict)
+    assert s.state == "closed"
+
+
+def test_resumption_resends_unacked_and_fallback_hands_them_back():
+    s = negotiate()
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    for i in range(3):
+        s.send(message(to="romeo@example.net", body=str(i)))
+    s.receive_data(b"<message from='romeo@example.net/o'><body>x</body></message>")
+    state = s.sm_state()
+    assert state.inbound == 1 and len(state.unacked) == 3
+
+    r = ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], resume=state)
+    r.start()
+    r.receive_data(HDR + TLS_FEATURES)
+    r.receive_data(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    r.tls_established({})
+    r.receive_data(HDR + SASL_FEATURES)
+    r.receive_data(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + HDR + BIND_FEATURES)
+    assert r.data_to_send().endswith(b"<resume xmlns='urn:xmpp:sm:3' previd='sm1' h='1'/>")
+    r.receive_data(b"<resumed xmlns='urn:xmpp:sm:3' previd='sm1' h='1'/>")
+    evs = r.events()
+    assert [type(e).__name__ for e in evs][-2:] == ["SessionStarted", "StanzasAcked"]
+    assert evs[-2].resumed
+    out = r.data_to_send()
+    assert out.count(b"<message") == 2 and b">1</body>" in out and b">2</body>" in out
+
+    f = ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], resume=r.sm_state() or state)
+    f.start()
+    f.receive_data(HDR + TLS_FEATURES)
+    f.receive_data(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    f.tls_established({})
+    f.receive_data(HDR + SASL_FEATURES)
+    f.receive_data(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + HDR + BIND_FEATURES)
+    f.data_to_send()
+    f.receive_data(b"<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>")
+    failed = [e for e in f.events() if isinstance(e, events.ResumeFailed)][0]
+    assert failed.condition == "item-not-found" and len(failed.unacked) >= 2
+    assert b"<bind" in f.data_to_send()  # falls back to a fresh session
+
+
+def test_send_before_ready_is_a_local_error():
+    s = ClientStream("juliet@example.com", "pw")
+    with pytest.raises(errors.LocalProtocolError):
+        s.send(message(to="romeo@example.net", body="too early"))
