@@ -17,7 +17,7 @@ from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
-from ..tlsconfig import make_client_context
+from ..tlsconfig import make_client_context, server_hostname_for
 
 __all__ = ["Client", "ConnectionLost"]
 
@@ -175,7 +175,7 @@ class Client:
         self._ready = loop.create_future()
         kwargs: Dict[str, Any] = {}
         if endpoint.direct_tls:
-            kwargs = {"ssl": self.ssl_context, "server_hostname": self.jid.domain}
+            kwargs = {"ssl": self.ssl_context, "server_hostname": server_hostname_for(self.jid.domain)}
         _, protocol = await loop.create_connection(lambda: _Protocol(self), endpoint.host, endpoint.port, **kwargs)
         self._protocol = protocol
         transport = protocol.transport
@@ -393,7 +393,7 @@ class Client:
         loop = asyncio.get_running_loop()
         try:
             transport = await loop.start_tls(protocol.transport, protocol, self.ssl_context,
-                                             server_hostname=hostname)
+                                             server_hostname=server_hostname_for(hostname))
         except (OSError, ssl.SSLError) as exc:
             self._failed(exc)
             self._abort_transport()

@@ -1,0 +1,117 @@
+"""SRV lookups for the asyncio driver (dnspython's :mod:`dns.asyncresolver`).
+
+The two queries (``_xmpps-client._tcp`` and ``_xmpp-client._tcp``) run
+concurrently; the ordering and the fallback are the sans-IO
+:func:`fastxmpp.connect.endpoints_for`.
+
+Domains: the SRV names are built from the A-label (ASCII) form of the domain.
+An ASCII domain is used as it is (lowercased, trailing dot removed); a U-label
+domain such as :attr:`fastxmpp.jid.JID.domain` is converted with IDNA2008
+(:func:`fastxmpp.connect.ascii_domain`), never with dnspython's own codec.
+
+:mod:`fastxmpp.sync.dns` has the same functions for blocking code.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import random
+from typing import List, Optional, Sequence, Tuple
+
+import dns.asyncresolver
+import dns.exception
+import dns.rdatatype
+import dns.resolver
+
+from ..connect import (
+    DNSError,
+    DNSTimeout,
+    Endpoint,
+    SRVRecord,
+    endpoints_for,
+    fallback_endpoint,
+    ip_literal,
+    srv_names,
+)
+
+__all__ = ["resolve_srv", "resolve_endpoints", "DNSError", "DNSTimeout"]
+
+
+def _resolver(nameservers: Optional[Sequence[str]], port: int, timeout: float) -> dns.asyncresolver.Resolver:
+    try:
+        resolver = dns.asyncresolver.Resolver(configure=nameservers is None)
+    except dns.exception.DNSException as exc:  # no /etc/resolv.conf, unreadable...
+        raise DNSError(f"cannot configure the DNS resolver: {exc}") from exc
+    resolver.port = port  # before the nameservers: dnspython reads it when they are set
+    if nameservers is not None:
+        if isinstance(nameservers, str):
+            nameservers = [nameservers]
+        resolver.nameservers = list(nameservers)
+    resolver.timeout = timeout
+    resolver.lifetime = timeout
+    resolver.cache = None
+    return resolver
+
+
+async def _query(resolver: dns.asyncresolver.Resolver, name: str, timeout: float) -> List[SRVRecord]:
+    try:
+        answer = await resolver.resolve(name, dns.rdatatype.SRV, lifetime=timeout, search=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except dns.exception.Timeout as exc:
+        raise DNSTimeout(errno.ETIMEDOUT, f"SRV lookup of {name} timed out after {timeout:g}s") from exc
+    except dns.exception.DNSException as exc:  # NoNameservers (SERVFAIL/REFUSED), YXDOMAIN...
+        raise DNSError(f"SRV lookup of {name} failed: {exc}") from exc
+    return [
+        SRVRecord(rr.priority, rr.weight, rr.port, rr.target.to_text(omit_final_dot=True) or ".")
+        for rr in answer
+        if rr.rdtype == dns.rdatatype.SRV
+    ]
+
+
+async def resolve_srv(
+    domain: str,
+    *,
+    nameservers: Optional[Sequence[str]] = None,
+    port: int = 53,
+    timeout: float = 5.0,
+) -> Tuple[List[SRVRecord], List[SRVRecord]]:
+    """Look up ``(xmpps_records, xmpp_records)`` for ``domain``.
+
+    ``nameservers`` (IP addresses, queried on ``port``) replace the system's
+    resolvers (``/etc/resolv.conf``).  A name that does not exist or has no SRV
+    records gives an empty list.  No answer within ``timeout`` seconds raises
+    :class:`~fastxmpp.connect.DNSTimeout`; other failures (every nameserver
+    answered SERVFAIL or REFUSED...) raise :class:`~fastxmpp.connect.DNSError`.
+    """
+    xmpps_name, xmpp_name = srv_names(domain)
+    resolver = _resolver(nameservers, port, timeout)
+    results = await asyncio.gather(
+        _query(resolver, xmpps_name, timeout),
+        _query(resolver, xmpp_name, timeout),
+        return_exceptions=True,  # let both finish: no task left behind on an error
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results[0], results[1]  # type: ignore[return-value]
+
+
+async def resolve_endpoints(
+    domain: str,
+    *,
+    nameservers: Optional[Sequence[str]] = None,
+    port: int = 53,
+    timeout: float = 5.0,
+    rng: Optional[random.Random] = None,
+) -> List[Endpoint]:
+    """The endpoints to try for ``domain``, best first (see :func:`fastxmpp.connect.endpoints_for`).
+
+    An IP-literal domain gives ``(address, 5222, STARTTLS)`` without a lookup.
+    A host and port chosen by the user need no call at all:
+    :func:`fastxmpp.connect.explicit_endpoint`.
+    """
+    if ip_literal(domain) is not None:
+        return [fallback_endpoint(domain)]
+    xmpps, xmpp = await resolve_srv(domain, nameservers=nameservers, port=port, timeout=timeout)
+    return endpoints_for(domain, xmpps, xmpp, rng=rng)
