@@ -244,3 +244,38 @@ def test_tls_verification_is_on_by_default(prosody, account):
             await c.connect()
         assert "CERTIFICATE_VERIFY_FAILED" in repr(info.value) or "certificate" in repr(info.value).lower()
     run(main())
+
+
+def test_connect_through_dns_srv(tmp_path):
+    """No host given: the client finds the server through a real DNS server's SRV record."""
+    import shutil
+    import subprocess
+    import time
+
+    from prosody_server import ProsodyServer, find_free_port
+
+    dnsmasq = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
+    if dnsmasq is None:
+        pytest.skip("dnsmasq not installed") if not __import__("os").environ.get("CI") else pytest.fail("no dnsmasq")
+    with ProsodyServer(tmp_path / "srv", domain="fastxmpp.test") as srv:
+        jid = srv.create_user("srv", "pw")
+        port = find_free_port()
+        proc = subprocess.Popen([
+            dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--pid-file=", "--no-resolv", "--no-hosts",
+            "--port=%d" % port, "--listen-address=127.0.0.1", "--bind-interfaces", "--user=root",
+            "--group=root", "--local=/test/",
+            "--srv-host=_xmpp-client._tcp.fastxmpp.test,xmpp.fastxmpp.test,%d,10,0" % srv.port,
+            "--address=/xmpp.fastxmpp.test/127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)
+
+            async def main():
+                c = Client(jid, "pw", ca_file=str(srv.ca_file), nameservers=["127.0.0.1"], dns_port=port,
+                           keepalive=None)
+                async with c:
+                    assert c.bound_jid.bare == jid
+                    assert c._protocol.transport.get_extra_info("peername")[1] == srv.port
+            run(main())
+        finally:
+            proc.terminate()
+            proc.wait(5)

@@ -176,7 +176,12 @@ class Client:
         kwargs: Dict[str, Any] = {}
         if endpoint.direct_tls:
             kwargs = {"ssl": self.ssl_context, "server_hostname": server_hostname_for(self.jid.domain)}
-        _, protocol = await loop.create_connection(lambda: _Protocol(self), endpoint.host, endpoint.port, **kwargs)
+        host = endpoint.host
+        if self.nameservers is not None and self.host is None:
+            from .dns import resolve_addresses
+
+            host = (await resolve_addresses(host, nameservers=self.nameservers, port=self.dns_port))[0]
+        _, protocol = await loop.create_connection(lambda: _Protocol(self), host, endpoint.port, **kwargs)
         self._protocol = protocol
         transport = protocol.transport
         transport.set_write_buffer_limits(high=self.write_buffer_limit)

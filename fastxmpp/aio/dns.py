@@ -28,13 +28,14 @@ from ..connect import (
     DNSTimeout,
     Endpoint,
     SRVRecord,
+    ascii_domain,
     endpoints_for,
     fallback_endpoint,
     ip_literal,
     srv_names,
 )
 
-__all__ = ["resolve_srv", "resolve_endpoints", "DNSError", "DNSTimeout"]
+__all__ = ["resolve_srv", "resolve_endpoints", "resolve_addresses", "DNSError", "DNSTimeout"]
 
 
 def _resolver(nameservers: Optional[Sequence[str]], port: int, timeout: float) -> dns.asyncresolver.Resolver:
@@ -115,3 +116,36 @@ async def resolve_endpoints(
         return [fallback_endpoint(domain)]
     xmpps, xmpp = await resolve_srv(domain, nameservers=nameservers, port=port, timeout=timeout)
     return endpoints_for(domain, xmpps, xmpp, rng=rng)
+
+
+async def resolve_addresses(
+    host: str,
+    *,
+    nameservers: Optional[Sequence[str]] = None,
+    port: int = 53,
+    timeout: float = 5.0,
+) -> List[str]:
+    """IPv6 and IPv4 addresses of ``host`` from the given nameservers (AAAA first, then A).
+
+    Used when the caller named its own nameservers, so that SRV targets are
+    resolved by the same servers; otherwise the system resolver is used.
+    """
+    literal = ip_literal(host)
+    if literal is not None:
+        return [literal]
+    resolver = _resolver(nameservers, port, timeout)
+    name = ascii_domain(host)
+    found: List[str] = []
+    for rdtype in ("AAAA", "A"):
+        try:
+            answer = await asyncio.wait_for(resolver.resolve(name, rdtype), timeout)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            continue
+        except (asyncio.TimeoutError, dns.exception.Timeout) as exc:
+            raise DNSTimeout(errno.ETIMEDOUT, f"looking up {name} timed out") from exc
+        except dns.exception.DNSException as exc:
+            raise DNSError(f"looking up {name} failed: {exc}") from exc
+        found.extend(rr.address for rr in answer)
+    if not found:
+        raise DNSError(f"{name} has no address")
+    return found
