@@ -54,6 +54,9 @@ DEF VALUE_CACHE_MAX = 32
 DEF KEY_MAX = 80
 DEF PARSE_MAX = 1 << 30
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
+
 cdef extern from *:
     """
     #ifdef Py_GIL_DISABLED
@@ -525,7 +528,11 @@ cdef class Tokenizer:
         else:
             parent = <Element>self._stack[-1]
             if parent._children is None:
-                parent._children = [el]
+                # Elements are not GC-tracked and refuse cycles, so a list that
+                # holds only elements cannot be part of a cycle either.
+                children = [el]
+                PyObject_GC_UnTrack(<void *>children)
+                parent._children = children
             else:
                 parent._children.append(el)
         self._stack.append(el)
