@@ -279,3 +279,90 @@ def test_connect_through_dns_srv(tmp_path):
         finally:
             proc.terminate()
             proc.wait(5)
+
+
+def test_async_iterator_of_stanzas(prosody, account):
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        async with client(prosody, ja + "/a", pa) as a, client(prosody, jb + "/b", pb) as b:
+            async def collect():
+                out = []
+                async for st in b.stanzas():
+                    if st.tag == "{jabber:client}message":
+                        out.append(st.findtext("{jabber:client}body"))
+                        if len(out) == 3:
+                            return out
+            task = asyncio.ensure_future(collect())
+            await asyncio.sleep(0)
+            for i in range(3):
+                await a.send(message(to=jb + "/b", body="m%d" % i))
+            assert await asyncio.wait_for(task, 10) == ["m0", "m1", "m2"]
+    run(main())
+
+
+def _frozen(srv):
+    """Freeze the server process (SIGSTOP): a server that vanished without closing anything."""
+    import contextlib
+    import os
+    import signal
+
+    @contextlib.contextmanager
+    def cm():
+        os.kill(srv.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(srv.pid, signal.SIGCONT)
+    return cm()
+
+
+def test_dead_connection_is_detected_and_reconnects(tmp_path):
+    from prosody_server import ProsodyServer
+
+    with ProsodyServer(tmp_path) as srv:
+        jid = srv.create_user("dead", "pw")
+
+        async def main():
+            c = client(srv, jid + "/d", "pw", keepalive=0.3, dead_timeout=0.6, reconnect=True, connect_timeout=2)
+            sessions = asyncio.Queue()
+            lost = asyncio.Queue()
+            c.on_session_started = lambda ev: sessions.put_nowait(ev)
+            c.on_disconnected = lambda exc: lost.put_nowait(exc)
+            await c.connect()
+            await sessions.get()
+            with _frozen(srv):
+                await asyncio.wait_for(lost.get(), 10)  # noticed without any help from the server
+            await asyncio.wait_for(sessions.get(), 30)  # and came back once the server did
+            assert (await c.iq(ping(srv.domain))).get("type") == "result"
+            await c.close()
+        run(main())
+
+
+def test_flow_control_bounds_memory_when_the_server_stops_reading(tmp_path):
+    from prosody_server import ProsodyServer
+
+    with ProsodyServer(tmp_path) as srv:
+        jid = srv.create_user("slow", "pw")
+
+        async def main():
+            c = client(srv, jid + "/s", "pw", write_buffer_limit=64 * 1024)
+            await c.connect()
+            body = "x" * 1024
+            sent = 0
+
+            async def flood():
+                nonlocal sent
+                for _ in range(100_000):
+                    await c.send(message(to=jid, body=body))
+                    sent += 1
+            with _frozen(srv):
+                task = asyncio.ensure_future(flood())
+                await asyncio.sleep(1.5)
+                assert not task.done()  # send() is waiting for buffer space
+                buffered = c._protocol.transport.get_write_buffer_size()
+                assert buffered <= 64 * 1024 + 2048
+                assert sent < 100_000
+                task.cancel()
+            c._abort_transport()
+        run(main())

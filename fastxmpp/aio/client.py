@@ -404,6 +404,7 @@ class Client:
             self._abort_transport()
             return
         protocol.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(high=self.write_buffer_limit)
         try:
             stream.tls_established(channel_bindings_from_ssl(transport.get_extra_info("ssl_object")))
         except errors.XMPPError as exc:
