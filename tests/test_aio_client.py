@@ -366,3 +366,26 @@ def test_flow_control_bounds_memory_when_the_server_stops_reading(tmp_path):
                 task.cancel()
             c._abort_transport()
         run(main())
+
+
+def test_slow_stanza_consumer_applies_back_pressure(prosody, account):
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        async with client(prosody, ja + "/a", pa) as a, client(prosody, jb + "/b", pb) as b:
+            got = []
+
+            async def consume():
+                async for st in b.stanzas(maxsize=1):
+                    got.append(st.findtext("{jabber:client}body"))
+                    await asyncio.sleep(0.05)  # slower than the sender
+                    if len(got) == 10:
+                        return
+            task = asyncio.ensure_future(consume())
+            await asyncio.sleep(0)
+            for i in range(10):
+                a.send_nowait(message(to=jb + "/b", body=str(i)))
+            await asyncio.wait_for(task, 15)
+            assert got == [str(i) for i in range(10)]
+            assert b.is_ready
+    run(main())

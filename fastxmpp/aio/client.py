@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import ssl
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from .. import errors, events
 from ..backoff import Backoff
@@ -126,6 +127,8 @@ class Client:
         self._iqs: Dict[str, asyncio.Future] = {}
         self._handlers: Dict[str, List[Handler]] = {"message": [], "presence": [], "iq": []}
         self._queues: List[asyncio.Queue] = []
+        self._overflow: Deque[Tuple[asyncio.Queue, Any]] = collections.deque()
+        self._reading_paused = False
         self._closing = False
         self._tasks: set = set()
         self._last_rx = 0.0
@@ -288,17 +291,46 @@ class Client:
         self._handlers[kind].remove(fn)
 
     async def stanzas(self, maxsize: int = 0) -> AsyncIterator[Element]:
-        """Iterate over every received stanza (messages, presences, IQ requests)."""
+        """Iterate over every received stanza (messages, presences, IQ requests).
+
+        With ``maxsize`` > 0 a slow consumer applies back-pressure: the client
+        stops reading from the socket while the queue is full (nothing is dropped).
+        """
         queue: asyncio.Queue = asyncio.Queue(maxsize)
         self._queues.append(queue)
         try:
             while True:
                 item = await queue.get()
+                if self._overflow:
+                    self._drain_overflow()
                 if item is None:
                     return
                 yield item
         finally:
             self._queues.remove(queue)
+            self._drain_overflow()
+
+    def _end_queues(self) -> None:
+        """Tell every stanza iterator that no more stanzas will come."""
+        for queue in self._queues:
+            if self._overflow or queue.full():
+                self._overflow.append((queue, None))
+            else:
+                queue.put_nowait(None)
+
+    def _drain_overflow(self) -> None:
+        """Move held-back stanzas into queues with room; resume reading when all fit."""
+        while self._overflow:
+            queue, item = self._overflow[0]
+            if queue in self._queues and queue.full():
+                return
+            self._overflow.popleft()
+            if queue in self._queues:
+                queue.put_nowait(item)
+        protocol = self._protocol
+        if self._reading_paused and protocol is not None and protocol.transport is not None:
+            self._reading_paused = False
+            protocol.transport.resume_reading()
 
     # -- protocol callbacks ---------------------------------------------------------------------
     def _data_received(self, protocol: _Protocol, data: bytes) -> None:
@@ -357,7 +389,14 @@ class Client:
         kind = stanza.tag[len(NS_CLIENT) + 2:]
         handlers = self._handlers.get(kind, ())
         for queue in self._queues:
-            queue.put_nowait(stanza)
+            if self._overflow or queue.full():
+                self._overflow.append((queue, stanza))
+                protocol = self._protocol
+                if not self._reading_paused and protocol is not None and protocol.transport is not None:
+                    self._reading_paused = True
+                    protocol.transport.pause_reading()
+            else:
+                queue.put_nowait(stanza)
         for fn in handlers:
             self._call(fn, stanza)
         if kind == "iq" and not handlers and not self._queues and stanza.get("type") in ("get", "set"):
@@ -432,8 +471,7 @@ class Client:
         if self.on_disconnected is not None:
             self._call(self.on_disconnected, exc)
         if self._closing:
-            for queue in self._queues:
-                queue.put_nowait(None)
+            self._end_queues()
             return
         resume = stream.sm_state() if stream is not None else None
         if resume is None and stream is not None and stream.unacked():
@@ -457,8 +495,7 @@ class Client:
             delay = self.backoff.next_delay()
             if self.max_reconnect_attempts is not None and self.backoff.attempts > self.max_reconnect_attempts:
                 log.error("giving up reconnecting after %d attempts", self.backoff.attempts - 1)
-                for queue in self._queues:
-                    queue.put_nowait(None)
+                self._end_queues()
                 return
             log.info("reconnecting in %.2fs (attempt %d)", delay, self.backoff.attempts)
             await asyncio.sleep(delay)

@@ -1,0 +1,291 @@
+"""``python -m fastxmpp load``: the load-test command line.
+
+Without ``--server`` a private Prosody is started in a temporary directory
+(:mod:`fastxmpp.testing.prosody`), the accounts are written straight into its
+storage, and the server is stopped at the end.  With ``--server HOST:PORT`` the
+accounts must exist already, or ``--register`` creates them by in-band
+registration (XEP-0077).
+
+Exit status: 0 when every user logged in and no stanza was lost or duplicated,
+1 otherwise, 2 for bad options, 3 when the run could not be set up (server or
+registration failure).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import logging
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .runner import SCENARIOS, LoadConfig, LoadRunner, Target
+from .report import exit_code, format_report, write_json
+
+__all__ = ["main", "build_parser", "parse_args", "config_from_args", "parse_hostport"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+
+
+def parse_hostport(text: str, default_port: int = 5222) -> Tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty server address")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"unclosed '[' in {text!r}")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"bad server address {text!r}")
+        port_text = rest[1:]
+    elif text.count(":") > 1:  # a bare IPv6 address
+        host, port_text = text, ""
+    else:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise ValueError(f"no host in {text!r}")
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"bad port {port_text!r}")
+        port = int(port_text)
+    return host, port
+
+
+def _hostport(text: str) -> Tuple[str, int]:
+    try:
+        return parse_hostport(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _nonneg_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentParser:
+    d = LoadConfig()
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Load-test an XMPP server with many fastxmpp clients in one process. "
+                    "Without --server a private Prosody is started on 127.0.0.1 for the run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("server")
+    g.add_argument("--server", type=_hostport, metavar="HOST:PORT",
+                   help="server to test (default: start a private Prosody)")
+    g.add_argument("--domain", metavar="D",
+                   help="XMPP domain of the accounts (default: the --server host, or 'localhost')")
+    g.add_argument("--ca-file", metavar="PEM", help="extra CA certificates to trust")
+    g.add_argument("--insecure", action="store_true", help="do not verify the server certificate")
+    g = p.add_argument_group("accounts")
+    g.add_argument("--users", type=_positive_int, default=d.users, metavar="N", help="number of users")
+    g.add_argument("--password", default=d.password, help="password of every account")
+    g.add_argument("--user-prefix", default=d.user_prefix, metavar="P",
+                   help="accounts are P1..PN")
+    g.add_argument("--resource", default=d.resource, help="resource each user asks for")
+    g.add_argument("--register", action="store_true",
+                   help="create the accounts by in-band registration (XEP-0077) first")
+    g.add_argument("--concurrency", type=_positive_int, default=d.concurrency, metavar="C",
+                   help="logins (and registrations) in flight")
+    g = p.add_argument_group("traffic")
+    g.add_argument("--scenario", choices=SCENARIOS, default=d.scenario,
+                   help="login: log in and out; chat: paired users exchange messages; "
+                        "presence: directed presence between pairs; iq: XEP-0199 pings")
+    g.add_argument("--messages", type=_nonneg_int, default=d.messages, metavar="M",
+                   help="stanzas each user sends")
+    g.add_argument("--rate", type=_nonneg_float, default=d.rate, metavar="R",
+                   help="stanzas per second per user (0: as fast as flow control allows)")
+    g.add_argument("--body-size", type=_nonneg_int, default=d.body_size, metavar="BYTES",
+                   help="pad chat bodies to this many characters")
+    g.add_argument("--iq-target", choices=("server", "peer"), default=d.iq_target,
+                   help="iq scenario: ping the server or the paired user")
+    g.add_argument("--no-stream-management", dest="stream_management", action="store_false",
+                   help="do not enable XEP-0198 stream management")
+    g = p.add_argument_group("limits and output")
+    g.add_argument("--duration", type=_positive_float, default=d.duration, metavar="S",
+                   help="hard cap on registration + logins + traffic, in seconds")
+    g.add_argument("--drain", type=_nonneg_float, default=d.drain, metavar="S",
+                   help="after sending, wait at most this long for stanzas in flight")
+    g.add_argument("--login-timeout", type=_positive_float, default=d.login_timeout, metavar="S",
+                   help="timeout of one login")
+    g.add_argument("--iq-timeout", type=_positive_float, default=d.iq_timeout, metavar="S",
+                   help="timeout of one iq round trip")
+    g.add_argument("--report", metavar="FILE.json", help="also write the report as JSON")
+    g.add_argument("--quiet", "-q", action="store_true", help="no live progress on stderr")
+    g.add_argument("--verbose", "-v", action="count", default=0,
+                   help="log to stderr (-v: info, -vv: debug)")
+    return p
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.server is not None and args.domain is None:
+        host = args.server[0]
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            args.domain = host.rstrip(".").lower()
+        else:
+            parser.error("--domain is required when --server is an IP address")
+    if args.domain is None:
+        args.domain = "localhost"
+    if args.scenario in ("chat", "presence") and args.users < 2:
+        parser.error(f"the {args.scenario} scenario needs --users 2 or more")
+    if args.scenario == "iq" and args.iq_target == "peer" and args.users < 2:
+        parser.error("--iq-target peer needs --users 2 or more")
+    if args.ca_file is not None and not os.path.exists(args.ca_file):
+        parser.error(f"--ca-file {args.ca_file!r} does not exist")
+    return args
+
+
+def config_from_args(args: argparse.Namespace) -> LoadConfig:
+    return LoadConfig(
+        users=args.users, password=args.password, user_prefix=args.user_prefix, resource=args.resource,
+        register=args.register, concurrency=args.concurrency, scenario=args.scenario,
+        messages=args.messages, rate=args.rate, body_size=args.body_size, iq_target=args.iq_target,
+        duration=args.duration, drain=args.drain, iq_timeout=args.iq_timeout,
+        login_timeout=args.login_timeout, stream_management=args.stream_management, quiet=args.quiet,
+    )
+
+
+def _raise_fd_limit(needed: int) -> None:
+    """Each user holds a socket: lift the soft open-files limit towards the hard one."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = needed + 256
+        if soft != resource.RLIM_INFINITY and soft < want:
+            new = want if hard == resource.RLIM_INFINITY else min(max(want, soft), hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            if hard != resource.RLIM_INFINITY and hard < want:
+                print(f"warning: the open-files limit ({hard}) is below what {needed} users need",
+                      file=sys.stderr)
+    except (ValueError, OSError):
+        pass
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace, config: LoadConfig, say: Any) -> Iterator[Target]:
+    if args.server is not None:
+        host, port = args.server
+        yield Target(host=host, port=port, domain=args.domain, ca_file=args.ca_file, insecure=args.insecure)
+        return
+    from ..testing.prosody import ProsodyServer
+
+    with tempfile.TemporaryDirectory(prefix="fastxmpp-load-") as workdir:
+        server = ProsodyServer(workdir, domain=args.domain, log_level="warn")
+        t0 = time.monotonic()
+        server.start()
+        try:
+            if not config.register:
+                server.create_users([config.username(i) for i in range(config.users)], config.password)
+            say(f"private Prosody (pid {server.pid}) on {server.host}:{server.port} for {server.domain}, "
+                f"started in {server.startup_seconds:.2f}s; {config.users} accounts ready after "
+                f"{time.monotonic() - t0:.2f}s")
+            yield Target(host=server.host, port=server.port, domain=server.domain,
+                         ca_file=args.ca_file or str(server.ca_file), insecure=args.insecure,
+                         local=True, server_pid=server.pid)
+        finally:
+            server.stop()
+
+
+def run(args: argparse.Namespace) -> Tuple[int, Optional[Dict[str, Any]]]:
+    """Run the load test described by parsed ``args``; returns (exit status, report)."""
+    config = config_from_args(args)
+    try:
+        config.validate()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE, None
+    quiet = args.quiet
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    _raise_fd_limit(config.users)
+    try:
+        with _target(args, config, say) as target:
+            runner = LoadRunner(config, target, progress_stream=None if quiet else sys.stderr)
+            report = runner.run()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130, None
+    except Exception as exc:  # noqa: BLE001 - a setup failure ends the run with a message
+        from ..testing.prosody import ProsodyError
+
+        if isinstance(exc, (ProsodyError, OSError)):
+            print(f"error: could not set up the run: {exc}", file=sys.stderr)
+            return EXIT_SETUP, None
+        raise
+    sys.stdout.write(format_report(report))
+    sys.stdout.flush()
+    if args.report:
+        write_json(report, args.report)
+        say(f"JSON report written to {args.report}")
+    return exit_code(report), report
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``python -m fastxmpp load`` (and a ``fastxmpp`` console script).
+
+    Accepts the ``load`` subcommand name as first argument or not.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "load":
+        argv = argv[1:]
+    args = parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose == 0:
+        # the aio client warns about certificate checks being off once per context: say it once
+        logging.getLogger("fastxmpp.tls").setLevel(logging.WARNING)
+    code, _ = run(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Locust integration: ``XMPPUser``, a Locust ``User`` that owns one blocking fastxmpp client.
+
+Importing this module imports :mod:`locust` (install it yourself: fastxmpp does
+not depend on it; nothing else in fastxmpp imports this module).  Locust runs
+users as gevent greenlets and monkey-patches :mod:`socket`, :mod:`ssl` and
+:mod:`time`, so the blocking driver :class:`fastxmpp.sync.Client` cooperates.
+
+Every timed operation fires a Locust request event with ``request_type="xmpp"``:
+``login`` (connect + TLS + SASL + bind), ``iq:<name>`` round trips and
+``message:<name>`` round trips (a chat message to the user's own full JID,
+timed until the server delivers it back).  Failures fire the event with the
+exception, as Locust expects.
+
+Subclass it in a locustfile (see :mod:`fastxmpp.load.locustfile_example`)::
+
+    from locust import task, between
+    from fastxmpp.load.locust import XMPPUser
+
+    class Chatter(XMPPUser):
+        domain = "example.net"
+        wait_time = between(0.5, 1.5)
+
+        @task
+        def ping(self):
+            self.ping()
+
+Run with ``locust -f locustfile.py --host xmpp://127.0.0.1:5222``.  Accounts
+are ``{user_prefix}{n}@{domain}`` with ``n`` counting from 1 in each Locust
+process (give each worker its own ``user_prefix`` or ``first_user``).
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
+
+from locust import User
+
+from ..element import Element
+from ..sasl import ScramKeyCache
+from ..serializer import serialize
+from ..tlsconfig import make_client_context
+
+__all__ = ["XMPPUser", "parse_host"]
+
+NS_LOAD = "urn:fastxmpp:load:0"
+_X = "{%s}x" % NS_LOAD
+T = TypeVar("T")
+
+
+def parse_host(host: Optional[str], default_port: int = 5222) -> Tuple[Optional[str], Optional[int]]:
+    """Locust's ``--host``: ``xmpp://host:port``, ``host:port`` or ``host`` -> (host, port)."""
+    if not host:
+        return None, None
+    text = host
+    for scheme in ("xmpp://", "tcp://", "xmpps://"):
+        if text.startswith(scheme):
+            text = text[len(scheme):]
+            break
+    text = text.rstrip("/")
+    from .cli import parse_hostport
+
+    return parse_hostport(text, default_port)
+
+
+_shared_lock = threading.Lock()
+_shared: Dict[Any, Any] = {}
+_counter = itertools.count(1)
+
+
+def _shared_context(ca_file: Optional[str], insecure: bool) -> Any:
+    """One SSLContext per (ca_file, insecure) for the whole process."""
+    key = ("ssl", ca_file, insecure)
+    with _shared_lock:
+        ctx = _shared.get(key)
+        if ctx is None:
+            ctx = _shared[key] = make_client_context(ca_file=ca_file, verify=not insecure)
+        return ctx
+
+
+def _shared_cache() -> ScramKeyCache:
+    """One SCRAM key cache for every user of the process (RFC 5802 key reuse)."""
+    with _shared_lock:
+        cache = _shared.get("scram")
+        if cache is None:
+            cache = _shared["scram"] = ScramKeyCache(maxsize=100_000)
+        return cache
+
+
+class XMPPUser(User):
+    """A Locust user logged in to an XMPP server for its whole life.
+
+    Class attributes to set in a subclass (or leave at their defaults):
+    ``domain`` (default: the ``--host`` host), ``password``, ``user_prefix``,
+    ``first_user``, ``resource``, ``ca_file``, ``insecure``,
+    ``stream_management``, ``timeout`` (seconds, for login/iq/message waits).
+    """
+
+    abstract = True
+
+    domain: Optional[str] = None
+    password: str = "load-test-pw"
+    user_prefix: str = "load"
+    first_user: int = 1
+    resource: str = "locust"
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    stream_management: bool = True
+    timeout: float = 30.0
+    client_class: Any = None  # default: fastxmpp.sync.Client
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.user_number = self.first_user - 1 + next(_counter)
+        self.client: Any = None
+        self._seq = 0
+
+    # -- identity ----------------------------------------------------------------------------
+    @property
+    def username(self) -> str:
+        return f"{self.user_prefix}{self.user_number}"
+
+    @property
+    def jid(self) -> str:
+        host, _ = parse_host(self.host)
+        domain = self.domain or host or "localhost"
+        return f"{self.username}@{domain}/{self.resource}"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_start(self) -> None:
+        try:
+            self.login()
+        except Exception:  # noqa: BLE001 - reported as a failed "login" request
+            from locust.exception import StopUser
+
+            self.on_stop()
+            raise StopUser() from None
+
+    def on_stop(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()  # never raises for network errors
+
+    def make_client(self) -> Any:
+        cls = self.client_class
+        if cls is None:
+            from ..sync import client as sync_client
+
+            cls = sync_client.Client
+        host, port = parse_host(self.host)
+        return cls(self.jid, self.password, host=host, port=port,
+                   ssl_context=_shared_context(self.ca_file, self.insecure),
+                   sasl_cache=_shared_cache(), stream_management=self.stream_management,
+                   connect_timeout=self.timeout, iq_timeout=self.timeout)
+
+    def login(self) -> None:
+        """Connect and log in, timed as ``login``; a failure is reported and re-raised
+        (Locust then logs it and the user's tasks do not run)."""
+        self.client = self.make_client()
+        self.measure("login", self.client.connect)
+
+    # -- timing ------------------------------------------------------------------------------
+    def fire(self, name: str, started: float, length: int = 0, exception: Optional[BaseException] = None) -> None:
+        self.environment.events.request.fire(
+            request_type="xmpp", name=name, response_time=(time.perf_counter() - started) * 1000.0,
+            response_length=length, exception=exception, context={"user": self.username},
+        )
+
+    def measure(self, name: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` and fire one request event named ``name`` (with the exception if it raised)."""
+        started = time.perf_counter()
+        try:
+            result = fn()
+        except Exception as exc:
+            self.fire(name, started, exception=exc)
+            raise
+        length = len(serialize(result)) if isinstance(result, Element) else 0
+        self.fire(name, started, length)
+        return result
+
+    # -- operations ----------------------------------------------------------------------------
+    def iq(self, stanza: Element, name: str = "iq") -> Optional[Element]:
+        """Send an IQ get/set, wait for its result; timed as ``iq:<name>``.
+
+        Errors are reported to Locust, not raised (a task keeps running)."""
+        try:
+            return self.measure("iq:" + name, lambda: self.client.iq(stanza, timeout=self.timeout))
+        except Exception:  # noqa: BLE001 - already reported
+            return None
+
+    def ping(self, to: Optional[str] = None) -> Optional[Element]:
+        """XEP-0199 ping to the server (or ``to``), timed as ``iq:ping``."""
+        ping = Element("{jabber:client}iq", {"type": "get", "to": to or self.jid.split("@", 1)[1].split("/", 1)[0]})
+        ping.subelement("{urn:xmpp:ping}ping")
+        return self.iq(ping, "ping")
+
+    def send(self, stanza: Element) -> None:
+        """Send without waiting for anything (not timed)."""
+        self.client.send(stanza)
+
+    def message_round_trip(self, body: str = "ping", name: str = "echo", to: Optional[str] = None) -> Optional[Element]:
+        """Send a chat message to ``to`` (default: this user's own full JID) and wait until a
+        message carrying the same ``<x xmlns='urn:fastxmpp:load:0' seq=.../>`` comes back;
+        timed as ``message:<name>``.  With ``to`` another user, that user must echo it."""
+        self._seq += 1
+        seq = str(self._seq)
+        target = to or str(self.client.bound_jid)
+        msg = Element("{jabber:client}message", {"to": target, "type": "chat", "id": f"rt{seq}"})
+        msg.subelement("{jabber:client}body", text=body)
+        msg.subelement(_X, {"t": str(time.time_ns() // 1000), "seq": seq})
+        started = time.perf_counter()
+        deadline = time.monotonic() + self.timeout
+        try:
+            self.client.send(msg)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"message {seq} not delivered within {self.timeout:g}s")
+                got = self.client.recv(timeout=remaining)
+                if got is None:
+                    continue
+                if got.tag != "{jabber:client}message":
+                    continue
+                if got.get("type") == "error" and got.get("id") == f"rt{seq}":
+                    from ..stanza_errors import from_element
+
+                    raise from_element(got)
+                x = got.find(_X)
+                if x is not None and x.get("seq") == seq:
+                    self.fire("message:" + name, started, len(serialize(got)))
+                    return got
+        except Exception as exc:  # noqa: BLE001 - reported to Locust
+            self.fire("message:" + name, started, exception=exc)
+            return None

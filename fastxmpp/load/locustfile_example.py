@@ -1,0 +1,38 @@
+"""A sample locustfile for fastxmpp's ``XMPPUser`` (needs ``pip install locust``).
+
+Against the private Prosody of ``python -m fastxmpp load`` or any server whose
+accounts ``load1..loadN@DOMAIN`` exist with password ``load-test-pw``::
+
+    locust -f fastxmpp/load/locustfile_example.py --headless -u 20 -r 10 -t 30s \\
+        --host xmpp://127.0.0.1:5222
+
+Settings come from the environment: ``XMPP_DOMAIN`` (default: the host),
+``XMPP_PASSWORD``, ``XMPP_USER_PREFIX``, ``XMPP_CA_FILE``, ``XMPP_INSECURE=1``.
+Each simulated user logs in once (a ``login`` request in Locust's table), then
+pings the server (``iq:ping``) and sends itself chat messages timed until the
+server delivers them back (``message:echo``).
+"""
+from __future__ import annotations
+
+import os
+
+from locust import between, task
+
+from fastxmpp.load.locust import XMPPUser
+
+
+class XMPPChatUser(XMPPUser):
+    domain = os.environ.get("XMPP_DOMAIN") or None
+    password = os.environ.get("XMPP_PASSWORD", "load-test-pw")
+    user_prefix = os.environ.get("XMPP_USER_PREFIX", "load")
+    ca_file = os.environ.get("XMPP_CA_FILE") or None
+    insecure = os.environ.get("XMPP_INSECURE", "") not in ("", "0")
+    wait_time = between(0.1, 0.5)
+
+    @task(3)
+    def echo_message(self) -> None:
+        self.message_round_trip(body="hello from locust")
+
+    @task(1)
+    def ping_server(self) -> None:
+        self.ping()

@@ -1,0 +1,131 @@
+"""The final report of a load run: a text table for people, JSON for machines."""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ["format_report", "write_json", "exit_code"]
+
+_PCTS = ("p50", "p90", "p99", "p99.9", "max")
+
+
+def _ms(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    if v >= 10000:
+        return f"{v / 1000:.1f} s"
+    if v >= 100:
+        return f"{v:.0f} ms"
+    if v >= 10:
+        return f"{v:.1f} ms"
+    return f"{v:.2f} ms"
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return f"{v:,}"
+
+
+def _rows_latency(label: str, summary: Dict[str, Any]) -> List[Tuple[str, str]]:
+    if not summary.get("count"):
+        return [(label, "no samples")]
+    parts = "  ".join(f"{p} {_ms(summary.get(p))}" for p in _PCTS)
+    return [(label, f"n={summary['count']:,}  min {_ms(summary.get('min'))}  mean {_ms(summary.get('mean'))}  {parts}")]
+
+
+def format_report(report: Dict[str, Any]) -> str:
+    """The report dict of :class:`~fastxmpp.load.runner.LoadRunner` as an aligned text table."""
+    login = report["login"]
+    msgs = report["messages"]
+    cpu = report["cpu"]
+    target = report["target"]
+    rows: List[Tuple[str, str]] = []
+    where = f"{target['host']}:{target['port']} ({target['domain']}"
+    where += ", private Prosody)" if target.get("local_server") else ")"
+    rows.append(("scenario", f"{report['scenario']} against {where}"))
+    cfg = report.get("config", {})
+    if report["scenario"] != "login":
+        rate = cfg.get("rate")
+        rows.append(("load", f"{cfg.get('messages')} per user at "
+                     + (f"{rate:g}/s per user" if rate else "full speed")))
+    rows.append(("duration", f"{report['duration_seconds']:.2f} s total, {report['traffic_seconds']:.2f} s traffic"
+                 + ("  (STOPPED BY --duration CAP)" if report.get("stopped_by_duration_cap") else "")))
+    rows.append(("users", _num(report["users"])))
+    if report.get("registration"):
+        rows.append(("registration", ", ".join(f"{k} {v}" for k, v in sorted(report["registration"].items()))))
+    failed = f"{login['failed']:,} failed"
+    if login["errors"]:
+        failed += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(login["errors"].items())) + ")"
+    rows.append(("logins", f"{login['ok']:,} ok, {failed}"))
+    rows += _rows_latency("login time", login["latency_ms"])
+    if report["scenario"] != "login":
+        kind = msgs.get("kind") or "message"
+        rows.append((f"{kind} stanzas", f"sent {msgs['sent']:,} of {msgs['expected']:,}, received {msgs['received']:,}, "
+                     f"lost {msgs['lost']:,}, duplicated {msgs['duplicated']:,}"
+                     + (f", unexpected {msgs['unexpected']:,}" if msgs.get("unexpected") else "")))
+        rows.append(("throughput", f"{msgs['throughput_per_second']:,.0f} {kind}s/s received"))
+        rows += _rows_latency("round trip" if kind == "iq" else "latency", msgs["latency_ms"])
+    cpu_text = f"{cpu['client_seconds']:.2f} s client"
+    if cpu.get("client_us_per_message") is not None:
+        cpu_text += f" ({cpu['client_us_per_message']:.0f} us per {msgs.get('kind') or 'message'} in traffic)"
+    if cpu.get("server_seconds") is not None:
+        cpu_text += f", {cpu['server_seconds']:.2f} s server"
+    rows.append(("cpu", cpu_text))
+    cache = report.get("scram_cache")
+    if cache:
+        rows.append(("scram key cache", f"{cache['hits']} hits, {cache['misses']} misses"))
+    errors = report.get("errors") or {}
+    if errors:
+        rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items())))
+    else:
+        rows.append(("errors", "none"))
+    rows.append(("result", "OK" if report["ok"] else "FAILED"))
+    width = max(len(k) for k, _ in rows)
+    line = "-" * (width + 2 + max(len(v) for _, v in rows))
+    out = ["fastxmpp load report", line]
+    out += [f"{k:<{width}}  {v}" for k, v in rows]
+    out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def write_json(report: Dict[str, Any], path: str) -> None:
+    """Write ``report`` (plus the Python and platform versions) to ``path``."""
+    data = dict(report)
+    data.setdefault("environment", {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "fastxmpp": _version(),
+        "extensions": _extensions(),
+    })
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def _version() -> Optional[str]:
+    try:
+        from importlib.metadata import version
+
+        return version("fastxmpp")
+    except Exception:  # noqa: BLE001 - not installed as a distribution
+        return None
+
+
+def _extensions() -> Optional[bool]:
+    try:
+        from .._accel import USE_EXTENSIONS
+
+        return bool(USE_EXTENSIONS)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def exit_code(report: Dict[str, Any]) -> int:
+    """0 when every user logged in and nothing was lost or duplicated, else 1."""
+    return 0 if report.get("ok") else 1

@@ -1,0 +1,669 @@
+"""The load-test runner: many :class:`fastxmpp.aio.Client` sessions in one event loop.
+
+Phases: (optional) in-band registration, logins (``concurrency`` in flight),
+traffic for the scenario, a bounded drain, and closing.  Every phase is
+bounded: traffic stops at the ``duration`` cap, the drain after at most
+``drain`` seconds, closing after a few more.
+
+Scenarios:
+
+``login``
+    log every user in, then close.
+``chat``
+    users are paired (an odd user out joins the last pair, making a ring of
+    three); each sends ``messages`` chat messages to its peer's full JID at
+    ``rate`` messages/s (0: as fast as write flow control allows).  Every
+    message carries ``<x xmlns='urn:fastxmpp:load:0' t='...' seq='...'/>``:
+    ``t`` is the send time in microseconds since the Unix epoch, ``seq`` the
+    message's number for that sender.  The receiver records the latency
+    (receipt time minus ``t``) and checks that each ``seq`` arrives once.
+``presence``
+    like ``chat`` with directed ``<presence/>`` stanzas (after an initial
+    presence), exercising the server's presence routing.
+``iq``
+    each user sends ``messages`` pings (XEP-0199), to the server or with
+    ``iq_target='peer'`` to its peer (whose client answers), and records the
+    round-trip time; a timeout counts as lost.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import ssl
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, TextIO
+
+from ..element import Element
+from ..errors import SASLError
+from ..sasl import ScramKeyCache
+from ..stanza_errors import StanzaError
+from ..tlsconfig import make_client_context
+from .histogram import Histogram
+
+__all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "SCENARIOS", "NS_LOAD"]
+
+log = logging.getLogger("fastxmpp.load")
+
+NS_LOAD = "urn:fastxmpp:load:0"
+NS_PING = "urn:xmpp:ping"
+SCENARIOS = ("login", "chat", "presence", "iq")
+
+_X = "{%s}x" % NS_LOAD
+_MESSAGE = "{jabber:client}message"
+_PRESENCE = "{jabber:client}presence"
+_IQ = "{jabber:client}iq"
+_BODY = "{jabber:client}body"
+_PING = "{%s}ping" % NS_PING
+
+
+@dataclass
+class LoadConfig:
+    """What to run; the CLI fills it from its options (see ``python -m fastxmpp load --help``)."""
+
+    users: int = 50
+    password: str = "load-test-pw"
+    user_prefix: str = "load"
+    resource: str = "load"
+    register: bool = False
+    concurrency: int = 20
+    scenario: str = "chat"
+    messages: int = 100
+    rate: float = 10.0
+    body_size: int = 0
+    iq_target: str = "server"
+    duration: float = 60.0
+    drain: float = 5.0
+    iq_timeout: float = 10.0
+    login_timeout: float = 30.0
+    stream_management: bool = True
+    quiet: bool = False
+
+    def validate(self) -> None:
+        if self.users < 1:
+            raise ValueError("--users must be at least 1")
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}")
+        if self.scenario in ("chat", "presence") and self.users < 2:
+            raise ValueError(f"the {self.scenario} scenario needs at least 2 users")
+        if self.iq_target == "peer" and self.scenario == "iq" and self.users < 2:
+            raise ValueError("--iq-target peer needs at least 2 users")
+        if self.concurrency < 1:
+            raise ValueError("--concurrency must be at least 1")
+        if self.messages < 0:
+            raise ValueError("--messages must be >= 0")
+        if self.rate < 0 or not math.isfinite(self.rate):
+            raise ValueError("--rate must be >= 0 (0: as fast as possible)")
+        if not self.duration > 0:
+            raise ValueError("--duration must be > 0")
+        if self.drain < 0:
+            raise ValueError("--drain must be >= 0")
+        if self.iq_target not in ("server", "peer"):
+            raise ValueError("--iq-target is 'server' or 'peer'")
+
+    def username(self, index: int) -> str:
+        """Account name of user ``index`` (0-based): ``load1``, ``load2``..."""
+        return f"{self.user_prefix}{index + 1}"
+
+
+@dataclass
+class Target:
+    """Where to connect: host, port, XMPP domain and TLS trust."""
+
+    host: str
+    port: int
+    domain: str
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    local: bool = False
+    server_pid: Optional[int] = None
+
+
+class _User:
+    __slots__ = ("index", "jid", "client", "peer", "full_jid", "sent", "seen", "login_ok", "closing")
+
+    def __init__(self, index: int, jid: str) -> None:
+        self.index = index
+        self.jid = jid
+        self.client: Any = None
+        self.peer: Optional["_User"] = None
+        self.full_jid = ""
+        self.sent = 0
+        # per sender index: bytearray of seen seqs
+        self.seen: Dict[int, bytearray] = {}
+        self.login_ok = False
+        self.closing = False
+
+
+def error_name(exc: BaseException) -> str:
+    """A short class for an error: ``SASLError(not-authorized)``, ``ConnectionLost``..."""
+    name = type(exc).__name__
+    condition = getattr(exc, "condition", None)
+    if isinstance(exc, (SASLError, StanzaError)) or (condition and isinstance(condition, str)):
+        return f"{name}({condition})"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "Timeout"
+    return name
+
+
+def pair_users(n: int) -> List[int]:
+    """``peer[i]`` for ``n`` users: pairs (0,1), (2,3)...; an odd one out makes the last pair a ring of 3."""
+    if n < 2:
+        return list(range(n))
+    peer = [0] * n
+    for i in range(0, n - (n % 2), 2):
+        peer[i], peer[i + 1] = i + 1, i
+    if n % 2:
+        a, b, c = n - 3, n - 2, n - 1
+        peer[a], peer[b], peer[c] = b, c, a
+    return peer
+
+
+def _server_cpu_seconds(pid: Optional[int]) -> Optional[float]:
+    """utime+stime of a local process (Linux /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        import os
+
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class Progress:
+    """Live progress on a stream: one refreshed line on a TTY, else a line every few seconds."""
+
+    def __init__(self, runner: "LoadRunner", stream: TextIO, tty: Optional[bool] = None) -> None:
+        self.runner = runner
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.interval = 0.5 if self.tty else 5.0
+        self._last = (time.monotonic(), 0)
+        self._width = 0
+
+    def line(self) -> str:
+        r = self.runner
+        now = time.monotonic()
+        count = r.received
+        then, before = self._last
+        rate = (count - before) / (now - then) if now > then else 0.0
+        self._last = (now, count)
+        hist = r.latency if r.latency.count else r.login_latency
+        what = "lat" if r.latency.count else "login"
+        p50, p99 = hist.percentiles((50.0, 99.0))
+        fmt = lambda v: "-" if v is None else _ms(v / 1000.0)  # noqa: E731
+        errors = sum(r.errors.values())
+        return (f"[{now - r.started:6.1f}s] {r.phase:<8} logged in {r.login_ok}/{r.config.users}"
+                f" ({r.login_failed} failed)  sent {r.sent}  recv {r.received}  {rate:,.0f}/s"
+                f"  {what} p50 {fmt(p50)} p99 {fmt(p99)}  errors {errors}")
+
+    def emit(self, final: bool = False) -> None:
+        text = self.line()
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self._width = len(text)
+            self.stream.write("\r" + text + " " * pad + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.interval)
+                self.emit()
+        except asyncio.CancelledError:
+            self.emit(final=True)
+            raise
+
+
+def _ms(value_ms: float) -> str:
+    if value_ms >= 1000:
+        return f"{value_ms / 1000:.2f}s"
+    if value_ms >= 100:
+        return f"{value_ms:.0f}ms"
+    if value_ms >= 10:
+        return f"{value_ms:.1f}ms"
+    return f"{value_ms:.2f}ms"
+
+
+class LoadRunner:
+    """Runs one load test against ``target`` and builds the report dict."""
+
+    def __init__(self, config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None,
+                 client_factory: Optional[Callable[..., Any]] = None) -> None:
+        config.validate()
+        self.config = config
+        self.target = target
+        self.progress_stream = progress_stream
+        self._client_factory = client_factory
+        self.ssl_context: ssl.SSLContext = make_client_context(
+            ca_file=target.ca_file, verify=not target.insecure)
+        self.sasl_cache = ScramKeyCache(maxsize=max(1024, 2 * config.users))
+        self.users = [_User(i, f"{config.username(i)}@{target.domain}") for i in range(config.users)]
+        self.by_full_jid: Dict[str, _User] = {}
+        self.login_latency = Histogram()
+        self.latency = Histogram()
+        self.login_ok = 0
+        self.login_failed = 0
+        self.login_errors: Counter = Counter()
+        self.errors: Counter = Counter()
+        self.sent = 0
+        self.received = 0  # unique, well-formed receipts
+        self.duplicates = 0
+        self.unexpected = 0
+        self.iq_lost = 0
+        self.phase = "init"
+        self.started = time.monotonic()
+        self.traffic_started: Optional[float] = None
+        self.traffic_ended: Optional[float] = None
+        self.capped = False
+        self.registered: Dict[str, int] = {}
+        self._deadline = 0.0
+        self._stop: Optional[asyncio.Event] = None
+        self._all_received: Optional[asyncio.Event] = None
+        self._sending_done = False
+        self.senders = 0
+
+    # -- entry point -------------------------------------------------------------------------
+    def run(self) -> Dict[str, Any]:
+        """Run the whole test (blocking) and return the report dict."""
+        return asyncio.run(self.run_async())
+
+    async def run_async(self) -> Dict[str, Any]:
+        cfg = self.config
+        self.started = time.monotonic()
+        self._deadline = self.started + cfg.duration
+        self._stop = asyncio.Event()
+        self._all_received = asyncio.Event()
+        cpu0 = time.process_time()
+        server_cpu0 = _server_cpu_seconds(self.target.server_pid)
+        progress_task = None
+        if self.progress_stream is not None and not cfg.quiet:
+            progress_task = asyncio.ensure_future(Progress(self, self.progress_stream).run())
+        cpu_traffic = 0.0
+        try:
+            if cfg.register:
+                self.phase = "register"
+                await self._register_all()
+            self.phase = "login"
+            await self._login_all()
+            self.phase = "traffic"
+            cpu1 = time.process_time()
+            await self._traffic()
+            cpu_traffic = time.process_time() - cpu1
+        finally:
+            self.phase = "closing"
+            await self._close_all()
+            self.phase = "done"
+            if progress_task is not None:
+                progress_task.cancel()
+                try:
+                    await progress_task
+                except asyncio.CancelledError:
+                    pass
+        cpu = time.process_time() - cpu0
+        server_cpu1 = _server_cpu_seconds(self.target.server_pid)
+        server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
+        return self.report(cpu, cpu_traffic, server_cpu)
+
+    # -- registration ------------------------------------------------------------------------
+    async def _register_all(self) -> None:
+        from .register import register_account
+
+        cfg, target = self.config, self.target
+        loop = asyncio.get_running_loop()
+        sem = asyncio.Semaphore(cfg.concurrency)
+        outcome: Counter = Counter()
+
+        async def one(user: _User) -> None:
+            async with sem:
+                timeout = max(0.1, min(cfg.login_timeout, self._deadline - loop.time()))
+                try:
+                    created = await asyncio.wait_for(loop.run_in_executor(
+                        None, lambda: register_account(
+                            target.host, target.port, target.domain, cfg.username(user.index),
+                            cfg.password, ssl_context=self.ssl_context, timeout=timeout)), timeout + 1)
+                    outcome["created" if created else "existed"] += 1
+                except Exception as exc:  # noqa: BLE001 - every failure is counted by class
+                    outcome["failed"] += 1
+                    self.errors["register:" + error_name(exc)] += 1
+
+        await asyncio.gather(*(one(u) for u in self.users))
+        self.registered = dict(outcome)
+
+    # -- logins ------------------------------------------------------------------------------
+    def _make_client(self, user: _User) -> Any:
+        cfg, target = self.config, self.target
+        kwargs = dict(host=target.host, port=target.port, ssl_context=self.ssl_context,
+                      sasl_cache=self.sasl_cache, stream_management=cfg.stream_management,
+                      keepalive=None, reconnect=False, connect_timeout=cfg.login_timeout,
+                      iq_timeout=cfg.iq_timeout)
+        jid = f"{user.jid}/{cfg.resource}"
+        if self._client_factory is not None:
+            return self._client_factory(jid, cfg.password, **kwargs)
+        from ..aio import Client
+
+        return Client(jid, cfg.password, **kwargs)
+
+    async def _login_all(self) -> None:
+        sem = asyncio.Semaphore(self.config.concurrency)
+        await asyncio.gather(*(self._login(u, sem) for u in self.users))
+        peer = pair_users(len(self.users))
+        for user in self.users:
+            if user.login_ok:
+                self.by_full_jid[user.full_jid] = user
+            user.peer = self.users[peer[user.index]]
+
+    async def _login(self, user: _User, sem: asyncio.Semaphore) -> None:
+        async with sem:
+            loop = asyncio.get_running_loop()
+            remaining = self._deadline - loop.time()
+            if remaining <= 0:
+                self.login_failed += 1
+                self.login_errors["NotAttempted(duration cap)"] += 1
+                self.capped = True
+                return
+            client = self._make_client(user)
+            user.client = client
+            t0 = time.perf_counter()
+            try:
+                await asyncio.wait_for(client.connect(), min(self.config.login_timeout, remaining))
+            except Exception as exc:  # noqa: BLE001 - every failure is counted by class
+                self.login_failed += 1
+                self.login_errors[error_name(exc)] += 1
+                self.errors["login:" + error_name(exc)] += 1
+                log.debug("login of %s failed: %r", user.jid, exc)
+                try:
+                    client._abort_transport()
+                except Exception:  # noqa: BLE001
+                    pass
+                return
+            self.login_latency.record(int((time.perf_counter() - t0) * 1e6))
+            self.login_ok += 1
+            user.login_ok = True
+            user.full_jid = str(client.bound_jid)
+            client.on_disconnected = lambda exc, u=user: self._disconnected(u, exc)
+
+    def _disconnected(self, user: _User, exc: Optional[BaseException]) -> None:
+        if not user.closing:
+            err = user.client.error if user.client is not None else None
+            self.errors["disconnected:" + (error_name(err) if err is not None else
+                                           (error_name(exc) if exc else "closed"))] += 1
+
+    # -- traffic -----------------------------------------------------------------------------
+    async def _traffic(self) -> None:
+        cfg = self.config
+        live = [u for u in self.users if u.login_ok]
+        self.traffic_started = time.monotonic()
+        try:
+            if cfg.scenario == "login" or cfg.messages == 0 or not live:
+                return
+            if cfg.scenario in ("chat", "presence"):
+                kind = "message" if cfg.scenario == "chat" else "presence"
+                for user in live:
+                    user.client.add_handler(kind, lambda st, u=user: self._on_stanza(u, st))
+                if kind == "presence":
+                    for user in live:  # initial presence, so the session is "available"
+                        user.client.send_nowait(Element(_PRESENCE))
+                senders = [self._send_loop(u) for u in live if u.peer is not None and u.peer.login_ok]
+                skipped = sum(1 for u in live if u.peer is None or not u.peer.login_ok)
+                if skipped:
+                    self.errors["traffic:PeerNotLoggedIn"] += skipped
+            else:
+                if cfg.iq_target == "peer":
+                    for user in live:
+                        user.client.add_handler("iq", lambda st, u=user: self._answer_iq(u, st))
+                senders = [self._iq_loop(u) for u in live
+                           if cfg.iq_target == "server" or (u.peer is not None and u.peer.login_ok)]
+            self.senders = len(senders)
+            await self._run_until_deadline(senders)
+            self._sending_done = True
+            if cfg.scenario != "iq":
+                await self._drain()
+        finally:
+            self.traffic_ended = time.monotonic()
+
+    async def _run_until_deadline(self, coros: List[Any]) -> None:
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        if not tasks:
+            return
+        timeout = max(0.0, self._deadline - time.monotonic())
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        if pending:
+            self.capped = True
+            assert self._stop is not None
+            self._stop.set()
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=5.0)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                self.errors["traffic:" + error_name(task.exception())] += 1  # type: ignore[arg-type]
+
+    async def _drain(self) -> None:
+        assert self._all_received is not None
+        if self.received >= self.sent:
+            return
+        try:
+            await asyncio.wait_for(self._all_received.wait(), self.config.drain)
+        except asyncio.TimeoutError:
+            pass
+
+    def _payload_stanza(self, user: _User, seq: int, kind: str) -> Element:
+        peer = user.peer
+        assert peer is not None
+        if kind == "message":
+            el = Element(_MESSAGE, {"to": peer.full_jid, "type": "chat", "id": f"l{user.index}-{seq}"})
+            body = f"load {seq}"
+            if self.config.body_size > len(body):
+                body += " " + "x" * (self.config.body_size - len(body) - 1)
+            el.subelement(_BODY, text=body)
+        else:
+            el = Element(_PRESENCE, {"to": peer.full_jid, "id": f"l{user.index}-{seq}"})
+        el.subelement(_X, {"t": str(time.time_ns() // 1000), "seq": str(seq)})
+        return el
+
+    async def _send_loop(self, user: _User) -> None:
+        cfg = self.config
+        kind = "message" if cfg.scenario == "chat" else "presence"
+        client = user.client
+        interval = 1.0 / cfg.rate if cfg.rate > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + random.uniform(0.0, interval)  # spread the senders over one period
+        for seq in range(cfg.messages):
+            if interval:
+                delay = next_at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_at += interval
+            elif seq % 16 == 15:
+                await asyncio.sleep(0)  # let the others (and the receivers) run
+            try:
+                await client.send(self._payload_stanza(user, seq, kind))
+            except Exception as exc:  # noqa: BLE001
+                self.errors["send:" + error_name(exc)] += 1
+                return
+            user.sent += 1
+            self.sent += 1
+
+    def _on_stanza(self, receiver: _User, stanza: Element) -> None:
+        now = time.time_ns() // 1000
+        if stanza.get("type") == "error":  # the server bounced one of ours
+            err = stanza.find("{jabber:client}error")
+            cond = err[0].localname if err is not None and len(err) else "unknown"
+            self.errors[f"bounced:{stanza.tag.rsplit('}', 1)[1]}({cond})"] += 1
+            return
+        x = stanza.find(_X)
+        if x is None:  # e.g. the server reflecting our own initial presence
+            return
+        try:
+            t = int(x.get("t"))
+            seq = int(x.get("seq"))
+        except (TypeError, ValueError):
+            self.unexpected += 1
+            return
+        sender = self.by_full_jid.get(stanza.get("from", ""))
+        if sender is None or sender.peer is not receiver or not 0 <= seq < self.config.messages:
+            self.unexpected += 1
+            return
+        seen = receiver.seen.get(sender.index)
+        if seen is None:
+            seen = receiver.seen[sender.index] = bytearray(self.config.messages)
+        if seen[seq]:
+            self.duplicates += 1
+            return
+        seen[seq] = 1
+        self.received += 1
+        self.latency.record(max(0, now - t))
+        if self._sending_done and self.received >= self.sent and self._all_received is not None:
+            self._all_received.set()
+
+    def _answer_iq(self, user: _User, stanza: Element) -> None:
+        if stanza.get("type") not in ("get", "set"):
+            return
+        reply = Element(_IQ, {"type": "result", "id": stanza.get("id", "")})
+        if stanza.get("from"):
+            reply.set("to", stanza.get("from"))
+        if stanza.find(_PING) is None:
+            reply.set("type", "error")
+            err = reply.subelement("{jabber:client}error", {"type": "cancel"})
+            err.subelement("{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable")
+        try:
+            user.client.send_nowait(reply)
+        except Exception as exc:  # noqa: BLE001
+            self.errors["iq-reply:" + error_name(exc)] += 1
+
+    async def _iq_loop(self, user: _User) -> None:
+        cfg = self.config
+        client = user.client
+        to = user.peer.full_jid if cfg.iq_target == "peer" and user.peer is not None else self.target.domain
+        interval = 1.0 / cfg.rate if cfg.rate > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        pending: List[asyncio.Future] = []
+
+        async def one() -> None:
+            ping = Element(_IQ, {"type": "get", "to": to})
+            ping.subelement(_PING)
+            self.sent += 1
+            user.sent += 1
+            t0 = time.perf_counter()
+            try:
+                await client.iq(ping, timeout=cfg.iq_timeout)
+            except asyncio.TimeoutError:
+                self.iq_lost += 1
+                self.errors["iq:Timeout"] += 1
+                return
+            except asyncio.CancelledError:
+                self.iq_lost += 1
+                raise
+            except Exception as exc:  # noqa: BLE001
+                self.iq_lost += 1
+                self.errors["iq:" + error_name(exc)] += 1
+                return
+            self.latency.record(int((time.perf_counter() - t0) * 1e6))
+            self.received += 1
+
+        next_at = loop.time() + random.uniform(0.0, interval)
+        try:
+            for _ in range(cfg.messages):
+                if not client.is_ready:
+                    self.errors["iq:NotConnected"] += 1
+                    return
+                if interval:
+                    delay = next_at - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_at += interval
+                    pending.append(asyncio.ensure_future(one()))
+                else:
+                    await one()  # one round trip in flight per user
+            if pending:
+                await asyncio.gather(*pending)
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    # -- closing -----------------------------------------------------------------------------
+    async def _close_all(self) -> None:
+        clients = [u for u in self.users if u.client is not None]
+        for user in clients:
+            user.closing = True
+
+        async def close(user: _User) -> None:
+            try:
+                await asyncio.wait_for(user.client.close(), 5.0)
+            except Exception:  # noqa: BLE001 - best effort
+                try:
+                    user.client._abort_transport()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        if clients:
+            await asyncio.wait([asyncio.ensure_future(close(u)) for u in clients], timeout=10.0)
+
+    # -- report ------------------------------------------------------------------------------
+    def report(self, cpu: float, cpu_traffic: float, server_cpu: Optional[float]) -> Dict[str, Any]:
+        cfg = self.config
+        started = self.traffic_started or time.monotonic()
+        ended = self.traffic_ended or started
+        traffic_seconds = max(ended - started, 1e-9)
+        if cfg.scenario == "iq":
+            lost, duplicated = self.iq_lost, 0
+        else:
+            lost, duplicated = max(0, self.sent - self.received), self.duplicates
+        expected = 0 if cfg.scenario == "login" else cfg.messages * cfg.users
+        messages = {
+            "kind": {"chat": "message", "presence": "presence", "iq": "iq", "login": None}[cfg.scenario],
+            "expected": expected,
+            "sent": self.sent,
+            "received": self.received,
+            "lost": lost,
+            "duplicated": duplicated,
+            "unexpected": self.unexpected,
+            "not_sent": max(0, expected - self.sent),
+            "senders": self.senders,
+            "throughput_per_second": self.received / traffic_seconds if self.received else 0.0,
+            "latency_ms": self.latency.summary(scale=1000.0),
+        }
+        login_failed = self.login_failed
+        ok = login_failed == 0 and lost == 0 and duplicated == 0 and self.unexpected == 0
+        return {
+            "ok": ok,
+            "scenario": cfg.scenario,
+            "config": dict(asdict(cfg), password="***"),
+            "target": {"host": self.target.host, "port": self.target.port, "domain": self.target.domain,
+                       "local_server": self.target.local},
+            "users": cfg.users,
+            "registration": self.registered or None,
+            "login": {
+                "ok": self.login_ok,
+                "failed": login_failed,
+                "errors": dict(self.login_errors),
+                "latency_ms": self.login_latency.summary(scale=1000.0),
+            },
+            "messages": messages,
+            "duration_seconds": time.monotonic() - self.started,
+            "traffic_seconds": traffic_seconds,
+            "stopped_by_duration_cap": self.capped,
+            "cpu": {
+                "client_seconds": cpu,
+                "client_traffic_seconds": cpu_traffic,
+                "client_us_per_message": (cpu_traffic / self.received * 1e6) if self.received else None,
+                "server_seconds": server_cpu,
+            },
+            "scram_cache": {"hits": self.sasl_cache.hits, "misses": self.sasl_cache.misses},
+            "errors": dict(sorted(self.errors.items())),
+        }
+
+
+def run_load(config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None) -> Dict[str, Any]:
+    """Run a load test (blocking) and return its report dict."""
+    return LoadRunner(config, target, progress_stream=progress_stream).run()
