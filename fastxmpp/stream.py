@@ -603,7 +603,7 @@ class ClientStream:
         if not clean:
             self._out.append(stream_footer())
         self.state = "closed"
-        self._events.append(events.StreamClosed(clean=True))
+        self._events.append(events.StreamClosed(clean=clean))
 
 
 def _condition(el: Element) -> Optional[str]:

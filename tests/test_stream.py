@@ -208,3 +208,13 @@ def test_send_before_ready_is_a_local_error():
     s = ClientStream("juliet@example.com", "pw")
     with pytest.raises(errors.LocalProtocolError):
         s.send(message(to="romeo@example.net", body="too early"))
+
+
+def test_server_closing_first_is_not_a_clean_close():
+    s = ClientStream("a@example.com", "pw", tls_active=True)
+    s.start()
+    s.data_to_send()
+    s.receive_data(HDR + b"</stream:stream>")
+    closed = s.events()[-1]
+    assert isinstance(closed, events.StreamClosed) and not closed.clean
+    assert s.data_to_send() == b"</stream:stream>"  # we answer the closing handshake

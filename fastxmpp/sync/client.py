@@ -1,0 +1,621 @@
+"""The blocking client: one ClientStream (sans-IO core) driven over a plain socket.
+
+No background threads: every byte is read inside a call the application
+makes (:meth:`Client.connect`, :meth:`Client.process`, :meth:`Client.recv`,
+:meth:`Client.iq`...), with per-call socket timeouts.  Under gevent
+(``gevent.monkey.patch_all()``, and so under Locust) :mod:`socket`, :mod:`ssl`
+and :func:`time.sleep` become cooperative, so each greenlet can own a client.
+
+A client is not thread-safe: use it from one thread (or one greenlet) at a time.
+Handlers run inside the call that read their stanza; they may call
+:meth:`Client.send` and even :meth:`Client.iq`.
+
+::
+
+    with Client("juliet@example.com/balcony", "secret") as client:
+        client.send(message(to="romeo@example.net", body="hi"))
+        reply = client.recv(timeout=10)
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Union
+
+from .. import errors, events
+from ..backoff import Backoff
+from ..connect import Endpoint, explicit_endpoint
+from ..element import Element
+from ..jid import JID
+from ..sasl import channel_bindings_from_ssl
+from ..sm import SMState
+from ..stanza_errors import from_element
+from ..stream import ClientStream
+from ..tlsconfig import make_client_context, server_hostname_for
+
+__all__ = ["Client", "ConnectionLost"]
+
+log = logging.getLogger("fastxmpp.sync")
+
+NS_CLIENT = "jabber:client"
+NS_PING = "urn:xmpp:ping"
+RECV_SIZE = 65536
+Handler = Callable[[Element], Any]
+
+_TIMEOUTS = (socket.timeout, BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+class ConnectionLost(errors.XMPPError, ConnectionError):
+    """The connection ended before the operation finished."""
+
+
+class Client:
+    """An XMPP client session over a blocking socket.
+
+    ``with Client(jid, password, ...) as client:`` connects, negotiates
+    (STARTTLS or Direct TLS, SASL, bind, stream management) and is ready;
+    leaving the block closes the stream cleanly.
+
+    Received stanzas go to the handlers registered for their kind
+    (:meth:`on_message`, :meth:`on_presence`, :meth:`on_iq`); a stanza of a
+    kind without handlers is queued for :meth:`recv`, except an IQ get/set,
+    which is answered with ``service-unavailable`` (RFC 6120 8.4).
+    """
+
+    def __init__(
+        self,
+        jid: Union[str, JID],
+        password: Optional[str] = None,
+        *,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        direct_tls: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca_file: Optional[str] = None,
+        verify: bool = True,
+        require_tls: bool = True,
+        allow_plain_unencrypted: bool = False,
+        mechanisms: Optional[List[str]] = None,
+        sasl_cache: Any = None,
+        stream_management: bool = True,
+        max_reconnect_attempts: Optional[int] = None,
+        keepalive_interval: Optional[float] = 60.0,
+        dead_timeout: float = 30.0,
+        connect_timeout: float = 30.0,
+        iq_timeout: float = 60.0,
+        send_timeout: Optional[float] = 30.0,
+        close_timeout: float = 2.0,
+        max_queued: Optional[int] = None,
+        nameservers: Optional[List[str]] = None,
+        dns_port: int = 53,
+    ) -> None:
+        self.jid = jid if isinstance(jid, JID) else JID(jid)
+        self.password = password
+        self.host = host
+        self.port = port
+        self.direct_tls = direct_tls
+        self.ssl_context = ssl_context or make_client_context(ca_file=ca_file, verify=verify)
+        self.require_tls = require_tls
+        self.allow_plain_unencrypted = allow_plain_unencrypted
+        self.mechanisms = mechanisms
+        self.sasl_cache = sasl_cache
+        self.stream_management = stream_management
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self.keepalive_interval = keepalive_interval
+        self.dead_timeout = dead_timeout
+        self.connect_timeout = connect_timeout
+        self.iq_timeout = iq_timeout
+        self.send_timeout = send_timeout
+        self.close_timeout = close_timeout
+        self.nameservers = nameservers
+        self.dns_port = dns_port
+        self.backoff = Backoff()
+        self.stream: Optional[ClientStream] = None
+        self.bound_jid: Optional[JID] = None
+        #: SASL mechanism of the last successful authentication.
+        self.mechanism: Optional[str] = None
+        #: Why the connection ended, when it did not end by :meth:`close`.
+        self.error: Optional[BaseException] = None
+        #: Unacknowledged stanzas of a session that could not be resumed (when
+        #: no ``on_resume_failed`` callback takes them).
+        self.resume_failed_stanzas: List[Element] = []
+        self.on_resume_failed: Optional[Callable[[List[Element]], Any]] = None
+        self.on_session_started: Optional[Callable[[events.SessionStarted], Any]] = None
+        self.on_stanzas_acked: Optional[Callable[[List[Element]], Any]] = None
+        self._sock: Optional[socket.socket] = None
+        self._session: Optional[events.SessionStarted] = None
+        self._handlers: Dict[str, List[Handler]] = {"message": [], "presence": [], "iq": []}
+        self._queue: Deque[Element] = deque()
+        self._max_queued = max_queued
+        self._iq_waiting: Set[str] = set()
+        self._iq_results: Dict[str, Element] = {}
+        self._dispatched = 0
+        self._closing = False
+        self._last_rx = 0.0
+        self._probe_at: Optional[float] = None
+        self._tls = False
+
+    def __repr__(self) -> str:
+        state = self.stream.state if self.stream is not None else "idle"
+        return f"<fastxmpp.sync.Client {self.bound_jid or self.jid} {state}>"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> "Client":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def connect(self, *, resume: Optional[SMState] = None) -> events.SessionStarted:
+        """Connect, negotiate and return once the session is ready (or raise why not).
+
+        Each endpoint gets ``connect_timeout`` seconds.  Network failures move on to
+        the next endpoint and finally raise :class:`ConnectionLost`; SASL failures
+        (:class:`~fastxmpp.errors.SASLError`) and stream errors
+        (:class:`~fastxmpp.errors.StreamError`) are raised at once.
+        """
+        self._closing = False
+        self._abort()
+        last: Optional[BaseException] = None
+        for endpoint in self._endpoints():
+            try:
+                session = self._connect_to(endpoint, resume)
+            except OSError as exc:  # includes socket.timeout, ssl.SSLError, ConnectionLost
+                log.info("connecting to %s:%s failed: %r", endpoint.host, endpoint.port, exc)
+                last = exc
+                self._abort()
+                continue
+            except BaseException:
+                self._abort()
+                raise
+            self.backoff.reset()
+            self.error = None
+            return session
+        raise ConnectionLost(f"could not connect to {self.jid.domain}: {last!r}") from last
+
+    def _endpoints(self) -> List[Endpoint]:
+        if self.host is not None:
+            return [explicit_endpoint(self.host, self.port or (5223 if self.direct_tls else 5222),
+                                      direct_tls=self.direct_tls)]
+        from .dns import resolve_endpoints
+
+        return resolve_endpoints(self.jid.domain, nameservers=self.nameservers, port=self.dns_port)
+
+    def _connect_to(self, endpoint: Endpoint, resume: Optional[SMState]) -> events.SessionStarted:
+        deadline = time.monotonic() + self.connect_timeout
+        stream = self.stream = ClientStream(
+            self.jid, self.password, tls_active=endpoint.direct_tls, require_tls=self.require_tls,
+            allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
+            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume)
+        self._session = None
+        self._tls = False
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=self.connect_timeout)
+        self._sock = sock
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # pragma: no cover - not TCP (tests may hand us something else)
+            pass
+        if endpoint.direct_tls:
+            sock.settimeout(_remaining(deadline))
+            tls = self.ssl_context.wrap_socket(sock, server_hostname=server_hostname_for(self.jid.domain))
+            self._sock, self._tls = tls, True
+            stream.channel_bindings = channel_bindings_from_ssl(tls)
+        self._last_rx = time.monotonic()
+        self._probe_at = None
+        stream.start()
+        self._flush()
+        # ready once bound (or resumed) and, when we asked for stream management, once the
+        # server answered <enable/>: sm_state() is then usable from the start
+        while self._session is None or (stream.sm.enabled and not stream.sm.active):
+            if not self._read_some(deadline):
+                raise socket.timeout(f"stream negotiation with {endpoint.host}:{endpoint.port}"
+                                     f" timed out after {self.connect_timeout:g}s")
+        return self._session
+
+    def close(self) -> None:
+        """Close the stream cleanly (RFC 6120 closing handshake) and the connection.
+
+        Waits at most ``close_timeout`` seconds for the server's ``</stream:stream>``;
+        stanzas arriving meanwhile are still dispatched.  Never raises for network errors.
+        """
+        self._closing = True
+        stream = self.stream
+        if self._sock is None:
+            return
+        try:
+            if stream is not None and stream.state not in ("closed", "idle"):
+                stream.close()
+                self._flush()
+                deadline = time.monotonic() + self.close_timeout
+                while stream.state != "closed" and self._sock is not None:
+                    if not self._read_some(deadline):
+                        break
+        except (errors.XMPPError, OSError) as exc:
+            log.debug("error while closing: %r", exc)
+        finally:
+            self._abort()
+
+    def reconnect(self, *, max_attempts: Optional[int] = None) -> events.SessionStarted:
+        """Drop the current connection and connect again, resuming the session (XEP-0198).
+
+        Waits a :class:`~fastxmpp.backoff.Backoff` delay before each attempt.  When the
+        session cannot be resumed, a fresh one is negotiated and the stanzas the server
+        never acknowledged go to ``on_resume_failed`` (or ``resume_failed_stanzas``).
+        Gives up after ``max_attempts`` (default ``max_reconnect_attempts``, None:
+        never) with :class:`ConnectionLost`; a SASL failure is raised at once.
+        """
+        limit = max_attempts if max_attempts is not None else self.max_reconnect_attempts
+        stream = self.stream
+        resume = stream.sm_state() if stream is not None else None
+        self._abort()
+        if resume is None and stream is not None:
+            lost = stream.unacked()
+            if lost:
+                stream.sm.take_unacked()
+                self._hand_back(lost, "not-resumable")
+        last: Optional[BaseException] = None
+        while True:
+            delay = self.backoff.next_delay()
+            if limit is not None and self.backoff.attempts > limit:
+                raise ConnectionLost(f"gave up reconnecting after {limit} attempts: {last!r}") from last
+            log.info("reconnecting in %.2fs (attempt %d)", delay, self.backoff.attempts)
+            time.sleep(delay)
+            try:
+                return self.connect(resume=resume)
+            except errors.SASLError:
+                raise
+            except (errors.XMPPError, OSError) as exc:
+                log.info("reconnect failed: %r", exc)
+                last = exc
+
+    @property
+    def is_ready(self) -> bool:
+        return self._sock is not None and self.stream is not None and self.stream.state == "ready"
+
+    # -- sending ---------------------------------------------------------------------------------
+    def send(self, stanza: Element) -> None:
+        """Send a stanza (blocks until the kernel took it).
+
+        With stream management, a stanza whose write fails with :class:`ConnectionLost`
+        is still in the unacknowledged queue and is retransmitted by :meth:`reconnect`.
+        """
+        stream = self._require_ready()
+        stream.send(stanza)
+        self._flush()
+
+    def iq(self, stanza: Element, *, timeout: Optional[float] = None) -> Element:
+        """Send an IQ get/set and return its result; an error response raises a StanzaError.
+
+        Other stanzas arriving meanwhile are dispatched as usual.  No response within
+        ``timeout`` (default ``iq_timeout``) seconds raises :class:`TimeoutError`.
+        """
+        stream = self._require_ready()
+        iq_id = stream.send_iq(stanza)
+        self._iq_waiting.add(iq_id)
+        wait = timeout or self.iq_timeout
+        try:
+            self._flush()
+            deadline = time.monotonic() + wait
+            while iq_id not in self._iq_results:
+                if not self._read_some(deadline):
+                    raise TimeoutError(f"no response to iq {iq_id!r} within {wait:g}s")
+            response = self._iq_results.pop(iq_id)
+        finally:
+            self._iq_waiting.discard(iq_id)
+            self._iq_results.pop(iq_id, None)
+            stream.cancel_iq(iq_id)
+        if response.get("type") == "error":
+            raise from_element(response)
+        return response
+
+    def ping(self, to: Any = None, *, timeout: Optional[float] = None) -> Element:
+        """XEP-0199 ping (``to`` defaults to our server)."""
+        iq = Element("{jabber:client}iq", {"type": "get", "to": str(to) if to is not None else self.jid.domain})
+        iq.subelement("{%s}ping" % NS_PING)
+        return self.iq(iq, timeout=timeout)
+
+    def request_ack(self) -> None:
+        """Send an XEP-0198 ``<r/>`` (no-op without stream management)."""
+        stream = self._require_ready()
+        stream.request_ack()
+        self._flush()
+
+    def wait_for_acks(self, timeout: Optional[float] = None) -> None:
+        """Request an ack and read until the server acknowledged every stanza sent so far."""
+        stream = self._require_ready()
+        if not stream.sm.enabled:
+            return
+        wait = timeout or self.iq_timeout
+        deadline = time.monotonic() + wait
+        if stream.sm.state.unacked:
+            stream.request_ack()
+            self._flush()
+        while stream.sm.state.unacked:
+            if not self._read_some(deadline):
+                raise TimeoutError(f"stanzas still unacknowledged after {wait:g}s")
+
+    def keepalive(self) -> None:
+        """Send a whitespace keepalive (RFC 6120 4.6.1) now."""
+        stream = self._require_ready()
+        stream.keepalive()
+        self._flush()
+
+    def sm_state(self) -> Optional[SMState]:
+        """Stream management state to resume from (None when the session is not resumable)."""
+        return self.stream.sm_state() if self.stream is not None else None
+
+    def _require_ready(self) -> ClientStream:
+        stream = self.stream
+        if self._sock is None or stream is None or stream.state != "ready":
+            raise ConnectionLost("not connected") from self.error
+        return stream
+
+    # -- receiving -------------------------------------------------------------------------------
+    def on(self, kind: str) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler for 'message', 'presence' or 'iq' stanzas."""
+        def register(fn: Handler) -> Handler:
+            self.add_handler(kind, fn)
+            return fn
+        return register
+
+    def on_message(self, fn: Handler) -> Handler:
+        return self.on("message")(fn)
+
+    def on_presence(self, fn: Handler) -> Handler:
+        return self.on("presence")(fn)
+
+    def on_iq(self, fn: Handler) -> Handler:
+        return self.on("iq")(fn)
+
+    def add_handler(self, kind: str, fn: Handler) -> None:
+        if kind not in self._handlers:
+            raise ValueError(f"unknown stanza kind {kind!r}")
+        self._handlers[kind].append(fn)
+
+    def remove_handler(self, kind: str, fn: Handler) -> None:
+        self._handlers[kind].remove(fn)
+
+    def process(self, timeout: Optional[float] = None) -> int:
+        """Read once (waiting at most ``timeout`` seconds, None: until data comes) and
+        dispatch what arrived; returns how many stanzas were dispatched."""
+        before = self._dispatched
+        self._read_some(None if timeout is None else time.monotonic() + timeout)
+        return self._dispatched - before
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[Element]:
+        """The next queued stanza, reading as needed; None after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._queue:
+            if not self._read_some(deadline):
+                return None
+        return self._queue.popleft()
+
+    def stanzas(self) -> Iterator[Element]:
+        """Iterate over queued stanzas as they come; ends when :meth:`close` was called."""
+        while True:
+            try:
+                stanza = self.recv()
+            except ConnectionLost:
+                if self._closing and not self._queue:
+                    return
+                raise
+            if stanza is not None:
+                yield stanza
+
+    # -- the read loop ----------------------------------------------------------------------------
+    def _read_some(self, deadline: Optional[float]) -> bool:
+        """Read and process one chunk; False when ``deadline`` passed first."""
+        while True:
+            sock = self._sock
+            if sock is None:
+                raise ConnectionLost("not connected") from self.error
+            if self._tls and _tls_gone(sock):
+                self._lost(None)
+            now = time.monotonic()
+            timeout = None if deadline is None else max(0.0, deadline - now)
+            check = self._next_keepalive_check()
+            if check is not None:
+                wait = max(0.0, check - now)
+                timeout = wait if timeout is None else min(timeout, wait)
+            try:
+                sock.settimeout(timeout)
+                data = sock.recv(RECV_SIZE)
+            except _TIMEOUTS:
+                now = time.monotonic()
+                if check is not None and now >= check:
+                    self._keepalive_check(now)
+                if deadline is not None and now >= deadline:
+                    return False
+                continue
+            except OSError as exc:
+                self._lost(exc)
+            if not data:
+                self._lost(None)
+            self._feed(data)
+            return True
+
+    def _feed(self, data: bytes) -> None:
+        stream = self.stream
+        assert stream is not None
+        self._last_rx = time.monotonic()
+        self._probe_at = None
+        failure: Optional[BaseException] = None
+        try:
+            stream.receive_data(data)
+        except errors.XMPPError as exc:
+            failure = exc
+        err = self._handle_events(stream.events())
+        if failure is None:
+            failure = err
+        if failure is not None:
+            try:
+                self._flush()
+            except ConnectionLost:
+                pass
+            self._fail(failure)
+        self._flush()
+
+    def _flush(self) -> None:
+        stream, sock = self.stream, self._sock
+        if stream is None or sock is None:
+            return
+        data = stream.data_to_send()
+        if not data:
+            return
+        if self._tls and _tls_gone(sock):
+            self._lost(None)
+        try:
+            sock.settimeout(self.send_timeout)
+            sock.sendall(data)
+        except OSError as exc:  # a timed-out sendall may have written part: the stream is broken
+            self._lost(exc)
+
+    def _handle_events(self, evs: List[events.Event]) -> Optional[BaseException]:
+        failure: Optional[BaseException] = None
+        for event in evs:
+            if isinstance(event, events.StanzaReceived):
+                self._dispatch(event.stanza)
+            elif isinstance(event, events.IQResponseReceived):
+                if event.id in self._iq_waiting:
+                    self._iq_results[event.id] = event.stanza
+                else:
+                    log.debug("dropping the response to iq %r: nobody waits for it", event.id)
+            elif isinstance(event, events.TLSRequested):
+                try:
+                    self._starttls(event.server_hostname)
+                except errors.XMPPError as exc:
+                    failure = failure or exc
+            elif isinstance(event, events.Authenticated):
+                self.mechanism = event.mechanism
+            elif isinstance(event, events.SessionStarted):
+                self.bound_jid = event.jid
+                self._session = event
+                if self.on_session_started is not None:
+                    self._call(self.on_session_started, event)
+            elif isinstance(event, events.StanzasAcked):
+                if self.on_stanzas_acked is not None:
+                    self._call(self.on_stanzas_acked, list(event.stanzas))
+            elif isinstance(event, events.ResumeFailed):
+                self._hand_back(list(event.unacked), event.condition)
+            elif isinstance(event, events.StreamErrorReceived):
+                failure = event.error
+            elif isinstance(event, events.StreamClosed):
+                if not self._closing and failure is None:
+                    failure = ConnectionLost("the server closed the stream")
+        return failure
+
+    def _starttls(self, hostname: str) -> None:
+        # Nothing may be read from the plain socket after <proceed/>: the core holds back
+        # whatever followed it in the same read, and tls_established() refuses it.
+        stream, sock = self.stream, self._sock
+        assert stream is not None and sock is not None
+        self._flush()
+        sock.settimeout(self.connect_timeout)
+        tls = self.ssl_context.wrap_socket(sock, server_hostname=server_hostname_for(hostname))
+        self._sock, self._tls = tls, True
+        stream.tls_established(channel_bindings_from_ssl(tls))
+        self._flush()
+
+    def _dispatch(self, stanza: Element) -> None:
+        self._dispatched += 1
+        kind = stanza.tag[len(NS_CLIENT) + 2:]
+        handlers = self._handlers.get(kind)
+        if handlers:
+            for fn in list(handlers):
+                self._call(fn, stanza)
+        elif kind == "iq" and stanza.get("type") in ("get", "set"):
+            self._reply_unavailable(stanza)
+        else:
+            if self._max_queued is not None and len(self._queue) >= self._max_queued:
+                log.warning("receive queue full (%d): dropping the oldest stanza", self._max_queued)
+                self._queue.popleft()
+            self._queue.append(stanza)
+
+    def _reply_unavailable(self, request: Element) -> None:
+        reply = Element("{jabber:client}iq", {"type": "error", "id": request.get("id", "")})
+        if request.get("from"):
+            reply.set("to", request.get("from"))
+        error = reply.subelement("{jabber:client}error", {"type": "cancel"})
+        error.subelement("{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable")
+        if self.is_ready:
+            self.send(reply)
+
+    def _hand_back(self, stanzas: List[Element], condition: Optional[str]) -> None:
+        log.warning("stream resumption failed (%s); %d unacked stanzas handed back",
+                    condition, len(stanzas))
+        if self.on_resume_failed is not None:
+            self._call(self.on_resume_failed, stanzas)
+        else:
+            self.resume_failed_stanzas.extend(stanzas)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("handler %r failed", fn)
+
+    # -- keepalive / dead connection detection ------------------------------------------------
+    def _next_keepalive_check(self) -> Optional[float]:
+        interval = self.keepalive_interval
+        stream = self.stream
+        if not interval or stream is None or stream.state != "ready":
+            return None
+        if self._probe_at is not None:
+            return self._probe_at + self.dead_timeout
+        return self._last_rx + interval
+
+    def _keepalive_check(self, now: float) -> None:
+        stream = self.stream
+        if stream is None or stream.state != "ready":
+            return
+        if self._probe_at is not None:
+            log.warning("no data from the server for %.0fs: connection is dead", now - self._last_rx)
+            self._lost(socket.timeout("keepalive: the server did not answer"))
+        self._probe_at = now
+        if stream.sm.active:
+            stream.request_ack()
+        else:
+            ping = Element("{jabber:client}iq", {"type": "get", "to": self.jid.domain})
+            ping.subelement("{%s}ping" % NS_PING)
+            stream.send_iq(ping)
+        self._flush()
+
+    # -- failures -------------------------------------------------------------------------------
+    def _lost(self, exc: Optional[BaseException]) -> None:
+        lost = ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed by the server")
+        if exc is not None:
+            lost.__cause__ = exc
+        self._fail(lost)
+
+    def _fail(self, exc: BaseException) -> None:
+        """The connection is over: remember why, drop the socket, raise ``exc``."""
+        stream = self.stream
+        if stream is not None:
+            stream.receive_eof()
+            stream.events()
+        if not self._closing:
+            self.error = exc
+        self._abort()
+        raise exc
+
+    def _abort(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:  # pragma: no cover
+                pass
+
+
+def _tls_gone(sock: socket.socket) -> bool:
+    # ssl.SSLSocket.shutdown() (and gevent's) drops the TLS object: recv() and send() then
+    # go straight to the TCP socket and would hand us ciphertext, or send plaintext.
+    return getattr(sock, "_sslobj", None) is None
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.001, deadline - time.monotonic())
