@@ -32,6 +32,7 @@ _STAG_STOP = re.compile(rb"[>\"']")
 # the next '<' with, when complete, an end tag (group 1) or a start tag (group 2)
 _NEXT_TAG = re.compile(rb"<(?:(/[^>]*>)|([^!?/>\"'](?:[^>\"']|\"[^\"]*\"|'[^']*')*>)|)")
 _STREAM_END = StreamEnd()
+_new_element = Element.__new__
 
 
 class _Scanner:
@@ -315,7 +316,7 @@ class Tokenizer:
         self._names: dict = {}
         self._depth = 0
         self._stack: List[Element] = []
-        self._text: List[str] = []
+        self._text = ""
         self._events: List[Token] = []
         self._header_ns: Optional[str] = None
         self._prolog: Optional[bytes] = b""
@@ -367,64 +368,69 @@ class Tokenizer:
         return name
 
     def _flush_text(self) -> None:
-        text = "".join(self._text)
-        self._text.clear()
+        text = self._text
+        self._text = ""
         el = self._stack[-1]
-        if el._children:
-            last = el._children[-1]
-            last.tail = (last.tail or "") + text
+        children = el._children
+        if children:
+            last = children[-1]
+            last.tail = last.tail + text if last.tail else text
         else:
-            el.text = (el.text or "") + text
+            el.text = el.text + text if el.text else text
 
     def _start(self, raw: str, attrs: dict) -> None:
         if self._text:
             self._flush_text()
         depth = self._depth = self._depth + 1
-        tag = self._name(raw)
+        names = self._names
+        tag = names.get(raw) or self._name(raw)
+        attrib = None
         if attrs:
-            attrib = {self._name(k) if "}" in k else k: v for k, v in attrs.items()}
-        else:
-            attrib = None
+            attrib = attrs
+            for key in attrs:
+                if "}" in key:
+                    attrib = {names.get(k) or self._name(k): v for k, v in attrs.items()}
+                    break
         if depth == 1:
             if tag != STREAM_TAG:
                 raise stream_header_error(tag)
             self._events.append(StreamHeader(attrib or {}, self._header_ns))
             return
-        el = Element.__new__(Element)
+        el = _new_element(Element)
         el.tag = tag
-        el.text = None
-        el.tail = None
+        el.text = el.tail = el._children = None
         el._attrib = attrib
-        el._children = None
+        stack = self._stack
         if depth == 2:
             if "}" not in raw:
                 raise errors.InvalidNamespace(f"top-level element {tag!r} has no namespace")
         else:
-            parent = self._stack[-1]
+            parent = stack[-1]
             if parent._children is None:
                 parent._children = [el]
             else:
                 parent._children.append(el)
-        self._stack.append(el)
+        stack.append(el)
 
     def _end(self, raw: str) -> None:
         if self._text:
             self._flush_text()
         depth = self._depth
         self._depth = depth - 1
-        if depth == 1:
-            self._events.append(_STREAM_END)
-            return
-        el = self._stack.pop()
         if depth == 2:
+            el = self._stack.pop()
             self._events.append(el)
             self._ends_seen += 1
             if el.tag in self.restart_triggers:
                 raise _Paused()
+        elif depth == 1:
+            self._events.append(_STREAM_END)
+        else:
+            self._stack.pop()
 
     def _chars(self, text: str) -> None:
         if self._depth >= 2:
-            self._text.append(text)
+            self._text = self._text + text if self._text else text
 
     def _nsdecl(self, prefix: Optional[str], uri: str) -> None:
         if prefix is not None and uri == self.content_ns:
