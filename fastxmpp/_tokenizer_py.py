@@ -72,33 +72,47 @@ class _Scanner:
         err: Optional[errors.StreamError] = None
         while i < n:
             if state == _TEXT:
-                m = _NEXT_TAG.search(data, i)
-                if m is None:
-                    break
-                self.tag_start = base + m.start()
-                i = m.end()
-                kind = m.lastindex
-                if kind is None:  # incomplete, or '<!' / '<?': go byte by byte
-                    state = _LT
-                elif kind == 1:
-                    depth -= 1
-                    if depth == 1:
-                        err = self._end_stanza(base + i)
-                        if err is not None:
-                            break
-                else:
-                    if depth == 1:
-                        self.stanza_start = self.tag_start
-                    if depth + 1 > self.max_depth:
-                        err = errors.PolicyViolation(f"elements nested deeper than {self.max_depth - 1}")
+                # fast path: walk complete tags with one regex iterator
+                kind = None
+                for m in _NEXT_TAG.finditer(data, i):
+                    kind = m.lastindex
+                    if kind is None:  # incomplete, or '<!' / '<?': go byte by byte
+                        self.tag_start = base + m.start()
+                        i = m.end()
+                        state = _LT
                         break
-                    if data[i - 2] == 0x2F:  # '/>'
+                    i = m.end()
+                    if kind == 1:
+                        depth -= 1
                         if depth == 1:
+                            self.tag_start = base + m.start()
                             err = self._end_stanza(base + i)
                             if err is not None:
                                 break
                     else:
-                        depth += 1
+                        if depth == 1:
+                            self.tag_start = self.stanza_start = base + m.start()
+                        if depth >= self.max_depth:
+                            self.tag_start = base + m.start()
+                            err = errors.PolicyViolation(f"elements nested deeper than {self.max_depth - 1}")
+                            break
+                        if data[i - 2] == 0x2F:  # '/>'
+                            if depth == 1:
+                                err = self._end_stanza(base + i)
+                                if err is not None:
+                                    break
+                        else:
+                            depth += 1
+                if err is not None:
+                    break
+                if kind is None and state == _TEXT:
+                    break  # no more tags in this chunk
+                if state == _TEXT:
+                    # the iterator ran out: the rest has no '<'
+                    j = data.find(b"<", i)
+                    if j < 0:
+                        break
+                    i = j
             elif state == _LT:
                 c = data[i]
                 if c == 0x2F:  # '/'
