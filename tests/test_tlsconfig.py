@@ -9,7 +9,9 @@ import ssl
 import threading
 
 import pytest
-from cryptography import x509
+pytest.importorskip("cryptography")
+
+from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
