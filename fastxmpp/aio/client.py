@@ -33,26 +33,111 @@ class ConnectionLost(errors.XMPPError, ConnectionError):
 
 
 class _Protocol(asyncio.Protocol):
-    """Feeds transport bytes into the client's stream; tracks write flow control."""
+    """Feeds transport bytes into the client's stream; tracks write flow control.
+
+    TLS runs here, on ``ssl.SSLObject`` over two memory BIOs, instead of
+    through ``loop.start_tls()``: asyncio's SSL transport allocates a 256 KiB
+    buffer per connection, which dominates the memory of an idle session.
+    """
 
     def __init__(self, client: "Client") -> None:
         self.client = client
         self.transport: Optional[asyncio.Transport] = None
         self.writable = asyncio.Event()
         self.writable.set()
-        self.lost = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.lost = loop.create_future()
+        self.tls: Optional[ssl.SSLObject] = None
+        self._incoming: Optional[ssl.MemoryBIO] = None
+        self._outgoing: Optional[ssl.MemoryBIO] = None
+        self._handshake: Optional[asyncio.Future] = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
+    # -- TLS ---------------------------------------------------------------------------------
+    def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> asyncio.Future:
+        """Start the TLS handshake; every byte received from now on is TLS."""
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self._incoming, self._outgoing, server_side=False,
+                                    server_hostname=server_hostname)
+        self._handshake = asyncio.get_running_loop().create_future()
+        self._do_handshake()
+        return self._handshake
+
+    def _do_handshake(self) -> None:
+        assert self.tls is not None and self._handshake is not None
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._send_tls()
+            return
+        except (ssl.SSLError, OSError) as exc:
+            self._send_tls()
+            if not self._handshake.done():
+                self._handshake.set_exception(exc)
+            return
+        self._send_tls()
+        if not self._handshake.done():
+            self._handshake.set_result(None)
+        self._read_tls()
+
+    def _send_tls(self) -> None:
+        data = self._outgoing.read()  # type: ignore[union-attr]
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _read_tls(self) -> None:
+        tls = self.tls
+        assert tls is not None
+        chunks = []
+        while True:
+            try:
+                chunk = tls.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                break  # close_notify: the TCP close follows
+            except ssl.SSLError as exc:
+                self.client._failed(exc)
+                if self.transport is not None:
+                    self.transport.abort()
+                return
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._send_tls()  # post-handshake messages (tickets, key updates)
+        if chunks:
+            self.client._data_received(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    # -- asyncio callbacks ---------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        self.client._data_received(self, data)
+        if self.tls is None:
+            self.client._data_received(self, data)
+            return
+        self._incoming.write(data)  # type: ignore[union-attr]
+        if self._handshake is not None and not self._handshake.done():
+            self._do_handshake()
+        else:
+            self._read_tls()
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.tls is None:
+            self.transport.write(data)
+        else:
+            self.tls.write(data)
+            self._send_tls()
 
     def eof_received(self) -> Optional[bool]:
         return False
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.writable.set()
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(ConnectionLost(f"connection lost during TLS handshake: {exc!r}"))
         if not self.lost.done():
             self.lost.set_result(exc)
         self.client._connection_lost(self, exc)
@@ -129,6 +214,8 @@ class Client:
         self._queues: List[asyncio.Queue] = []
         self._overflow: Deque[Tuple[asyncio.Queue, Any]] = collections.deque()
         self._reading_paused = False
+        self._unflushed = 0
+        self._flush_scheduled = False
         self._closing = False
         self._tasks: set = set()
         self._last_rx = 0.0
@@ -176,20 +263,18 @@ class Client:
             allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
             sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume)
         self._ready = loop.create_future()
-        kwargs: Dict[str, Any] = {}
-        if endpoint.direct_tls:
-            kwargs = {"ssl": self.ssl_context, "server_hostname": server_hostname_for(self.jid.domain)}
         host = endpoint.host
         if self.nameservers is not None and self.host is None:
             from .dns import resolve_addresses
 
             host = (await resolve_addresses(host, nameservers=self.nameservers, port=self.dns_port))[0]
-        _, protocol = await loop.create_connection(lambda: _Protocol(self), host, endpoint.port, **kwargs)
+        _, protocol = await loop.create_connection(lambda: _Protocol(self), host, endpoint.port)
         self._protocol = protocol
         transport = protocol.transport
         transport.set_write_buffer_limits(high=self.write_buffer_limit)
         if endpoint.direct_tls:
-            self.stream.channel_bindings = channel_bindings_from_ssl(transport.get_extra_info("ssl_object"))
+            await protocol.start_tls(self.ssl_context, server_hostname_for(self.jid.domain))
+            self.stream.channel_bindings = channel_bindings_from_ssl(protocol.tls)
         self._last_rx = loop.time()
         self.stream.start()
         self._flush(protocol)
@@ -231,13 +316,13 @@ class Client:
             await protocol.writable.wait()
             protocol = self._require_ready()
         self.stream.send(stanza)  # type: ignore[union-attr]
-        self._flush(protocol)
+        self._schedule_flush()
 
     def send_nowait(self, stanza: Element) -> None:
         """Send without waiting for buffer space (the caller handles flow control)."""
-        protocol = self._require_ready()
+        self._require_ready()
         self.stream.send(stanza)  # type: ignore[union-attr]
-        self._flush(protocol)
+        self._schedule_flush()
 
     async def iq(self, stanza: Element, *, timeout: Optional[float] = None) -> Element:
         """Send an IQ get/set and return its result; an error response raises a StanzaError."""
@@ -258,6 +343,21 @@ class Client:
         if response.get("type") == "error":
             raise from_element(response)
         return response
+
+    def _schedule_flush(self) -> None:
+        """Write queued stanzas once per loop iteration (one TLS record and one syscall for
+        a burst), or at once when many are queued, so a sender that never yields stays bounded."""
+        self._unflushed += 1
+        if self._unflushed >= 32:
+            self._flush(self._protocol)  # type: ignore[arg-type]
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._protocol is not None:
+            self._flush(self._protocol)
 
     def _require_ready(self) -> _Protocol:
         protocol = self._protocol
@@ -352,9 +452,10 @@ class Client:
         stream = self.stream
         if stream is None or protocol.transport is None:
             return
+        self._unflushed = 0
         data = stream.data_to_send()
         if data:
-            protocol.transport.write(data)
+            protocol.write(data)
         if stream.state == "closed" and not protocol.transport.is_closing():
             protocol.transport.close()
 
@@ -367,7 +468,7 @@ class Client:
                 if future is not None and not future.done():
                     future.set_result(event.stanza)
             elif isinstance(event, events.TLSRequested):
-                self._spawn(self._starttls(event.server_hostname))
+                self._start_tls(event.server_hostname)
             elif isinstance(event, events.SessionStarted):
                 self.bound_jid = event.jid
                 if self._ready is not None and not self._ready.done():
@@ -430,22 +531,24 @@ class Client:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
-    async def _starttls(self, hostname: str) -> None:
+    def _start_tls(self, hostname: str) -> None:
+        """<proceed/> arrived: hand every following byte to TLS at once, then finish in a task."""
         protocol = self._protocol
+        assert protocol is not None
+        handshake = protocol.start_tls(self.ssl_context, server_hostname_for(hostname))
+        self._spawn(self._tls_done(protocol, handshake))
+
+    async def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
         stream = self.stream
-        assert protocol is not None and protocol.transport is not None and stream is not None
-        loop = asyncio.get_running_loop()
+        assert stream is not None
         try:
-            transport = await loop.start_tls(protocol.transport, protocol, self.ssl_context,
-                                             server_hostname=server_hostname_for(hostname))
-        except (OSError, ssl.SSLError) as exc:
+            await handshake
+        except (OSError, ssl.SSLError, errors.XMPPError) as exc:
             self._failed(exc)
             self._abort_transport()
             return
-        protocol.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=self.write_buffer_limit)
         try:
-            stream.tls_established(channel_bindings_from_ssl(transport.get_extra_info("ssl_object")))
+            stream.tls_established(channel_bindings_from_ssl(protocol.tls))
         except errors.XMPPError as exc:
             self._failed(exc)
         self._flush(protocol)
