@@ -133,6 +133,18 @@ cdef list _walk(Element self, str tag):
     return out
 
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
+
+
+cdef inline list _untracked(list children):
+    """Child lists hold only elements, which refuse cycles and are not GC-tracked
+    themselves, so the collector need not track the lists either."""
+    if children is not None:
+        PyObject_GC_UnTrack(<void *>children)
+    return children
+
+
 cdef int _check_acyclic(Element parent, Element child) except -1:
     """Refuse to make ``parent`` a descendant of itself (elements are not GC-tracked)."""
     cdef list stack
@@ -244,7 +256,7 @@ cdef class Element:
             _check_acyclic(self, <Element>value)
             c[index] = value
         if self._children is None and c:
-            self._children = c
+            self._children = _untracked(c)
 
     def __delitem__(self, index):
         cdef list c = self._children
@@ -260,7 +272,7 @@ cdef class Element:
     def append(self, Element child not None):
         _check_acyclic(self, child)
         if self._children is None:
-            self._children = [child]
+            self._children = _untracked([child])
         else:
             self._children.append(child)
 
@@ -272,14 +284,14 @@ cdef class Element:
         if not items:
             return
         if self._children is None:
-            self._children = items
+            self._children = _untracked(items)
         else:
             self._children.extend(items)
 
     def insert(self, Py_ssize_t index, Element child not None):
         _check_acyclic(self, child)
         if self._children is None:
-            self._children = [child]
+            self._children = _untracked([child])
         else:
             self._children.insert(index, child)
 
@@ -309,7 +321,7 @@ cdef class Element:
         if attrib:
             child._attrib = dict(attrib)
         if self._children is None:
-            self._children = [child]
+            self._children = _untracked([child])
         else:
             self._children.append(child)
         return child
@@ -384,14 +396,14 @@ cdef class Element:
                     newc.append(new)
                     stack.append(child)
                     stack.append(new)
-                dst._children = newc
+                dst._children = _untracked(newc)
         return root
 
     def __copy__(self):
         """Shallow copy: new attribute dict and child list, same child objects."""
         cdef Element new = _clone(self)
         if self._children:
-            new._children = list(self._children)
+            new._children = _untracked(list(self._children))
         return new
 
     def __deepcopy__(self, memo):
@@ -402,7 +414,7 @@ cdef class Element:
 
     def __setstate__(self, state):
         self.text, self.tail, children = state
-        self._children = list(children) if children else None
+        self._children = _untracked(list(children)) if children else None
 
     def __eq__(self, other):
         if not isinstance(other, Element):

@@ -518,7 +518,7 @@ class Client:
         except Exception:
             log.exception("handler %r failed", fn)
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             self._spawn(result)
 
     def _spawn(self, awaitable: Awaitable[Any]) -> None:
