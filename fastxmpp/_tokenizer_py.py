@@ -68,7 +68,6 @@ class _Scanner:
         i = 0
         state = self.state
         depth = self.depth
-        ends = self.ends
         err: Optional[errors.StreamError] = None
         while i < n:
             if state == _TEXT:

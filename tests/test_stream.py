@@ -6,7 +6,6 @@ import base64
 import pytest
 
 from fastxmpp import errors, events
-from fastxmpp.sm import SMState
 from fastxmpp.stanza import iq, message
 from fastxmpp.stream import TRANSITIONS, ClientStream, EncryptionRequired
 

@@ -13,6 +13,7 @@ from .. import errors, events
 from ..backoff import Backoff
 from ..connect import Endpoint, explicit_endpoint
 from ..element import Element
+from ..handlers import HandlerRegistry, error_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
@@ -25,7 +26,6 @@ __all__ = ["Client", "ConnectionLost"]
 log = logging.getLogger("fastxmpp.aio")
 
 NS_CLIENT = "jabber:client"
-Handler = Callable[[Element], Union[None, Awaitable[None]]]
 
 
 class ConnectionLost(errors.XMPPError, ConnectionError):
@@ -149,7 +149,7 @@ class _Protocol(asyncio.Protocol):
         self.writable.set()
 
 
-class Client:
+class Client(HandlerRegistry):
     """An XMPP client session over asyncio.
 
     ``async with Client(jid, password, ...) as client:`` connects, negotiates
@@ -210,7 +210,7 @@ class Client:
         self._protocol: Optional[_Protocol] = None
         self._ready: Optional[asyncio.Future] = None
         self._iqs: Dict[str, asyncio.Future] = {}
-        self._handlers: Dict[str, List[Handler]] = {"message": [], "presence": [], "iq": []}
+        self._init_handlers()
         self._queues: List[asyncio.Queue] = []
         self._overflow: Deque[Tuple[asyncio.Queue, Any]] = collections.deque()
         self._reading_paused = False
@@ -366,29 +366,6 @@ class Client:
         return protocol
 
     # -- receiving -------------------------------------------------------------------------------
-    def on(self, kind: str) -> Callable[[Handler], Handler]:
-        """Decorator registering a handler for 'message', 'presence' or 'iq' stanzas."""
-        def register(fn: Handler) -> Handler:
-            self.add_handler(kind, fn)
-            return fn
-        return register
-
-    def on_message(self, fn: Handler) -> Handler:
-        return self.on("message")(fn)
-
-    def on_presence(self, fn: Handler) -> Handler:
-        return self.on("presence")(fn)
-
-    def on_iq(self, fn: Handler) -> Handler:
-        return self.on("iq")(fn)
-
-    def add_handler(self, kind: str, fn: Handler) -> None:
-        if kind not in self._handlers:
-            raise ValueError(f"unknown stanza kind {kind!r}")
-        self._handlers[kind].append(fn)
-
-    def remove_handler(self, kind: str, fn: Handler) -> None:
-        self._handlers[kind].remove(fn)
 
     async def stanzas(self, maxsize: int = 0) -> AsyncIterator[Element]:
         """Iterate over every received stanza (messages, presences, IQ requests).
@@ -504,11 +481,7 @@ class Client:
             self._reply_unavailable(stanza)
 
     def _reply_unavailable(self, request: Element) -> None:
-        reply = Element("{jabber:client}iq", {"type": "error", "id": request.get("id", "")})
-        if request.get("from"):
-            reply.set("to", request.get("from"))
-        error = reply.subelement("{jabber:client}error", {"type": "cancel"})
-        error.subelement("{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable")
+        reply = error_reply(request)
         if self._protocol is not None and self.is_ready:
             self.send_nowait(reply)
 

@@ -29,6 +29,7 @@ from .. import errors, events
 from ..backoff import Backoff
 from ..connect import Endpoint, explicit_endpoint
 from ..element import Element
+from ..handlers import HandlerRegistry, error_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
@@ -43,7 +44,6 @@ log = logging.getLogger("fastxmpp.sync")
 NS_CLIENT = "jabber:client"
 NS_PING = "urn:xmpp:ping"
 RECV_SIZE = 65536
-Handler = Callable[[Element], Any]
 
 _TIMEOUTS = (socket.timeout, BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
@@ -52,7 +52,7 @@ class ConnectionLost(errors.XMPPError, ConnectionError):
     """The connection ended before the operation finished."""
 
 
-class Client:
+class Client(HandlerRegistry):
     """An XMPP client session over a blocking socket.
 
     ``with Client(jid, password, ...) as client:`` connects, negotiates
@@ -127,7 +127,7 @@ class Client:
         self.on_stanzas_acked: Optional[Callable[[List[Element]], Any]] = None
         self._sock: Optional[socket.socket] = None
         self._session: Optional[events.SessionStarted] = None
-        self._handlers: Dict[str, List[Handler]] = {"message": [], "presence": [], "iq": []}
+        self._init_handlers()
         self._queue: Deque[Element] = deque()
         self._max_queued = max_queued
         self._iq_waiting: Set[str] = set()
@@ -355,29 +355,6 @@ class Client:
         return stream
 
     # -- receiving -------------------------------------------------------------------------------
-    def on(self, kind: str) -> Callable[[Handler], Handler]:
-        """Decorator registering a handler for 'message', 'presence' or 'iq' stanzas."""
-        def register(fn: Handler) -> Handler:
-            self.add_handler(kind, fn)
-            return fn
-        return register
-
-    def on_message(self, fn: Handler) -> Handler:
-        return self.on("message")(fn)
-
-    def on_presence(self, fn: Handler) -> Handler:
-        return self.on("presence")(fn)
-
-    def on_iq(self, fn: Handler) -> Handler:
-        return self.on("iq")(fn)
-
-    def add_handler(self, kind: str, fn: Handler) -> None:
-        if kind not in self._handlers:
-            raise ValueError(f"unknown stanza kind {kind!r}")
-        self._handlers[kind].append(fn)
-
-    def remove_handler(self, kind: str, fn: Handler) -> None:
-        self._handlers[kind].remove(fn)
 
     def process(self, timeout: Optional[float] = None) -> int:
         """Read once (waiting at most ``timeout`` seconds, None: until data comes) and
@@ -536,11 +513,7 @@ class Client:
             self._queue.append(stanza)
 
     def _reply_unavailable(self, request: Element) -> None:
-        reply = Element("{jabber:client}iq", {"type": "error", "id": request.get("id", "")})
-        if request.get("from"):
-            reply.set("to", request.get("from"))
-        error = reply.subelement("{jabber:client}error", {"type": "cancel"})
-        error.subelement("{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable")
+        reply = error_reply(request)
         if self.is_ready:
             self.send(reply)
 
