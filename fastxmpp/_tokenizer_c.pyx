@@ -56,6 +56,9 @@ DEF PARSE_MAX = 1 << 30
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
+    bint PyUnicode_IS_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
 cdef extern from *:
     """
@@ -70,9 +73,7 @@ cdef extern from *:
 
 ctypedef struct CacheEntry:
     size_t hash
-    Py_ssize_t length
-    PyObject *value
-    char key[KEY_MAX]
+    PyObject *value    # an ASCII str; the key bytes are compared against its data
 
 
 cdef CacheEntry *_new_cache() except NULL:
@@ -455,13 +456,20 @@ cdef class Tokenizer:
 
     # -- building elements ----------------------------------------------------------------
     cdef object _intern(self, CacheEntry *table, const char *s, Py_ssize_t n, bint clark):
+        """The str for ``s[:n]`` (Clark notation for names), from a small direct-mapped cache.
+
+        Entries are 16 bytes (hash, str) so the tables stay in cache; a hit is
+        confirmed by comparing the bytes with the cached ASCII str's own data.
+        """
         cdef uint64_t head = 0, tail = 0
         cdef size_t h
         cdef CacheEntry *e
+        cdef const char *data
+        cdef Py_ssize_t length
         if n > KEY_MAX or (not clark and n > VALUE_CACHE_MAX):
             value = PyUnicode_DecodeUTF8(s, n, NULL)
             return "{" + value if clark and memchr(s, b'}', n) != NULL else value
-        # cheap hash of length, first and last 8 bytes; memcmp settles collisions
+        # cheap hash of length, first and last 8 bytes; the byte comparison settles collisions
         if n >= 8:
             memcpy(&head, s, 8)
             memcpy(&tail, s + n - 8, 8)
@@ -470,17 +478,23 @@ cdef class Tokenizer:
         h = <size_t>((head * 0x9E3779B97F4A7C15ULL) ^ (tail * 0xC2B2AE3D27D4EB4FULL) ^ (<uint64_t>n * 0x165667B19E3779F9ULL))
         h ^= h >> 29
         e = &table[h & (CACHE_SIZE - 1)]
-        if e.value != NULL and e.hash == h and e.length == n and memcmp(e.key, s, n) == 0:
-            return <object>e.value
+        if e.value != NULL and e.hash == h:
+            cached = <object>e.value
+            data = <const char *>PyUnicode_DATA(cached)
+            length = PyUnicode_GET_LENGTH(cached)
+            if clark and length == n + 1 and data[0] == b'{':
+                data += 1
+                length -= 1
+            if length == n and memcmp(data, s, n) == 0:
+                return cached
         value = PyUnicode_DecodeUTF8(s, n, NULL)
         if clark and memchr(s, b'}', n) != NULL:
             value = "{" + value
-        memcpy(e.key, s, n)
-        Py_XDECREF(e.value)
-        e.hash = h
-        e.length = n
-        Py_INCREF(value)
-        e.value = <PyObject *>value
+        if PyUnicode_IS_ASCII(value):
+            Py_XDECREF(e.value)
+            Py_INCREF(value)
+            e.value = <PyObject *>value
+            e.hash = h
         return value
 
     cdef inline object _text(self):
