@@ -152,7 +152,7 @@ def test_resource_conflict_kicks_the_old_session_with_a_stream_error(prosody, ac
 
 
 def test_stream_management_acks_drain_the_queue(prosody, account):
-    (ja, pa), (jb, pb) = account(), account()
+    (ja, pa), (jb, _) = account(), account()
 
     async def main():
         async with client(prosody, ja + "/a", pa) as a:

@@ -6,7 +6,6 @@ import collections
 import inspect
 import logging
 import ssl
-import time
 from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from .. import errors, events
@@ -605,6 +604,3 @@ class Client(HandlerRegistry):
                 stream.send_iq(ping)
             self._flush(protocol)
 
-
-def _now() -> float:
-    return time.monotonic()
