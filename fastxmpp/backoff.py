@@ -51,7 +51,8 @@ class Backoff:
         self.maximum = float(maximum)
         self.factor = float(factor)
         self.jitter = jitter
-        self._rng = rng if rng is not None else random.Random()
+        # the module's shared generator unless the caller seeds one: a Random() is 2.5 KiB
+        self._rng = rng if rng is not None else random
         self._attempts = 0
         self._ceiling = self.initial
 

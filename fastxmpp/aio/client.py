@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import logging
 import ssl
-from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import errors, events
 from ..backoff import Backoff
@@ -42,8 +41,8 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, client: "Client") -> None:
         self.client = client
         self.transport: Optional[asyncio.Transport] = None
-        self.writable = asyncio.Event()
-        self.writable.set()
+        self.paused = False  # the transport's write buffer is above its high-water mark
+        self._drained: Optional[asyncio.Future] = None
         loop = asyncio.get_running_loop()
         self.lost = loop.create_future()
         self.tls: Optional[ssl.SSLObject] = None
@@ -134,7 +133,7 @@ class _Protocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
-        self.writable.set()
+        self.resume_writing()
         if self._handshake is not None and not self._handshake.done():
             self._handshake.set_exception(ConnectionLost(f"connection lost during TLS handshake: {exc!r}"))
         if not self.lost.done():
@@ -142,10 +141,20 @@ class _Protocol(asyncio.Protocol):
         self.client._connection_lost(self, exc)
 
     def pause_writing(self) -> None:
-        self.writable.clear()
+        self.paused = True
 
     def resume_writing(self) -> None:
-        self.writable.set()
+        self.paused = False
+        waiter, self._drained = self._drained, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_writable(self) -> None:
+        """Wait until the transport takes writes again (or the connection is gone)."""
+        while self.paused:
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
 
 
 class Client(HandlerRegistry):
@@ -211,7 +220,7 @@ class Client(HandlerRegistry):
         self._iqs: Dict[str, asyncio.Future] = {}
         self._init_handlers()
         self._queues: List[asyncio.Queue] = []
-        self._overflow: Deque[Tuple[asyncio.Queue, Any]] = collections.deque()
+        self._overflow: List[Tuple[asyncio.Queue, Any]] = []
         self._reading_paused = False
         self._unflushed = 0
         self._flush_scheduled = False
@@ -311,8 +320,8 @@ class Client(HandlerRegistry):
     async def send(self, stanza: Element) -> None:
         """Send a stanza; waits while the transport's write buffer is above its limit."""
         protocol = self._require_ready()
-        if not protocol.writable.is_set():
-            await protocol.writable.wait()
+        if protocol.paused:
+            await protocol.wait_writable()
             protocol = self._require_ready()
         self.stream.send(stanza)  # type: ignore[union-attr]
         self._schedule_flush()
@@ -326,8 +335,8 @@ class Client(HandlerRegistry):
     async def iq(self, stanza: Element, *, timeout: Optional[float] = None) -> Element:
         """Send an IQ get/set and return its result; an error response raises a StanzaError."""
         protocol = self._require_ready()
-        if not protocol.writable.is_set():
-            await protocol.writable.wait()
+        if protocol.paused:
+            await protocol.wait_writable()
         stream = self.stream
         assert stream is not None
         iq_id = stream.send_iq(stanza)
@@ -400,7 +409,7 @@ class Client(HandlerRegistry):
             queue, item = self._overflow[0]
             if queue in self._queues and queue.full():
                 return
-            self._overflow.popleft()
+            self._overflow.pop(0)
             if queue in self._queues:
                 queue.put_nowait(item)
         protocol = self._protocol
