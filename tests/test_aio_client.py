@@ -388,3 +388,20 @@ def test_slow_stanza_consumer_applies_back_pressure(prosody, account):
             assert got == [str(i) for i in range(10)]
             assert b.is_ready
     run(main())
+
+
+def test_direct_tls(tmp_path):
+    """XEP-0368: TLS from the first byte, no STARTTLS."""
+    from prosody_server import ProsodyServer
+
+    with ProsodyServer(tmp_path, direct_tls_port=True) as srv:
+        jid = srv.create_user("direct", "pw")
+
+        async def main():
+            c = Client(jid + "/d", "pw", host=srv.host, port=srv.direct_tls_port, direct_tls=True,
+                       ca_file=str(srv.ca_file), keepalive=None)
+            async with c:
+                assert c.stream.tls_active
+                assert c.stream.server_features.find("{urn:ietf:params:xml:ns:xmpp-tls}starttls") is None
+                assert (await c.iq(ping(srv.domain))).get("type") == "result"
+        run(main())
