@@ -63,6 +63,9 @@ _KINDS: Dict[str, str] = {
 }
 
 
+_IQ = "{%s}iq" % NS_CLIENT
+
+
 class EncryptionRequired(errors.XMPPError):
     """The server offers no STARTTLS while the client requires TLS."""
 
@@ -217,7 +220,8 @@ class ClientStream:
         if self.state != "ready":
             raise errors.LocalProtocolError(f"cannot send stanzas in state {self.state!r}")
         self._out.append(serialize(stanza))
-        if self.sm.outbound(stanza) and self.sm.since_request >= self.ack_every > 0:
+        sm = self.sm
+        if sm.enabled and sm.outbound(stanza) and sm.since_request >= self.ack_every > 0:
             self.request_ack()
 
     def send_iq(self, iq: Element) -> str:
@@ -284,9 +288,14 @@ class ClientStream:
 
     def _dispatch_all(self, tokens: List[Any]) -> None:
         for token in tokens:
-            if self.state == "closed":
+            state = self.state
+            # fast path for the bulk of a session: stanzas while ready (same as the table says)
+            if state == "ready" and _KINDS.get(getattr(token, "tag", None)) == "stanza":
+                self._on_stanza(token)
+            elif state == "closed":
                 return
-            self._dispatch(token)
+            else:
+                self._dispatch(token)
 
     def _dispatch(self, token: Any) -> None:
         if isinstance(token, StreamHeader):
@@ -562,8 +571,9 @@ class ClientStream:
 
     # -- stanzas -----------------------------------------------------------------------------
     def _on_stanza(self, stanza: Element) -> None:
-        self.sm.inbound()
-        if stanza.tag == "{%s}iq" % NS_CLIENT and stanza.get("type") in ("result", "error"):
+        if self.sm.active:
+            self.sm.inbound()
+        if stanza.tag == _IQ and stanza.get("type") in ("result", "error"):
             iq_id = stanza.get("id")
             if iq_id in self._pending_iq and self._response_from_ok(self._pending_iq[iq_id], stanza.get("from")):
                 del self._pending_iq[iq_id]
