@@ -56,16 +56,11 @@ RESULT_PREFIX = "RESULT "
 # --------------------------------------------------------------------------- parent side
 
 def prosody_class():
-    """ProsodyServer from tests/prosody_server.py, else from fastxmpp.testing.prosody."""
-    tests = os.path.join(ROOT, "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
+    """The private-Prosody launcher of fastxmpp.testing.prosody."""
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    try:
-        from prosody_server import ProsodyServer, prosody_binary
-    except ImportError:
-        from fastxmpp.testing.prosody import ProsodyServer, prosody_binary
+    from fastxmpp.testing.prosody import ProsodyServer, prosody_binary
+
     return ProsodyServer, prosody_binary
 
 

@@ -79,20 +79,26 @@ def _escape_attr(s: str, where: str = "attribute value") -> str:
     )
 
 
+def _split_clark(name: object, what: str) -> Tuple[str, str]:
+    """``(namespace, local)`` of a Clark name (``{ns}local`` or ``local``), validated."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be str, not {type(name).__name__}")
+    if name[:1] == "{":
+        end = name.find("}")
+        if end < 0:
+            raise ValueError(f"invalid {what} {name!r}")
+        ns, local = name[1:end], name[end + 1 :]
+    else:
+        ns, local = "", name
+    _check_chars(name, what)
+    if NCNAME.fullmatch(local) is None:
+        raise ValueError(f"invalid {what} {name!r}")
+    return ns, local
+
+
 def _tag_parts(tag: object) -> Tuple[str, str, str]:
     """``(namespace, local, escaped namespace)`` of a Clark tag, validated."""
-    if not isinstance(tag, str):
-        raise TypeError(f"element tag must be str, not {type(tag).__name__}")
-    if tag[:1] == "{":
-        end = tag.find("}")
-        if end < 0:
-            raise ValueError(f"invalid element name {tag!r}")
-        ns, local = tag[1:end], tag[end + 1 :]
-    else:
-        ns, local = "", tag
-    _check_chars(tag, "element name")
-    if NCNAME.fullmatch(local) is None:
-        raise ValueError(f"invalid element name {tag!r}")
+    ns, local = _split_clark(tag, "element name")
     if ns == NS_XML or ns == NS_XMLNS:
         raise ValueError(f"element namespace {ns!r} is reserved")
     return ns, local, _escape_attr(ns, "namespace")
@@ -104,18 +110,7 @@ def _attr_parts(name: object) -> Tuple[str, str]:
     The written name is ``local``, ``xml:local``, or for another namespace
     the bare local name (the caller adds a generated prefix).
     """
-    if not isinstance(name, str):
-        raise TypeError(f"attribute name must be str, not {type(name).__name__}")
-    if name[:1] == "{":
-        end = name.find("}")
-        if end < 0:
-            raise ValueError(f"invalid attribute name {name!r}")
-        ns, local = name[1:end], name[end + 1 :]
-    else:
-        ns, local = "", name
-    _check_chars(name, "attribute name")
-    if NCNAME.fullmatch(local) is None:
-        raise ValueError(f"invalid attribute name {name!r}")
+    ns, local = _split_clark(name, "attribute name")
     if ns == NS_XMLNS or (not ns and local == "xmlns"):
         raise ValueError(
             f"attribute {name!r} is a namespace declaration; put the namespace in the tag instead"

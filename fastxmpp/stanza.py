@@ -68,6 +68,23 @@ def _addr(value: Any) -> str:
     return value if type(value) is str else str(value)
 
 
+def _stanza_attrib(kind: str, types: Any, to: Any, from_: Any, type: Optional[str],
+                   id: Optional[str]) -> dict:
+    """The to/from/type/id attributes every stanza builder starts with, type checked."""
+    attrib = {}
+    if to is not None:
+        attrib["to"] = _addr(to)
+    if from_ is not None:
+        attrib["from"] = _addr(from_)
+    if type is not None:
+        if type not in types:
+            raise ValueError(f"invalid {kind} type {type!r}; expected one of {sorted(types)}")
+        attrib["type"] = type
+    if id is not None:
+        attrib["id"] = id
+    return attrib
+
+
 def message(
     *,
     to: Any = None,
@@ -82,17 +99,7 @@ def message(
     """A ``<message/>``: attributes to, from, type, id, xml:lang; children
     subject, body, thread (each only when given).  ``type=None`` leaves the
     attribute out (which means "normal")."""
-    attrib = {}
-    if to is not None:
-        attrib["to"] = _addr(to)
-    if from_ is not None:
-        attrib["from"] = _addr(from_)
-    if type is not None:
-        if type not in MESSAGE_TYPES:
-            raise ValueError(f"invalid message type {type!r}; expected one of {sorted(MESSAGE_TYPES)}")
-        attrib["type"] = type
-    if id is not None:
-        attrib["id"] = id
+    attrib = _stanza_attrib("message", MESSAGE_TYPES, to, from_, type, id)
     if lang is not None:
         attrib[XML_LANG] = lang
     el = Element(_MESSAGE, attrib)
@@ -117,17 +124,7 @@ def presence(
 ) -> Element:
     """A ``<presence/>``: attributes to, from, type, id; children show, status,
     priority (an int from -128 to 127).  ``type=None`` is "available"."""
-    attrib = {}
-    if to is not None:
-        attrib["to"] = _addr(to)
-    if from_ is not None:
-        attrib["from"] = _addr(from_)
-    if type is not None:
-        if type not in PRESENCE_TYPES:
-            raise ValueError(f"invalid presence type {type!r}; expected one of {sorted(PRESENCE_TYPES)}")
-        attrib["type"] = type
-    if id is not None:
-        attrib["id"] = id
+    attrib = _stanza_attrib("presence", PRESENCE_TYPES, to, from_, type, id)
     el = Element(_PRESENCE, attrib)
     if show is not None:
         if show not in PRESENCE_SHOWS:
@@ -153,17 +150,9 @@ def iq(
     """An ``<iq/>`` with attributes to, from, type, id and an optional payload
     child.  RFC 6120 requires an id on every iq: pass one (or let the stream
     layer add it)."""
-    if type not in IQ_TYPES:
-        raise ValueError(f"invalid iq type {type!r}; expected one of {sorted(IQ_TYPES)}")
-    attrib = {}
-    if to is not None:
-        attrib["to"] = _addr(to)
-    if from_ is not None:
-        attrib["from"] = _addr(from_)
-    attrib["type"] = type
-    if id is not None:
-        attrib["id"] = id
-    el = Element(_IQ, attrib)
+    if type is None:
+        raise ValueError(f"invalid iq type None; expected one of {sorted(IQ_TYPES)}")
+    el = Element(_IQ, _stanza_attrib("iq", IQ_TYPES, to, from_, type, id))
     if payload is not None:
         el.append(payload)
     return el

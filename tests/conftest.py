@@ -41,7 +41,7 @@ def load(impl: str, unit: str):
 @pytest.fixture(scope="session")
 def prosody(tmp_path_factory):
     """One private Prosody for the whole run (tests create their own accounts)."""
-    from prosody_server import ProsodyServer, prosody_binary
+    from fastxmpp.testing.prosody import ProsodyServer, prosody_binary
 
     if prosody_binary() is None:
         if os.environ.get("CI"):

@@ -1,4 +1,4 @@
-"""The private Prosody of tests/prosody_server.py, checked with a raw client.
+"""The private Prosody of fastxmpp/testing/prosody.py, checked with a raw client.
 
 The client here is plain ``socket`` + ``ssl`` on purpose: these tests prove the
 fixture, not fastxmpp.  Skipped when prosody is not installed, except under CI
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from prosody_server import TEST_NS, ProsodyServer, prosody_binary
+from fastxmpp.testing.prosody import TEST_NS, ProsodyServer, prosody_binary
 
 pytestmark = pytest.mark.prosody
 

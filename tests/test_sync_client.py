@@ -26,7 +26,7 @@ from fastxmpp.element import Element
 from fastxmpp.stanza import iq, message
 from fastxmpp.stanza_errors import ServiceUnavailable, StanzaError
 from fastxmpp.sync import Client, ConnectionLost
-from prosody_server import TEST_NS, ProsodyServer, find_free_port, prosody_binary
+from fastxmpp.testing.prosody import TEST_NS, ProsodyServer, find_free_port, prosody_binary
 
 pytestmark = pytest.mark.prosody
 

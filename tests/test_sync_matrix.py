@@ -22,7 +22,7 @@ def test_login_each_mechanism(prosody, account, mechanism):
 
 
 def test_scram_plus_on_tls12(tmp_path):
-    from prosody_server import ProsodyServer
+    from fastxmpp.testing.prosody import ProsodyServer
 
     with ProsodyServer(tmp_path, tls_protocol="tlsv1_2") as srv:
         jid = srv.create_user("plus", "pw")

@@ -22,9 +22,8 @@ Requires the ``prosody`` binary (``scripts/install-system-deps``) and the
 ``cryptography`` package (or, without it, the ``openssl`` command).
 
 This module lives in the package so the load-test runner (``python -m fastxmpp
-load`` without ``--server``) can start a local server; ``tests/prosody_server.py``
-re-exports it.  The core never imports it: only :mod:`fastxmpp.load` and the
-tests do.
+load`` without ``--server``) can start a local server.  The core never imports
+it: only :mod:`fastxmpp.load`, the tests and the benchmarks do.
 """
 from __future__ import annotations
 
@@ -464,7 +463,7 @@ class ProsodyServer:
         direct = [self.direct_tls_port] if self.direct_tls_port else []
         log_to = {"levels": {"min": self.log_level}, "to": "file", "filename": str(self.log_path)}
         lines = [
-            "-- Written by tests/prosody_server.py; rewritten at each start().",
+            "-- Written by fastxmpp.testing.prosody; rewritten at each start().",
             "pidfile = %s" % _lua_value(self.pid_path),
             "data_path = %s" % _lua_value(self.data_path),
             "plugin_paths = %s" % _lua_value([self.plugin_path]),
