@@ -17,8 +17,10 @@ CASES = [
     ("pyexpat (ns, no handlers)", 5),
     ("pyexpat (no ns, no handlers)", 5),
     ("fastxmpp compiled", 5),
+    ("fastxmpp compiled, all read", 5),
     ("fastxmpp pure-Python", 3),
     ("ET.XMLPullParser", 3),
+    ("ET.XMLPullParser, all read", 3),
     ("slixmpp data_received", 2),
     ("aioxmpp XMPPXMLProcessor", 1),
 ]

@@ -4,8 +4,19 @@
 The fields are declared in ``_element_c.pxd`` so the compiled tokenizer and
 serializer read and write them directly.  Elements made with
 ``Element.__new__(Element)`` have every field None; all methods cope with that.
+
+A stanza from the compiled tokenizer is lazy: it holds its bytes, already
+checked by expat, and builds everything but its tag on first use.  Every method
+calls ``ensure(self)`` first, and attaching an element as a child builds it, so
+only roots are ever lazy.  The builder and the name caches live here too.
 """
 cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memchr, memcmp, memcpy, strlen
 
 import xml.etree.ElementTree as _ET
 
@@ -41,7 +52,7 @@ cdef inline bint _matches(int code, str value, str tag):
 cdef inline Element _clone(Element el):
     cdef Element new = Element.__new__(Element)
     new.tag = el.tag
-    new.text = el.text
+    new._text = el._text
     new.tail = el.tail
     if el._attrib:
         new._attrib = dict(el._attrib)
@@ -55,7 +66,7 @@ cdef inline _check_child(child):
 
 cdef object _to_et(Element el):
     new = _ET_Element(el.tag, dict(el._attrib) if el._attrib else {})
-    new.text = el.text
+    new.text = el._text
     new.tail = el.tail
     return new
 
@@ -68,7 +79,7 @@ cdef Element _from_et(e):
         return None
     cdef Element new = Element.__new__(Element)
     new.tag = tag
-    new.text = e.text
+    new._text = e.text
     new.tail = e.tail
     attrib = e.attrib
     if attrib:
@@ -86,6 +97,7 @@ cdef list _select(Element self, path, bint first):
     cdef Py_ssize_t n, last
     cdef int code
     cdef str value
+    ensure(self)
     descend, steps = _compile_path(path)
     last = len(steps) - 1
     for n in range(len(steps)):
@@ -122,6 +134,7 @@ cdef list _walk(Element self, str tag):
     cdef list c
     cdef Element el
     cdef Py_ssize_t i
+    ensure(self)
     while stack:
         el = stack.pop()
         if tag is None or el.tag == tag:
@@ -151,6 +164,7 @@ cdef int _check_acyclic(Element parent, Element child) except -1:
     cdef Element el
     if child is parent:
         raise ValueError("an element cannot contain itself")
+    ensure(child)     # only stanza roots are ever lazy: never children
     if child._children is None:
         return 0
     stack = list(child._children)
@@ -179,7 +193,7 @@ cdef class Element:
 
     def __init__(self, str tag not None, attrib=None, /, *, str text=None, str tail=None):
         self.tag = tag
-        self.text = text
+        self._text = text
         self.tail = tail
         if attrib:
             self._attrib = dict(attrib)
@@ -187,16 +201,29 @@ cdef class Element:
             self._attrib = None
         self._children = None
 
+    @property
+    def text(self):
+        """The text before the first child, or None."""
+        ensure(self)
+        return self._text
+
+    @text.setter
+    def text(self, str value):
+        ensure(self)
+        self._text = value
+
     # -- attributes -------------------------------------------------------
     @property
     def attrib(self):
         """The attribute dict (created on first access); changes are live."""
+        ensure(self)
         if self._attrib is None:
             self._attrib = {}
         return self._attrib
 
     @attrib.setter
     def attrib(self, value):
+        ensure(self)
         if value is None:
             self._attrib = None
         elif type(value) is dict:
@@ -205,28 +232,33 @@ cdef class Element:
             self._attrib = dict(value)
 
     def get(self, key, default=None):
+        ensure(self)
         if self._attrib is None:
             return default
         return self._attrib.get(key, default)
 
     def set(self, key, value):
+        ensure(self)
         if self._attrib is None:
             self._attrib = {key: value}
         else:
             self._attrib[key] = value
 
     def keys(self):
+        ensure(self)
         if self._attrib is None:
             return []
         return list(self._attrib)
 
     def items(self):
+        ensure(self)
         if self._attrib is None:
             return []
         return list(self._attrib.items())
 
     # -- children ---------------------------------------------------------
     def __len__(self):
+        ensure(self)
         if self._children is None:
             return 0
         return len(self._children)
@@ -235,12 +267,14 @@ cdef class Element:
         return True
 
     def __getitem__(self, index):
+        ensure(self)
         cdef list c = self._children
         if c is None:
             c = []
         return c[index]
 
     def __setitem__(self, index, value):
+        ensure(self)
         cdef list c = self._children
         cdef list items
         if c is None:
@@ -259,17 +293,20 @@ cdef class Element:
             self._children = _untracked(c)
 
     def __delitem__(self, index):
+        ensure(self)
         cdef list c = self._children
         if c is None:
             c = []
         del c[index]
 
     def __iter__(self):
+        ensure(self)
         if self._children is None:
             return iter(())
         return iter(self._children)
 
     def append(self, Element child not None):
+        ensure(self)
         _check_acyclic(self, child)
         if self._children is None:
             self._children = _untracked([child])
@@ -277,6 +314,7 @@ cdef class Element:
             self._children.append(child)
 
     def extend(self, children):
+        ensure(self)
         cdef list items = list(children)
         for item in items:
             _check_child(item)
@@ -289,6 +327,7 @@ cdef class Element:
             self._children.extend(items)
 
     def insert(self, Py_ssize_t index, Element child not None):
+        ensure(self)
         _check_acyclic(self, child)
         if self._children is None:
             self._children = _untracked([child])
@@ -297,6 +336,7 @@ cdef class Element:
 
     def remove(self, Element child not None):
         """Remove ``child`` (this very object, not an equal one); ValueError if absent."""
+        ensure(self)
         cdef list c = self._children
         cdef Py_ssize_t i
         if c is not None:
@@ -308,16 +348,19 @@ cdef class Element:
 
     def clear(self):
         """Drop attributes, text, tail and children (like ElementTree)."""
+        self._raw = None
+        self._ctx = None
         self._attrib = None
         self._children = None
-        self.text = None
+        self._text = None
         self.tail = None
 
     def subelement(self, str tag not None, attrib=None, /, *, str text=None):
         """Append a new child element and return it."""
+        ensure(self)
         cdef Element child = Element.__new__(Element)
         child.tag = tag
-        child.text = text
+        child._text = text
         if attrib:
             child._attrib = dict(attrib)
         if self._children is None:
@@ -343,7 +386,7 @@ cdef class Element:
         if not found:
             return default
         el = found[0]
-        return "" if el.text is None else el.text
+        return "" if el._text is None else el._text
 
     def iter(self, tag=None):
         """Depth-first over this element and its descendants (a snapshot).
@@ -361,14 +404,15 @@ cdef class Element:
         cdef list c
         cdef Element el, child
         cdef Py_ssize_t i
+        ensure(self)
         while stack:
             item = stack.pop()
             if type(item) is str:
                 out.append(item)
                 continue
             el = <Element>item
-            if el.text:
-                out.append(el.text)
+            if el._text:
+                out.append(el._text)
             c = el._children
             if c:
                 for i in range(len(c) - 1, -1, -1):
@@ -381,6 +425,7 @@ cdef class Element:
     # -- copies, comparison ---------------------------------------------
     def copy(self):
         """A deep copy of the element and its subtree (tail included)."""
+        ensure(self)
         cdef Element root = _clone(self)
         cdef list stack = [self, root]
         cdef Element src, dst, child, new
@@ -401,6 +446,7 @@ cdef class Element:
 
     def __copy__(self):
         """Shallow copy: new attribute dict and child list, same child objects."""
+        ensure(self)
         cdef Element new = _clone(self)
         if self._children:
             new._children = _untracked(list(self._children))
@@ -410,10 +456,11 @@ cdef class Element:
         return self.copy()
 
     def __reduce__(self):
-        return (Element, (self.tag, self._attrib), (self.text, self.tail, self._children))
+        ensure(self)
+        return (Element, (self.tag, self._attrib), (self._text, self.tail, self._children))
 
     def __setstate__(self, state):
-        self.text, self.tail, children = state
+        self._text, self.tail, children = state
         self._children = _untracked(list(children)) if children else None
 
     def __eq__(self, other):
@@ -423,6 +470,8 @@ cdef class Element:
         cdef Element a, b
         cdef list ca, cb
         cdef Py_ssize_t i, n
+        ensure(self)
+        ensure(<Element>other)
         while stack:
             b = stack.pop()
             a = stack.pop()
@@ -430,7 +479,7 @@ cdef class Element:
                 continue
             if a.tag != b.tag:
                 return False
-            if (a.text or "") != (b.text or "") or (a.tail or "") != (b.tail or ""):
+            if (a._text or "") != (b._text or "") or (a.tail or "") != (b.tail or ""):
                 return False
             if a._attrib:
                 if a._attrib != (b._attrib or {}):
@@ -454,6 +503,7 @@ cdef class Element:
         return not result
 
     def __repr__(self):
+        ensure(self)
         parts = [f"<Element {self.tag!r}"]
         if self._attrib:
             parts.append(f" {self._attrib!r}")
@@ -488,6 +538,7 @@ cdef class Element:
     # -- xml.etree interoperability ----------------------------------------
     def to_etree(self):
         """An equivalent :class:`xml.etree.ElementTree.Element` tree."""
+        ensure(self)
         root = _to_et(self)
         cdef list stack = [self, root]
         cdef Element src, child
@@ -523,7 +574,7 @@ cdef class Element:
                     tail = child.tail
                     if tail:
                         if prev is None:
-                            dst.text = (dst.text or "") + tail
+                            dst._text = (dst._text or "") + tail
                         else:
                             prev.tail = (prev.tail or "") + tail
                     continue
@@ -532,3 +583,492 @@ cdef class Element:
                 stack.append(new)
                 prev = new
         return root
+
+
+# -- names and short values: small direct-mapped caches -----------------------
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define FX_GIL_BUILD 0
+    #else
+    #define FX_GIL_BUILD 1
+    #endif
+    """
+    const bint FX_GIL_BUILD
+
+DEF CACHE_SIZE = 1024
+DEF VALUE_CACHE_MAX = 32
+DEF KEY_MAX = 80
+
+ctypedef struct CacheEntry:
+    size_t hash
+    PyObject *value    # an ASCII str; the key bytes are compared against its data
+
+
+cdef CacheEntry *_new_cache() except NULL:
+    cdef CacheEntry *table = <CacheEntry *>calloc(CACHE_SIZE, sizeof(CacheEntry))
+    if table == NULL:
+        raise MemoryError()
+    return table
+
+
+# Shared by every tokenizer; only where the GIL serialises access to them.
+cdef CacheEntry *_names = _new_cache() if FX_GIL_BUILD else NULL
+cdef CacheEntry *_values = _new_cache() if FX_GIL_BUILD else NULL
+
+
+cdef object _intern(CacheEntry *table, const char *s, Py_ssize_t n, bint clark):
+    """The str for UTF-8 ``s[:n]``; for names (``clark``) expat's ``uri}local``
+    becomes ``{uri}local``.  Entries are 16 bytes (hash, str) so the tables stay
+    in cache; a hit is confirmed by comparing the bytes with the cached ASCII str.
+    """
+    cdef uint64_t head = 0, tail = 0
+    cdef size_t h
+    cdef CacheEntry *e = NULL
+    cdef const char *data
+    cdef Py_ssize_t length
+    if table != NULL and n <= (KEY_MAX if clark else VALUE_CACHE_MAX):
+        # cheap hash of length, first and last 8 bytes; the byte comparison settles collisions
+        if n >= 8:
+            memcpy(&head, s, 8)
+            memcpy(&tail, s + n - 8, 8)
+        else:
+            memcpy(&head, s, n)
+        h = <size_t>((head * 0x9E3779B97F4A7C15ULL) ^ (tail * 0xC2B2AE3D27D4EB4FULL)
+                     ^ (<uint64_t>n * 0x165667B19E3779F9ULL))
+        h ^= h >> 29
+        e = &table[h & (CACHE_SIZE - 1)]
+        if e.value != NULL and e.hash == h:
+            cached = <object>e.value
+            data = <const char *>PyUnicode_DATA(cached)
+            length = PyUnicode_GET_LENGTH(cached)
+            if clark and length == n + 1 and data[0] == b'{':
+                data += 1
+                length -= 1
+            if length == n and memcmp(data, s, n) == 0:
+                return cached
+    value = PyUnicode_DecodeUTF8(s, n, NULL)
+    if clark and memchr(s, b'}', n) != NULL:
+        value = "{" + value
+    if e != NULL and PyUnicode_IS_ASCII(value):
+        Py_XDECREF(e.value)
+        Py_INCREF(value)
+        e.value = <PyObject *>value
+        e.hash = h
+    return value
+
+
+cdef object intern_str(const char *s, Py_ssize_t n, bint clark):
+    """A name (``uri}local`` → Clark notation) or attribute value, cached when short."""
+    return _intern(_names if clark else _values, s, n, clark)
+
+
+# -- building a lazy stanza from its bytes -------------------------------------
+#
+# The tokenizer has expat check each stanza (well-formedness, namespaces,
+# restricted XML) without building anything, and hands over the stanza's bytes.
+# Because those bytes are known to be well-formed, building the tree needs no
+# validation: a forward scan over tags, attributes, text, CDATA sections and the
+# five predefined entities plus character references, with XML's line-end and
+# attribute-value normalisation, and namespace resolution against the bindings
+# in scope (those of the stream header first).
+
+ctypedef struct Buf:
+    char *data
+    Py_ssize_t len, cap
+    char inline_[512]
+
+ctypedef struct Binding:
+    const char *prefix
+    Py_ssize_t plen        # 0: the default namespace
+    const char *uri
+    Py_ssize_t ulen        # 0: no namespace
+
+ctypedef struct Attr:
+    const char *name
+    Py_ssize_t nlen
+    const char *value
+    Py_ssize_t vlen
+
+cdef const char *_XML_NS = b"http://www.w3.org/XML/1998/namespace"
+
+
+cdef inline void _buf_init(Buf *b) noexcept:
+    b.data = b.inline_
+    b.len = 0
+    b.cap = sizeof(b.inline_)
+
+
+cdef inline void _buf_free(Buf *b) noexcept:
+    if b.data != b.inline_:
+        free(b.data)
+
+
+cdef int _buf_grow(Buf *b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap = b.cap
+    cdef char *grown
+    while cap < b.len + extra:
+        cap *= 2
+    if b.data == b.inline_:
+        grown = <char *>malloc(cap)
+        if grown != NULL:
+            memcpy(grown, b.data, b.len)
+    else:
+        grown = <char *>realloc(b.data, cap)
+    if grown == NULL:
+        raise MemoryError()
+    b.data = grown
+    b.cap = cap
+    return 0
+
+
+cdef inline int _buf_put(Buf *b, const char *s, Py_ssize_t n) except -1:
+    if b.len + n > b.cap:
+        _buf_grow(b, n)
+    memcpy(b.data + b.len, s, n)
+    b.len += n
+    return 0
+
+
+cdef enum:
+    _TEXT = 0
+    _ATTR = 1
+    _CDATA = 2
+
+
+cdef inline bint _is_space(unsigned char c) noexcept:
+    return c == b' ' or c == b'\n' or c == b'\t' or c == b'\r'
+
+
+cdef Py_ssize_t _put_reference(Buf *b, const char *s, Py_ssize_t i, Py_ssize_t n) except -1:
+    """Append the character that the reference at ``s[i] == '&'`` stands for; return the index after ``;``."""
+    cdef Py_ssize_t j = i + 1
+    cdef unsigned long cp = 0
+    cdef unsigned char c
+    cdef char out[4]
+    if s[j] == b'#':
+        j += 1
+        if s[j] == b'x':
+            j += 1
+            while s[j] != b';':
+                c = s[j]
+                cp = cp * 16 + (c - 48 if c <= b'9' else (c | 0x20) - 87)
+                j += 1
+        else:
+            while s[j] != b';':
+                cp = cp * 10 + (s[j] - 48)
+                j += 1
+        if cp < 0x80:
+            out[0] = <char>cp
+            _buf_put(b, out, 1)
+        elif cp < 0x800:
+            out[0] = <char>(0xC0 | (cp >> 6))
+            out[1] = <char>(0x80 | (cp & 0x3F))
+            _buf_put(b, out, 2)
+        elif cp < 0x10000:
+            out[0] = <char>(0xE0 | (cp >> 12))
+            out[1] = <char>(0x80 | ((cp >> 6) & 0x3F))
+            out[2] = <char>(0x80 | (cp & 0x3F))
+            _buf_put(b, out, 3)
+        else:
+            out[0] = <char>(0xF0 | (cp >> 18))
+            out[1] = <char>(0x80 | ((cp >> 12) & 0x3F))
+            out[2] = <char>(0x80 | ((cp >> 6) & 0x3F))
+            out[3] = <char>(0x80 | (cp & 0x3F))
+            _buf_put(b, out, 4)
+        return j + 1
+    c = s[j]
+    if c == b'l':
+        _buf_put(b, b"<", 1)
+    elif c == b'g':
+        _buf_put(b, b">", 1)
+    elif c == b'q':
+        _buf_put(b, b'"', 1)
+    elif s[j + 1] == b'm':
+        _buf_put(b, b"&", 1)
+    else:
+        _buf_put(b, b"'", 1)
+    while s[j] != b';':
+        j += 1
+    return j + 1
+
+
+cdef int _put_chars(Buf *b, const char *s, Py_ssize_t n, int mode) except -1:
+    """Append character data with line ends normalised (CR LF and CR become LF);
+    references are replaced except in CDATA sections, and in attribute values
+    white space becomes a space."""
+    cdef bint attr = mode == _ATTR
+    cdef Py_ssize_t i = 0, start = 0
+    cdef unsigned char c
+    while i < n:
+        c = s[i]
+        if c == b'&' and mode != _CDATA:
+            _buf_put(b, s + start, i - start)
+            i = _put_reference(b, s, i, n)
+            start = i
+        elif c == b'\r':
+            _buf_put(b, s + start, i - start)
+            _buf_put(b, b" " if attr else b"\n", 1)
+            i += 2 if i + 1 < n and s[i + 1] == b'\n' else 1
+            start = i
+        elif attr and (c == b'\n' or c == b'\t'):
+            _buf_put(b, s + start, i - start)
+            _buf_put(b, b" ", 1)
+            i += 1
+            start = i
+        else:
+            i += 1
+    return _buf_put(b, s + start, n - start)
+
+
+cdef bint _needs_work(const char *s, Py_ssize_t n, bint attr) noexcept:
+    cdef Py_ssize_t i
+    cdef unsigned char c
+    for i in range(n):
+        c = s[i]
+        if c == b'&' or c == b'\r' or (attr and (c == b'\n' or c == b'\t')):
+            return True
+    return False
+
+
+cdef object _name(Buf *key, Binding *bindings, Py_ssize_t nb, const char *name,
+                  Py_ssize_t n, bint attribute):
+    """The Clark-notation str of a prefixed or unprefixed name in scope."""
+    cdef const char *colon = <const char *>memchr(name, b':', n)
+    cdef const char *local = name
+    cdef Py_ssize_t plen = 0, llen = n, k
+    cdef const char *uri = NULL
+    cdef Py_ssize_t ulen = 0
+    if colon != NULL:
+        plen = colon - name
+        local = colon + 1
+        llen = n - plen - 1
+        if plen == 3 and memcmp(name, b"xml", 3) == 0:
+            uri = _XML_NS
+            ulen = strlen(_XML_NS)
+    elif attribute:
+        return intern_str(name, n, True)
+    if uri == NULL:
+        k = nb - 1
+        while k >= 0:
+            if bindings[k].plen == plen and memcmp(bindings[k].prefix, name, plen) == 0:
+                uri = bindings[k].uri
+                ulen = bindings[k].ulen
+                break
+            k -= 1
+    if ulen == 0:
+        return intern_str(local, llen, True)
+    key.len = 0
+    _buf_put(key, uri, ulen)
+    _buf_put(key, b"}", 1)
+    _buf_put(key, local, llen)
+    return intern_str(key.data, key.len, True)
+
+
+cdef object _value(Buf *tmp, const char *s, Py_ssize_t n, bint attr):
+    if not _needs_work(s, n, attr):
+        return intern_str(s, n, False) if attr else PyUnicode_DecodeUTF8(s, n, NULL)
+    tmp.len = 0
+    _put_chars(tmp, s, n, _ATTR if attr else _TEXT)
+    return PyUnicode_DecodeUTF8(tmp.data, tmp.len, NULL)
+
+
+cdef int _flush_text(Buf *text, Element el) except -1:
+    cdef Element last
+    value = PyUnicode_DecodeUTF8(text.data, text.len, NULL)
+    text.len = 0
+    if el._children:
+        last = <Element>el._children[-1]
+        last.tail = value
+    else:
+        el._text = value
+    return 0
+
+
+cdef void *_grow(void *array, Py_ssize_t *cap, size_t item) except NULL:
+    cdef Py_ssize_t new_cap = cap[0] * 2 if cap[0] else 16
+    cdef void *grown = realloc(array, new_cap * item)
+    if grown == NULL:
+        raise MemoryError()
+    cap[0] = new_cap
+    return grown
+
+
+cdef int _build(Element root, bytes raw, tuple ctx) except -1:
+    cdef const char *s = PyBytes_AS_STRING(raw)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
+    cdef Py_ssize_t i = 0, j, vstart, alen, nstart, nlen, k
+    cdef Py_ssize_t nb = 0, cap_b = 0, na, cap_a = 0, depth = 0, cap_d = 0, mark
+    cdef Binding *bindings = NULL
+    cdef Attr *atts = NULL
+    cdef void **stack = NULL
+    cdef Py_ssize_t *marks = NULL
+    cdef const char *p
+    cdef unsigned char c, q
+    cdef bint empty
+    cdef Element el
+    cdef dict attrib
+    cdef list children
+    cdef Buf text, key, tmp
+    cdef bytes prefix, uri
+    keep = [ctx]          # owners of the bytes that bindings point into
+    _buf_init(&text)
+    _buf_init(&key)
+    _buf_init(&tmp)
+    try:
+        default, declared = ctx
+        for item in ((b"", default),) + declared:
+            prefix, uri = item
+            if nb == cap_b:
+                bindings = <Binding *>_grow(bindings, &cap_b, sizeof(Binding))
+            bindings[nb].prefix = prefix
+            bindings[nb].plen = len(prefix)
+            bindings[nb].uri = uri
+            bindings[nb].ulen = len(uri)
+            nb += 1
+            keep.append(item)
+        while i < n:
+            if s[i] != b'<':
+                p = <const char *>memchr(s + i, b'<', n - i)
+                j = p - s
+                _put_chars(&text, s + i, j - i, _TEXT)
+                i = j
+                continue
+            c = s[i + 1]
+            if c == b'/':
+                if text.len:
+                    _flush_text(&text, <Element>stack[depth - 1])
+                i = (<const char *>memchr(s + i, b'>', n - i) - s) + 1
+                depth -= 1
+                nb = marks[depth]
+                if depth == 0:
+                    break
+                continue
+            if c == b'!':
+                j = i + 9
+                while not (s[j] == b']' and s[j + 1] == b']' and s[j + 2] == b'>'):
+                    j += 1
+                _put_chars(&text, s + i + 9, j - i - 9, _CDATA)
+                i = j + 3
+                continue
+            if text.len:
+                _flush_text(&text, <Element>stack[depth - 1])
+            nstart = i + 1
+            j = nstart
+            while not _is_space(s[j]) and s[j] != b'/' and s[j] != b'>':
+                j += 1
+            nlen = j - nstart
+            mark = nb
+            na = 0
+            while True:
+                while _is_space(s[j]):
+                    j += 1
+                c = s[j]
+                if c == b'>':
+                    j += 1
+                    empty = False
+                    break
+                if c == b'/':
+                    j += 2
+                    empty = True
+                    break
+                k = j
+                while s[j] != b'=' and not _is_space(s[j]):
+                    j += 1
+                alen = j - k
+                while s[j] != b'=':
+                    j += 1
+                j += 1
+                while _is_space(s[j]):
+                    j += 1
+                q = s[j]
+                vstart = j + 1
+                j = (<const char *>memchr(s + vstart, q, n - vstart) - s) + 1
+                if alen >= 5 and memcmp(s + k, b"xmlns", 5) == 0 and (alen == 5 or s[k + 5] == b':'):
+                    if nb == cap_b:
+                        bindings = <Binding *>_grow(bindings, &cap_b, sizeof(Binding))
+                    bindings[nb].prefix = s + k + 6
+                    bindings[nb].plen = alen - 6 if alen > 5 else 0
+                    if _needs_work(s + vstart, j - 1 - vstart, True):
+                        tmp.len = 0
+                        _put_chars(&tmp, s + vstart, j - 1 - vstart, _ATTR)
+                        uri = PyBytes_FromStringAndSize(tmp.data, tmp.len)
+                        keep.append(uri)
+                        bindings[nb].uri = uri
+                        bindings[nb].ulen = len(uri)
+                    else:
+                        bindings[nb].uri = s + vstart
+                        bindings[nb].ulen = j - 1 - vstart
+                    nb += 1
+                    continue
+                if na == cap_a:
+                    atts = <Attr *>_grow(atts, &cap_a, sizeof(Attr))
+                atts[na].name = s + k
+                atts[na].nlen = alen
+                atts[na].value = s + vstart
+                atts[na].vlen = j - 1 - vstart
+                na += 1
+            if depth == 0:
+                el = root
+            else:
+                el = Element.__new__(Element)
+                el.tag = _name(&key, bindings, nb, s + nstart, nlen, False)
+                parent = <Element>stack[depth - 1]
+                children = parent._children
+                if children is None:
+                    parent._children = _untracked([el])
+                else:
+                    children.append(el)
+            if na:
+                attrib = {}
+                for k in range(na):
+                    attrib[_name(&key, bindings, nb, atts[k].name, atts[k].nlen, True)] = \
+                        _value(&tmp, atts[k].value, atts[k].vlen, True)
+                el._attrib = attrib
+            i = j
+            if empty:
+                nb = mark
+                if depth == 0:
+                    break
+            else:
+                if depth == cap_d:
+                    k = cap_d
+                    stack = <void **>_grow(stack, &cap_d, sizeof(void *))
+                    marks = <Py_ssize_t *>_grow(marks, &k, sizeof(Py_ssize_t))
+                stack[depth] = <void *>el
+                marks[depth] = mark
+                depth += 1
+    finally:
+        free(bindings)
+        free(atts)
+        free(stack)
+        free(marks)
+        _buf_free(&text)
+        _buf_free(&key)
+        _buf_free(&tmp)
+    return 0
+
+
+cdef int _materialize(Element el) except -1:
+    """Build the attributes, text and children of a lazy stanza from its bytes."""
+    cdef bytes raw = el._raw
+    cdef tuple ctx = el._ctx
+    el._raw = None
+    el._ctx = None
+    try:
+        _build(el, raw, ctx)
+    except BaseException:
+        el._attrib = None
+        el._children = None
+        el._text = None
+        el._raw = raw
+        el._ctx = ctx
+        raise
+    return 0
+

@@ -13,7 +13,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.string cimport memcpy
 
-from fastxmpp._element_c cimport Element
+from fastxmpp._element_c cimport Element, ensure
 
 from fastxmpp._serializer_py import (
     NS_XML,
@@ -331,16 +331,16 @@ cdef int _write_tree(_Buf *b, Element root, str scope) except -1:
     cdef _Frame *top
     cdef Py_ssize_t depth = 0, cap = 16, i
     if not root._children:
-        if not root.text:
+        if not root._text:
             _put(b, b"/>", 2)
             return 0
         _put(b, b">", 1)
-        _put_text(b, root.text, False)
+        _put_text(b, root._text, False)
         _put_bytes(b, info.close)
         return 0
     _put(b, b">", 1)
-    if root.text:
-        _put_text(b, root.text, False)
+    if root._text:
+        _put_text(b, root._text, False)
     Py_INCREF(root)
     Py_INCREF(info)
     frames[0].el = <PyObject *>root
@@ -360,8 +360,8 @@ cdef int _write_tree(_Buf *b, Element root, str scope) except -1:
                 cinfo = _start_tag(b, child, pinfo.ns)
                 if child._children:
                     _put(b, b">", 1)
-                    if child.text:
-                        _put_text(b, child.text, False)
+                    if child._text:
+                        _put_text(b, child._text, False)
                     if depth == cap:
                         if frames == small:
                             new_frames = <_Frame *>PyMem_Malloc(2 * cap * sizeof(_Frame))
@@ -380,9 +380,9 @@ cdef int _write_tree(_Buf *b, Element root, str scope) except -1:
                     frames[depth].index = 0
                     depth += 1
                     continue
-                if child.text:
+                if child._text:
                     _put(b, b">", 1)
-                    _put_text(b, child.text, False)
+                    _put_text(b, child._text, False)
                     _put_bytes(b, cinfo.close)
                 else:
                     _put(b, b"/>", 2)
@@ -414,6 +414,7 @@ def serialize(Element element not None, str default_ns not None="jabber:client")
     """
     cdef char small[_SMALL]
     cdef _Buf b
+    ensure(element)
     b.data = small
     b.len = 0
     b.cap = _SMALL

@@ -2,17 +2,23 @@
 """Compiled twin of the stream tokenizer: expat reached through pyexpat's C API capsule.
 
 Same behaviour as ``_tokenizer_py``; see ``fastxmpp.tokenizer`` for the contract.
+
+How it differs inside: a byte scanner runs ahead of expat and finds where each
+stanza starts and ends (it also enforces the size and depth limits and cuts
+restricted XML).  Expat then checks every byte (well-formedness, namespaces)
+but calls back only for the stream header and at stanza boundaries.  A stanza
+is delivered as an Element that holds its checked bytes and builds its
+attributes, text and children on first use (``_element_c._materialize``);
+its ``tag`` is set at once.  On free-threaded builds it is built at once.
 """
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_Import
-from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.stdint cimport uint64_t
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, strcmp, strlen
 
-from fastxmpp._element_c cimport Element
+from fastxmpp._element_c cimport Element, ensure, intern_str
 from fastxmpp._expat cimport *
 
 import pyexpat  # noqa: F401  (makes the capsule importable)
@@ -49,52 +55,18 @@ DEF S_BANG = 4
 DEF S_CDATA = 5
 DEF S_PI = 6
 
-DEF CACHE_SIZE = 1024
-DEF VALUE_CACHE_MAX = 32
-DEF KEY_MAX = 80
 DEF PARSE_MAX = 1 << 30
-
-cdef extern from "Python.h":
-    void PyObject_GC_UnTrack(void *op)
-    bint PyUnicode_IS_ASCII(object o)
-    void *PyUnicode_DATA(object o)
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
 cdef extern from *:
     """
     #ifdef Py_GIL_DISABLED
-    #define FX_SHARED_CACHE 0
+    #define FX_LAZY 0
     #else
-    #define FX_SHARED_CACHE 1
+    #define FX_LAZY 1
     #endif
     """
-    const bint FX_SHARED_CACHE
-
-
-ctypedef struct CacheEntry:
-    size_t hash
-    PyObject *value    # an ASCII str; the key bytes are compared against its data
-
-
-cdef CacheEntry *_new_cache() except NULL:
-    cdef CacheEntry *table = <CacheEntry *>calloc(CACHE_SIZE, sizeof(CacheEntry))
-    if table == NULL:
-        raise MemoryError()
-    return table
-
-
-cdef void _free_cache(CacheEntry *table) noexcept:
-    cdef Py_ssize_t i
-    if table != NULL:
-        for i in range(CACHE_SIZE):
-            Py_XDECREF(table[i].value)
-        free(table)
-
-
-# Name and short-value caches: shared by all tokenizers where the GIL
-# serialises access, per tokenizer on free-threaded builds.
-cdef CacheEntry *_shared_names = _new_cache() if FX_SHARED_CACHE else NULL
-cdef CacheEntry *_shared_values = _new_cache() if FX_SHARED_CACHE else NULL
+    # Stanzas are built on first use where the GIL serialises that; eagerly otherwise.
+    const bint FX_LAZY
 
 
 cdef class Tokenizer:
@@ -116,36 +88,29 @@ cdef class Tokenizer:
     cdef Py_ssize_t s_pos, s_tag_start, s_stanza_start
     cdef int s_state, s_depth, s_quote, s_last, s_term, s_bang_len
     cdef char s_bang[8]
-    cdef Py_ssize_t *s_ends
+    cdef Py_ssize_t *s_ends        # (start, end) stream offsets of the stanzas completed by this feed
     cdef Py_ssize_t s_nends, s_ends_cap
-    # tree building
+    # the bytes of a stanza that began in an earlier feed (from stream offset _carry_start)
+    cdef char *_carry
+    cdef const char *_buf           # the data of the feed being parsed, from stream offset _base
+    cdef Py_ssize_t _base
+    cdef Py_ssize_t _carry_len, _carry_cap, _carry_start
     cdef int _depth
-    cdef list _stack
-    cdef char *_tbuf
-    cdef Py_ssize_t _tlen, _tcap
     cdef list _events
     cdef object _error
     cdef bint _paused_now
     cdef Py_ssize_t _ends_seen
     cdef object _header_ns
+    cdef list _decls
+    cdef tuple _ctx
     cdef object _prolog
     cdef object _held
     cdef object _failed
-    cdef CacheEntry *_names
-    cdef CacheEntry *_values
 
     def __cinit__(self):
-        if FX_SHARED_CACHE:
-            self._names = _shared_names
-            self._values = _shared_values
-        else:
-            self._names = _new_cache()
-            self._values = _new_cache()
-        self._tcap = 256
-        self._tbuf = <char *>malloc(self._tcap)
         self.s_ends_cap = 16
-        self.s_ends = <Py_ssize_t *>malloc(sizeof(Py_ssize_t) * self.s_ends_cap)
-        if self._tbuf == NULL or self.s_ends == NULL:
+        self.s_ends = <Py_ssize_t *>malloc(sizeof(Py_ssize_t) * 2 * self.s_ends_cap)
+        if self.s_ends == NULL:
             raise MemoryError()
         self._parser = NULL
 
@@ -164,10 +129,7 @@ cdef class Tokenizer:
     def __dealloc__(self):
         if self._parser != NULL:
             capi.ParserFree(self._parser)
-        if not FX_SHARED_CACHE:
-            _free_cache(self._names)
-            _free_cache(self._values)
-        free(self._tbuf)
+        free(self._carry)
         free(self.s_ends)
 
     # -- public API -----------------------------------------------------------------
@@ -214,7 +176,6 @@ cdef class Tokenizer:
             raise MemoryError()
         capi.SetUserData(self._parser, <void *>self)
         capi.SetElementHandler(self._parser, _on_start, _on_end)
-        capi.SetCharacterDataHandler(self._parser, _on_chars)
         capi.SetNamespaceDeclHandler(self._parser, _on_nsdecl, NULL)
         capi.SetCommentHandler(self._parser, _on_comment)
         capi.SetProcessingInstructionHandler(self._parser, _on_pi)
@@ -232,12 +193,14 @@ cdef class Tokenizer:
         self.s_bang_len = 0
         self.s_nends = 0
         self._depth = 0
-        self._stack = []
-        self._tlen = 0
+        self._carry_len = 0
+        self._carry_start = -1
         self._events = []
         self._error = None
         self._paused_now = False
         self._header_ns = None
+        self._decls = []
+        self._ctx = None
         self._prolog = b""
         self._held = None
 
@@ -269,6 +232,8 @@ cdef class Tokenizer:
             if cut < 0:
                 cut = 0
         self._ends_seen = 0
+        self._buf = buf
+        self._base = base
         done = 0
         while done < cut and status and not self._paused_now and self._error is None:
             part = cut - done
@@ -277,7 +242,7 @@ cdef class Tokenizer:
             status = capi.Parse(self._parser, buf + done, <int>part, 0)
             done += part
         if self._paused_now:
-            self._held = data[self.s_ends[self._ends_seen - 1] - base:]
+            self._held = data[self.s_ends[2 * self._ends_seen - 1] - base:]
             self._paused_now = False
             scan_err = None
         elif self._error is not None:
@@ -289,28 +254,32 @@ cdef class Tokenizer:
                                    capi.GetErrorColumnNumber(self._parser))
         if scan_err is not None:
             self._fail(scan_err)
+        if self._held is None:
+            self._keep_partial(buf, n)
         events = self._events
         self._events = []
         return events
 
-    cdef inline void _record_end(self, Py_ssize_t end) noexcept:
+    cdef inline int _record(self, Py_ssize_t start, Py_ssize_t end) except -1:
         cdef Py_ssize_t *grown
         if self.s_nends == self.s_ends_cap:
-            grown = <Py_ssize_t *>realloc(self.s_ends, sizeof(Py_ssize_t) * self.s_ends_cap * 2)
+            grown = <Py_ssize_t *>realloc(self.s_ends, sizeof(Py_ssize_t) * 4 * self.s_ends_cap)
             if grown == NULL:
-                return  # only restart offsets need these; _feed then falls back to the error path
+                raise MemoryError()
             self.s_ends = grown
             self.s_ends_cap *= 2
-        self.s_ends[self.s_nends] = end
+        self.s_ends[2 * self.s_nends] = start
+        self.s_ends[2 * self.s_nends + 1] = end
         self.s_nends += 1
+        return 0
 
     cdef object _end_stanza(self, Py_ssize_t end):
         cdef Py_ssize_t size = end - self.s_stanza_start
         if size > self.max_stanza_bytes:
             return errors.PolicyViolation(
                 f"stanza of {size} bytes exceeds the limit of {self.max_stanza_bytes}")
+        self._record(self.s_stanza_start, end)
         self.s_stanza_start = -1
-        self._record_end(end)
         return None
 
     cdef object _scan(self, const unsigned char *data, Py_ssize_t n):
@@ -454,133 +423,86 @@ cdef class Tokenizer:
         self.s_pos = base + n
         return err
 
-    # -- building elements ----------------------------------------------------------------
-    cdef object _intern(self, CacheEntry *table, const char *s, Py_ssize_t n, bint clark):
-        """The str for ``s[:n]`` (Clark notation for names), from a small direct-mapped cache.
-
-        Entries are 16 bytes (hash, str) so the tables stay in cache; a hit is
-        confirmed by comparing the bytes with the cached ASCII str's own data.
-        """
-        cdef uint64_t head = 0, tail = 0
-        cdef size_t h
-        cdef CacheEntry *e
-        cdef const char *data
-        cdef Py_ssize_t length
-        if n > KEY_MAX or (not clark and n > VALUE_CACHE_MAX):
-            value = PyUnicode_DecodeUTF8(s, n, NULL)
-            return "{" + value if clark and memchr(s, b'}', n) != NULL else value
-        # cheap hash of length, first and last 8 bytes; the byte comparison settles collisions
-        if n >= 8:
-            memcpy(&head, s, 8)
-            memcpy(&tail, s + n - 8, 8)
-        else:
-            memcpy(&head, s, n)
-        h = <size_t>((head * 0x9E3779B97F4A7C15ULL) ^ (tail * 0xC2B2AE3D27D4EB4FULL) ^ (<uint64_t>n * 0x165667B19E3779F9ULL))
-        h ^= h >> 29
-        e = &table[h & (CACHE_SIZE - 1)]
-        if e.value != NULL and e.hash == h:
-            cached = <object>e.value
-            data = <const char *>PyUnicode_DATA(cached)
-            length = PyUnicode_GET_LENGTH(cached)
-            if clark and length == n + 1 and data[0] == b'{':
-                data += 1
-                length -= 1
-            if length == n and memcmp(data, s, n) == 0:
-                return cached
-        value = PyUnicode_DecodeUTF8(s, n, NULL)
-        if clark and memchr(s, b'}', n) != NULL:
-            value = "{" + value
-        if PyUnicode_IS_ASCII(value):
-            Py_XDECREF(e.value)
-            Py_INCREF(value)
-            e.value = <PyObject *>value
-            e.hash = h
-        return value
-
-    cdef inline object _text(self):
-        text = PyUnicode_DecodeUTF8(self._tbuf, self._tlen, NULL)
-        self._tlen = 0
-        return text
-
-    cdef _flush_text(self):
-        cdef Element el = <Element>self._stack[-1]
-        cdef Element last
-        text = self._text()
-        if el._children:
-            last = <Element>el._children[-1]
-            last.tail = text if last.tail is None else last.tail + text
-        else:
-            el.text = text if el.text is None else el.text + text
-
+    # -- delivering stanzas -----------------------------------------------------------
     cdef _start(self, const char *name, const char **atts):
-        cdef int depth
-        cdef Element el, parent
-        cdef dict attrib = None
-        cdef Py_ssize_t i = 0, n
-        if self._tlen:
-            self._flush_text()
-        depth = self._depth = self._depth + 1
-        n = strlen(name)
-        tag = self._intern(self._names, name, n, True)
-        if atts[0] != NULL:
-            attrib = {}
-            while atts[i] != NULL:
-                key = self._intern(self._names, atts[i], strlen(atts[i]), True)
-                attrib[key] = self._intern(self._values, atts[i + 1], strlen(atts[i + 1]), False)
-                i += 2
-        if depth == 1:
-            if tag != _STREAM_TAG:
-                raise stream_header_error(tag)
-            self._events.append(StreamHeader(attrib if attrib is not None else {}, self._header_ns))
-            return
-        el = Element.__new__(Element)
-        el.tag = tag
-        el._attrib = attrib
+        cdef int depth = self._depth + 1
+        cdef Py_ssize_t i = 0
+        cdef dict attrib = {}
+        self._depth = depth
         if depth == 2:
             if memchr(name, b'}', strlen(name)) == NULL:
-                raise errors.InvalidNamespace(f"top-level element {tag!r} has no namespace")
-        else:
-            parent = <Element>self._stack[-1]
-            if parent._children is None:
-                # Elements are not GC-tracked and refuse cycles, so a list that
-                # holds only elements cannot be part of a cycle either.
-                children = [el]
-                PyObject_GC_UnTrack(<void *>children)
-                parent._children = children
-            else:
-                parent._children.append(el)
-        self._stack.append(el)
+                raise errors.InvalidNamespace(
+                    f"top-level element {intern_str(name, strlen(name), True)!r} has no namespace")
+        elif depth == 1:
+            tag = intern_str(name, strlen(name), True)
+            if tag != _STREAM_TAG:
+                raise stream_header_error(tag)
+            while atts[i] != NULL:
+                attrib[intern_str(atts[i], strlen(atts[i]), True)] = \
+                    intern_str(atts[i + 1], strlen(atts[i + 1]), False)
+                i += 2
+            self._ctx = (self._header_ns.encode("utf-8"), tuple(self._decls))
+            self._events.append(StreamHeader(attrib, self._header_ns))
 
-    cdef _end(self):
+    cdef _end(self, const char *name):
         cdef int depth = self._depth
-        if self._tlen:
-            self._flush_text()
+        cdef Py_ssize_t k, start, end, head
+        cdef Element el
+        cdef bytes raw
+        cdef char *out
         self._depth = depth - 1
         if depth == 1:
             self._events.append(_STREAM_END)
-            return
-        el = self._stack.pop()
-        if depth == 2:
+        elif depth == 2:
+            k = self._ends_seen
+            if k >= self.s_nends:
+                raise RuntimeError("tokenizer: expat and the scanner disagree on stanza ends")
+            start = self.s_ends[2 * k]
+            end = self.s_ends[2 * k + 1]
+            if start >= self._base:
+                raw = PyBytes_FromStringAndSize(self._buf + (start - self._base), end - start)
+            else:   # began in an earlier feed
+                head = self._carry_len
+                if start != self._carry_start or head != self._base - start:
+                    raise RuntimeError("tokenizer: lost the start of a stanza")
+                raw = PyBytes_FromStringAndSize(NULL, end - start)
+                out = PyBytes_AS_STRING(raw)
+                memcpy(out, self._carry, head)
+                memcpy(out + head, self._buf, end - start - head)
+            el = Element.__new__(Element)
+            el.tag = intern_str(name, strlen(name), True)
+            el._raw = raw
+            el._ctx = self._ctx
+            if not FX_LAZY:
+                ensure(el)
             self._events.append(el)
-            self._ends_seen += 1
-            if (<Element>el).tag in self.restart_triggers:
+            self._ends_seen = k + 1
+            if el.tag in self.restart_triggers:
                 self._paused_now = True
 
-    cdef void _chars(self, const char *s, int n) noexcept:
-        cdef Py_ssize_t need = self._tlen + n
-        cdef Py_ssize_t cap = self._tcap
+    cdef int _keep_partial(self, const char *buf, Py_ssize_t n) except -1:
+        """Copy the start of a stanza not complete at the end of this feed into the carry buffer."""
+        cdef Py_ssize_t start = self.s_stanza_start, offset, need
         cdef char *grown
-        if need > cap:
-            while cap < need:
-                cap *= 2
-            grown = <char *>realloc(self._tbuf, cap)
+        if start < 0 and self.s_state == S_LT and self.s_depth == 1:
+            start = self.s_tag_start    # a '<' at the very end: maybe a stanza's first byte
+        if start < 0:
+            self._carry_len = 0
+            return 0
+        if start != self._carry_start:
+            self._carry_len = 0
+            self._carry_start = start
+        offset = start - self._base if start > self._base else 0
+        need = self._carry_len + n - offset
+        if need > self._carry_cap:
+            grown = <char *>realloc(self._carry, need * 2)
             if grown == NULL:
-                self._store(MemoryError())
-                return
-            self._tbuf = grown
-            self._tcap = cap
-        memcpy(self._tbuf + self._tlen, s, n)
-        self._tlen = need
+                raise MemoryError()
+            self._carry = grown
+            self._carry_cap = need * 2
+        memcpy(self._carry + self._carry_len, buf + offset, n - offset)
+        self._carry_len = need
+        return 0
 
     cdef _nsdecl(self, const char *prefix, const char *uri):
         if prefix == NULL and self._depth != 0:
@@ -589,6 +511,8 @@ cdef class Tokenizer:
         if prefix != NULL and u == self.content_ns:
             raise errors.BadNamespacePrefix(
                 f"content namespace {u!r} bound to prefix {prefix.decode('utf-8')!r}")
+        if self._depth == 0 and prefix != NULL:
+            self._decls.append((<bytes>prefix, <bytes>uri))
         if self._depth == 0 and prefix == NULL:
             if u != self.content_ns:
                 raise errors.InvalidNamespace(f"content namespace must be {self.content_ns!r}, got {u!r}")
@@ -607,6 +531,9 @@ cdef void _on_start(void *ud, const char *name, const char **atts) noexcept:
     cdef Tokenizer t = <Tokenizer>ud
     if _skip(t):
         return
+    if t._depth >= 2:
+        t._depth += 1
+        return
     try:
         t._start(name, atts)
     except BaseException as err:
@@ -617,17 +544,13 @@ cdef void _on_end(void *ud, const char *name) noexcept:
     cdef Tokenizer t = <Tokenizer>ud
     if _skip(t):
         return
+    if t._depth > 2:    # inside a stanza: expat checks it, the element is built later
+        t._depth -= 1
+        return
     try:
-        t._end()
+        t._end(name)
     except BaseException as err:
         t._store(err)
-
-
-cdef void _on_chars(void *ud, const char *s, int n) noexcept:
-    cdef Tokenizer t = <Tokenizer>ud
-    if _skip(t) or t._depth < 2:
-        return
-    t._chars(s, n)
 
 
 cdef void _on_nsdecl(void *ud, const char *prefix, const char *uri) noexcept:
