@@ -38,6 +38,12 @@ def load(impl: str, unit: str):
     return importlib.import_module(f"fastxmpp._{unit}_{impl}")
 
 
+@pytest.fixture
+def Tokenizer(impl):
+    """The tokenizer class of the twin under test."""
+    return load(impl, "tokenizer").Tokenizer
+
+
 @pytest.fixture(scope="session")
 def prosody(tmp_path_factory):
     """One private Prosody for the whole run (tests create their own accounts)."""

@@ -13,12 +13,10 @@ import copy
 import pickle
 import xml.etree.ElementTree as ET
 
-import pytest
+from conftest import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import load
-from test_tokenizer import Tokenizer, canon, canon_et, feed_all  # noqa: F401  (fixture)
+from test_tokenizer import canon, canon_et, feed_all
 
 HEADER = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
           b" xmlns:x='urn:header:x' version='1.0'>")

@@ -52,11 +52,6 @@ def feed_all(tok, chunks):
     return out
 
 
-@pytest.fixture
-def Tokenizer(impl):
-    return load(impl, "tokenizer").Tokenizer
-
-
 # -- the stream ------------------------------------------------------------------------------
 
 
