@@ -18,6 +18,8 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, strlen
 
+from fastxmpp._buffer cimport Buffer, buf_free, buf_init, buf_put
+
 import xml.etree.ElementTree as _ET
 
 from fastxmpp._element_py import _compile_path
@@ -679,11 +681,6 @@ cdef object intern_str(const char *s, Py_ssize_t n, bint clark):
 # attribute-value normalisation, and namespace resolution against the bindings
 # in scope (those of the stream header first).
 
-ctypedef struct Buf:
-    char *data
-    Py_ssize_t len, cap
-    char inline_[512]
-
 ctypedef struct Binding:
     const char *prefix
     Py_ssize_t plen        # 0: the default namespace
@@ -699,43 +696,6 @@ ctypedef struct Attr:
 cdef const char *_XML_NS = b"http://www.w3.org/XML/1998/namespace"
 
 
-cdef inline void _buf_init(Buf *b) noexcept:
-    b.data = b.inline_
-    b.len = 0
-    b.cap = sizeof(b.inline_)
-
-
-cdef inline void _buf_free(Buf *b) noexcept:
-    if b.data != b.inline_:
-        free(b.data)
-
-
-cdef int _buf_grow(Buf *b, Py_ssize_t extra) except -1:
-    cdef Py_ssize_t cap = b.cap
-    cdef char *grown
-    while cap < b.len + extra:
-        cap *= 2
-    if b.data == b.inline_:
-        grown = <char *>malloc(cap)
-        if grown != NULL:
-            memcpy(grown, b.data, b.len)
-    else:
-        grown = <char *>realloc(b.data, cap)
-    if grown == NULL:
-        raise MemoryError()
-    b.data = grown
-    b.cap = cap
-    return 0
-
-
-cdef inline int _buf_put(Buf *b, const char *s, Py_ssize_t n) except -1:
-    if b.len + n > b.cap:
-        _buf_grow(b, n)
-    memcpy(b.data + b.len, s, n)
-    b.len += n
-    return 0
-
-
 cdef enum:
     _TEXT = 0
     _ATTR = 1
@@ -746,7 +706,7 @@ cdef inline bint _is_space(unsigned char c) noexcept:
     return c == b' ' or c == b'\n' or c == b'\t' or c == b'\r'
 
 
-cdef Py_ssize_t _put_reference(Buf *b, const char *s, Py_ssize_t i, Py_ssize_t n) except -1:
+cdef Py_ssize_t _put_reference(Buffer *b, const char *s, Py_ssize_t i, Py_ssize_t n) except -1:
     """Append the character that the reference at ``s[i] == '&'`` stands for; return the index after ``;``."""
     cdef Py_ssize_t j = i + 1
     cdef unsigned long cp = 0
@@ -766,40 +726,40 @@ cdef Py_ssize_t _put_reference(Buf *b, const char *s, Py_ssize_t i, Py_ssize_t n
                 j += 1
         if cp < 0x80:
             out[0] = <char>cp
-            _buf_put(b, out, 1)
+            buf_put(b, out, 1)
         elif cp < 0x800:
             out[0] = <char>(0xC0 | (cp >> 6))
             out[1] = <char>(0x80 | (cp & 0x3F))
-            _buf_put(b, out, 2)
+            buf_put(b, out, 2)
         elif cp < 0x10000:
             out[0] = <char>(0xE0 | (cp >> 12))
             out[1] = <char>(0x80 | ((cp >> 6) & 0x3F))
             out[2] = <char>(0x80 | (cp & 0x3F))
-            _buf_put(b, out, 3)
+            buf_put(b, out, 3)
         else:
             out[0] = <char>(0xF0 | (cp >> 18))
             out[1] = <char>(0x80 | ((cp >> 12) & 0x3F))
             out[2] = <char>(0x80 | ((cp >> 6) & 0x3F))
             out[3] = <char>(0x80 | (cp & 0x3F))
-            _buf_put(b, out, 4)
+            buf_put(b, out, 4)
         return j + 1
     c = s[j]
     if c == b'l':
-        _buf_put(b, b"<", 1)
+        buf_put(b, b"<", 1)
     elif c == b'g':
-        _buf_put(b, b">", 1)
+        buf_put(b, b">", 1)
     elif c == b'q':
-        _buf_put(b, b'"', 1)
+        buf_put(b, b'"', 1)
     elif s[j + 1] == b'm':
-        _buf_put(b, b"&", 1)
+        buf_put(b, b"&", 1)
     else:
-        _buf_put(b, b"'", 1)
+        buf_put(b, b"'", 1)
     while s[j] != b';':
         j += 1
     return j + 1
 
 
-cdef int _put_chars(Buf *b, const char *s, Py_ssize_t n, int mode) except -1:
+cdef int _put_chars(Buffer *b, const char *s, Py_ssize_t n, int mode) except -1:
     """Append character data with line ends normalised (CR LF and CR become LF);
     references are replaced except in CDATA sections, and in attribute values
     white space becomes a space."""
@@ -809,22 +769,22 @@ cdef int _put_chars(Buf *b, const char *s, Py_ssize_t n, int mode) except -1:
     while i < n:
         c = s[i]
         if c == b'&' and mode != _CDATA:
-            _buf_put(b, s + start, i - start)
+            buf_put(b, s + start, i - start)
             i = _put_reference(b, s, i, n)
             start = i
         elif c == b'\r':
-            _buf_put(b, s + start, i - start)
-            _buf_put(b, b" " if attr else b"\n", 1)
+            buf_put(b, s + start, i - start)
+            buf_put(b, b" " if attr else b"\n", 1)
             i += 2 if i + 1 < n and s[i + 1] == b'\n' else 1
             start = i
         elif attr and (c == b'\n' or c == b'\t'):
-            _buf_put(b, s + start, i - start)
-            _buf_put(b, b" ", 1)
+            buf_put(b, s + start, i - start)
+            buf_put(b, b" ", 1)
             i += 1
             start = i
         else:
             i += 1
-    return _buf_put(b, s + start, n - start)
+    return buf_put(b, s + start, n - start)
 
 
 cdef bint _needs_work(const char *s, Py_ssize_t n, bint attr) noexcept:
@@ -837,7 +797,7 @@ cdef bint _needs_work(const char *s, Py_ssize_t n, bint attr) noexcept:
     return False
 
 
-cdef object _name(Buf *key, Binding *bindings, Py_ssize_t nb, const char *name,
+cdef object _name(Buffer *key, Binding *bindings, Py_ssize_t nb, const char *name,
                   Py_ssize_t n, bint attribute):
     """The Clark-notation str of a prefixed or unprefixed name in scope."""
     cdef const char *colon = <const char *>memchr(name, b':', n)
@@ -865,13 +825,13 @@ cdef object _name(Buf *key, Binding *bindings, Py_ssize_t nb, const char *name,
     if ulen == 0:
         return intern_str(local, llen, True)
     key.len = 0
-    _buf_put(key, uri, ulen)
-    _buf_put(key, b"}", 1)
-    _buf_put(key, local, llen)
+    buf_put(key, uri, ulen)
+    buf_put(key, b"}", 1)
+    buf_put(key, local, llen)
     return intern_str(key.data, key.len, True)
 
 
-cdef object _value(Buf *tmp, const char *s, Py_ssize_t n, bint attr):
+cdef object _value(Buffer *tmp, const char *s, Py_ssize_t n, bint attr):
     if not _needs_work(s, n, attr):
         return intern_str(s, n, False) if attr else PyUnicode_DecodeUTF8(s, n, NULL)
     tmp.len = 0
@@ -879,7 +839,7 @@ cdef object _value(Buf *tmp, const char *s, Py_ssize_t n, bint attr):
     return PyUnicode_DecodeUTF8(tmp.data, tmp.len, NULL)
 
 
-cdef int _flush_text(Buf *text, Element el) except -1:
+cdef int _flush_text(Buffer *text, Element el) except -1:
     cdef Element last
     value = PyUnicode_DecodeUTF8(text.data, text.len, NULL)
     text.len = 0
@@ -915,12 +875,15 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
     cdef Element el
     cdef dict attrib
     cdef list children
-    cdef Buf text, key, tmp
+    cdef Buffer text, key, tmp
+    cdef char text_mem[512]
+    cdef char key_mem[128]
+    cdef char tmp_mem[256]
     cdef bytes prefix, uri
     keep = [ctx]          # owners of the bytes that bindings point into
-    _buf_init(&text)
-    _buf_init(&key)
-    _buf_init(&tmp)
+    buf_init(&text, text_mem, sizeof(text_mem))
+    buf_init(&key, key_mem, sizeof(key_mem))
+    buf_init(&tmp, tmp_mem, sizeof(tmp_mem))
     try:
         default, declared = ctx
         for item in ((b"", default),) + declared:
@@ -1049,9 +1012,9 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
         free(atts)
         free(stack)
         free(marks)
-        _buf_free(&text)
-        _buf_free(&key)
-        _buf_free(&tmp)
+        buf_free(&text)
+        buf_free(&key)
+        buf_free(&tmp)
     return 0
 
 

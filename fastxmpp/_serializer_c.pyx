@@ -13,6 +13,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.string cimport memcpy
 
+from fastxmpp._buffer cimport Buffer as _Buf, buf_grow as _grow, buf_put as _put, buf_reserve as _reserve
 from fastxmpp._element_c cimport Element, ensure
 
 from fastxmpp._serializer_py import (
@@ -92,47 +93,6 @@ _init_tables()
 
 cdef enum:
     _SMALL = 1024
-
-cdef struct _Buf:
-    char *data
-    Py_ssize_t len
-    Py_ssize_t cap
-    bint heap
-
-
-cdef int _grow(_Buf *b, Py_ssize_t extra) except -1:
-    cdef Py_ssize_t need = b.len + extra
-    cdef Py_ssize_t cap = b.cap * 2
-    cdef char *new
-    if cap < need:
-        cap = need
-    if b.heap:
-        new = <char *>PyMem_Realloc(b.data, cap)
-        if new == NULL:
-            raise MemoryError()
-    else:
-        new = <char *>PyMem_Malloc(cap)
-        if new == NULL:
-            raise MemoryError()
-        memcpy(new, b.data, b.len)
-        b.heap = True
-    b.data = new
-    b.cap = cap
-    return 0
-
-
-cdef inline int _reserve(_Buf *b, Py_ssize_t extra) except -1:
-    if b.len + extra > b.cap:
-        _grow(b, extra)
-    return 0
-
-
-cdef inline int _put(_Buf *b, const char *s, Py_ssize_t n) except -1:
-    if b.len + n > b.cap:
-        _grow(b, n)
-    memcpy(b.data + b.len, s, n)
-    b.len += n
-    return 0
 
 
 cdef inline int _put_bytes(_Buf *b, bytes s) except -1:
