@@ -55,7 +55,13 @@ DEF S_BANG = 4
 DEF S_CDATA = 5
 DEF S_PI = 6
 
-DEF PARSE_MAX = 1 << 30
+# Expat copies what it is given into a buffer that grows to the largest piece
+# ever passed and never shrinks: feeding it in slices keeps that buffer at a
+# few KiB per connection, however large the reads (16 KiB TLS records, 64 KiB
+# socket reads).
+DEF PARSE_SLICE = 2048
+DEF CARRY_KEEP = 4096
+DEF ENDS_KEEP = 64
 
 cdef extern from *:
     """
@@ -237,8 +243,8 @@ cdef class Tokenizer:
         done = 0
         while done < cut and status and not self._paused_now and self._error is None:
             part = cut - done
-            if part > PARSE_MAX:
-                part = PARSE_MAX
+            if part > PARSE_SLICE:
+                part = PARSE_SLICE
             status = capi.Parse(self._parser, buf + done, <int>part, 0)
             done += part
         if self._paused_now:
@@ -256,6 +262,8 @@ cdef class Tokenizer:
             self._fail(scan_err)
         if self._held is None:
             self._keep_partial(buf, n)
+        if self.s_ends_cap > ENDS_KEEP:
+            self._shrink_ends()
         events = self._events
         self._events = []
         return events
@@ -272,6 +280,12 @@ cdef class Tokenizer:
         self.s_ends[2 * self.s_nends + 1] = end
         self.s_nends += 1
         return 0
+
+    cdef void _shrink_ends(self) noexcept:
+        cdef Py_ssize_t *smaller = <Py_ssize_t *>realloc(self.s_ends, sizeof(Py_ssize_t) * 2 * 16)
+        if smaller != NULL:
+            self.s_ends = smaller
+            self.s_ends_cap = 16
 
     cdef object _end_stanza(self, Py_ssize_t end):
         cdef Py_ssize_t size = end - self.s_stanza_start
@@ -488,6 +502,10 @@ cdef class Tokenizer:
             start = self.s_tag_start    # a '<' at the very end: maybe a stanza's first byte
         if start < 0:
             self._carry_len = 0
+            if self._carry_cap > CARRY_KEEP:     # an idle connection keeps no large buffer
+                free(self._carry)
+                self._carry = NULL
+                self._carry_cap = 0
             return 0
         if start != self._carry_start:
             self._carry_len = 0
