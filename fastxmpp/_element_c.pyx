@@ -1019,19 +1019,19 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
 
 
 cdef int _materialize(Element el) except -1:
-    """Build the attributes, text and children of a lazy stanza from its bytes."""
-    cdef bytes raw = el._raw
+    """Build the attributes, text and children of a lazy stanza from its bytes.
+
+    The parts are built on a scratch element and moved over in one step, so
+    no one ever sees a half-built stanza (and a failure leaves it lazy).
+    """
+    cdef bytes raw = el._raw        # owned here while building
     cdef tuple ctx = el._ctx
+    cdef Element parts = Element.__new__(Element)
+    _build(parts, raw, ctx)
+    el._attrib = parts._attrib
+    el._children = parts._children
+    el._text = parts._text
     el._raw = None
     el._ctx = None
-    try:
-        _build(el, raw, ctx)
-    except BaseException:
-        el._attrib = None
-        el._children = None
-        el._text = None
-        el._raw = raw
-        el._ctx = ctx
-        raise
     return 0
 
