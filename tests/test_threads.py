@@ -41,6 +41,35 @@ def test_tokenizers_in_parallel_threads(impl):
     assert errors == []
 
 
+def test_one_received_stanza_read_from_many_threads(impl):
+    """A received stanza may be built on first use: threads reading it at once all see it whole."""
+    tokenizer = load(impl, "tokenizer")
+    serializer = load(impl, "serializer")
+    Element = load(impl, "element").Element
+    sent = []
+    for i in range(200):
+        el = Element("{jabber:client}message", {"id": "m%d" % i})
+        for k in range(5):
+            el.subelement("{jabber:client}body", text="part %d" % k).subelement("{urn:x}y", {"k": str(k)})
+        sent.append(el)
+    for _ in range(5):
+        received = tokenizer.Tokenizer().feed(HEADER + b"".join(serializer.serialize(s) for s in sent))[1:]
+        seen = [[] for _ in range(4)]
+        barrier = threading.Barrier(4)
+
+        def read(out):
+            barrier.wait()
+            out.extend((len(s), s.find("{jabber:client}body/{urn:x}y").get("k"), s == sent[n])
+                       for n, s in enumerate(received))
+
+        threads = [threading.Thread(target=read, args=(seen[n],)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(out == [(5, "0", True)] * 200 for out in seen)
+
+
 def test_gil_stays_disabled_on_free_threaded_builds():
     is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
     if is_gil_enabled is None or is_gil_enabled():
