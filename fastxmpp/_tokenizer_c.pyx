@@ -455,7 +455,7 @@ cdef class Tokenizer:
                 attrib[intern_str(atts[i], strlen(atts[i]), True)] = \
                     intern_str(atts[i + 1], strlen(atts[i + 1]), False)
                 i += 2
-            self._ctx = (self._header_ns.encode("utf-8"), tuple(self._decls))
+            self._ctx = ((self._header_ns or "").encode("utf-8"), tuple(self._decls))
             self._events.append(StreamHeader(attrib, self._header_ns))
 
     cdef _end(self, const char *name):

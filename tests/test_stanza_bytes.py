@@ -13,6 +13,7 @@ import copy
 import pickle
 import xml.etree.ElementTree as ET
 
+import pytest
 from conftest import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,3 +133,15 @@ def test_header_prefixes_resolve_inside_stanzas(Tokenizer):
     (_, el) = Tokenizer().feed(HEADER + b"<x:top><stream:inner x:k='1'/></x:top>")
     assert el.tag == "{urn:header:x}top"
     assert canon(el[0]) == ("{http://etherx.jabber.org/streams}inner", (("{urn:header:x}k", "1"),), "", "", ())
+
+
+def test_header_without_a_default_namespace(Tokenizer):
+    from fastxmpp import errors
+
+    header = b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+    tok = Tokenizer()
+    assert tok.feed(header)[0].attrib == {"version": "1.0"}
+    (el,) = tok.feed(b"<x:top xmlns:x='urn:x'><plain a='1'/></x:top>")
+    assert canon(el) == ("{urn:x}top", (), "", "", (("plain", (("a", "1"),), "", "", ()),))
+    with pytest.raises(errors.InvalidNamespace):
+        tok.feed(b"<message/>")
