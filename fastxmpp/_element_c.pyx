@@ -202,6 +202,8 @@ cdef class Element:
         else:
             self._attrib = None
         self._children = None
+        self._raw = None
+        self._ctx = None
 
     @property
     def text(self):
