@@ -13,7 +13,7 @@ only roots are ever lazy.  The builder and the name caches live here too.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, strlen
@@ -236,6 +236,9 @@ cdef class Element:
             self._attrib = dict(value)
 
     def get(self, key, default=None):
+        if self._raw is not None and type(key) is str and ":" not in key and "{" not in key \
+                and key != "xmlns":
+            return _lazy_get(self, <str>key, default)
         ensure(self)
         if self._attrib is None:
             return default
@@ -841,6 +844,63 @@ cdef object _value(Buffer *tmp, const char *s, Py_ssize_t n, bint attr):
     return PyUnicode_DecodeUTF8(tmp.data, tmp.len, NULL)
 
 
+cdef inline Py_ssize_t _tag_name_end(const char *s, Py_ssize_t j) noexcept:
+    while not _is_space(s[j]) and s[j] != b'/' and s[j] != b'>':
+        j += 1
+    return j
+
+
+cdef Py_ssize_t _next_attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *attr) noexcept:
+    """Read the attribute at ``s[j:]`` of a (well-formed) start tag into ``attr`` and
+    return the index after it; at the end of the tag, minus the index after its ``>``."""
+    cdef Py_ssize_t k
+    cdef unsigned char q
+    while _is_space(s[j]):
+        j += 1
+    if s[j] == b'>':
+        return -(j + 1)
+    if s[j] == b'/':
+        return -(j + 2)
+    k = j
+    while s[j] != b'=' and not _is_space(s[j]):
+        j += 1
+    attr.name = s + k
+    attr.nlen = j - k
+    while s[j] != b'=':
+        j += 1
+    j += 1
+    while _is_space(s[j]):
+        j += 1
+    q = s[j]
+    attr.value = s + j + 1
+    j = (<const char *>memchr(s + j + 1, q, n - j - 1) - s) + 1
+    attr.vlen = j - 1 - (attr.value - s)
+    return j
+
+
+cdef object _lazy_get(Element el, str key, default):
+    """``el.get(key)`` for an unprefixed attribute of a lazy stanza, read from its
+    start tag without building the stanza (bots read ``type``, ``from``, ``id``
+    of every stanza, often nothing else)."""
+    cdef const char *s = PyBytes_AS_STRING(el._raw)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(el._raw), j, klen
+    cdef const char *k = PyUnicode_AsUTF8AndSize(key, &klen)
+    cdef Attr attr
+    cdef Buffer tmp
+    cdef char tmp_mem[256]
+    j = _tag_name_end(s, 1)
+    while True:
+        j = _next_attr(s, n, j, &attr)
+        if j < 0:
+            return default
+        if attr.nlen == klen and memcmp(attr.name, k, klen) == 0:
+            buf_init(&tmp, tmp_mem, sizeof(tmp_mem))
+            try:
+                return _value(&tmp, attr.value, attr.vlen, True)
+            finally:
+                buf_free(&tmp)
+
+
 cdef int _flush_text(Buffer *text, Element el) except -1:
     cdef Element last
     value = PyUnicode_DecodeUTF8(text.data, text.len, NULL)
@@ -865,14 +925,15 @@ cdef void *_grow(void *array, Py_ssize_t *cap, size_t item) except NULL:
 cdef int _build(Element root, bytes raw, tuple ctx) except -1:
     cdef const char *s = PyBytes_AS_STRING(raw)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
-    cdef Py_ssize_t i = 0, j, vstart, alen, nstart, nlen, k
+    cdef Py_ssize_t i = 0, j, nstart, nlen, k
+    cdef Attr attr
     cdef Py_ssize_t nb = 0, cap_b = 0, na, cap_a = 0, depth = 0, cap_d = 0, mark
     cdef Binding *bindings = NULL
     cdef Attr *atts = NULL
     cdef void **stack = NULL
     cdef Py_ssize_t *marks = NULL
     cdef const char *p
-    cdef unsigned char c, q
+    cdef unsigned char c
     cdef bint empty
     cdef Element el
     cdef dict attrib
@@ -925,59 +986,36 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
             if text.len:
                 _flush_text(&text, <Element>stack[depth - 1])
             nstart = i + 1
-            j = nstart
-            while not _is_space(s[j]) and s[j] != b'/' and s[j] != b'>':
-                j += 1
+            j = _tag_name_end(s, nstart)
             nlen = j - nstart
             mark = nb
             na = 0
             while True:
-                while _is_space(s[j]):
-                    j += 1
-                c = s[j]
-                if c == b'>':
-                    j += 1
-                    empty = False
+                j = _next_attr(s, n, j, &attr)
+                if j < 0:
+                    j = -j
+                    empty = s[j - 2] == b'/'
                     break
-                if c == b'/':
-                    j += 2
-                    empty = True
-                    break
-                k = j
-                while s[j] != b'=' and not _is_space(s[j]):
-                    j += 1
-                alen = j - k
-                while s[j] != b'=':
-                    j += 1
-                j += 1
-                while _is_space(s[j]):
-                    j += 1
-                q = s[j]
-                vstart = j + 1
-                j = (<const char *>memchr(s + vstart, q, n - vstart) - s) + 1
-                if alen >= 5 and memcmp(s + k, b"xmlns", 5) == 0 and (alen == 5 or s[k + 5] == b':'):
+                if attr.nlen >= 5 and memcmp(attr.name, b"xmlns", 5) == 0 and (attr.nlen == 5 or attr.name[5] == b':'):
                     if nb == cap_b:
                         bindings = <Binding *>_grow(bindings, &cap_b, sizeof(Binding))
-                    bindings[nb].prefix = s + k + 6
-                    bindings[nb].plen = alen - 6 if alen > 5 else 0
-                    if _needs_work(s + vstart, j - 1 - vstart, True):
+                    bindings[nb].prefix = attr.name + 6
+                    bindings[nb].plen = attr.nlen - 6 if attr.nlen > 5 else 0
+                    if _needs_work(attr.value, attr.vlen, True):
                         tmp.len = 0
-                        _put_chars(&tmp, s + vstart, j - 1 - vstart, _ATTR)
+                        _put_chars(&tmp, attr.value, attr.vlen, _ATTR)
                         uri = PyBytes_FromStringAndSize(tmp.data, tmp.len)
                         keep.append(uri)
                         bindings[nb].uri = uri
                         bindings[nb].ulen = len(uri)
                     else:
-                        bindings[nb].uri = s + vstart
-                        bindings[nb].ulen = j - 1 - vstart
+                        bindings[nb].uri = attr.value
+                        bindings[nb].ulen = attr.vlen
                     nb += 1
                     continue
                 if na == cap_a:
                     atts = <Attr *>_grow(atts, &cap_a, sizeof(Attr))
-                atts[na].name = s + k
-                atts[na].nlen = alen
-                atts[na].value = s + vstart
-                atts[na].vlen = j - 1 - vstart
+                atts[na] = attr
                 na += 1
             if depth == 0:
                 el = root
