@@ -10,12 +10,12 @@ __all__ = ["Handler", "HandlerRegistry", "error_reply", "stanza_kind"]
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 Handler = Callable[[Element], Union[None, Awaitable[None]]]
-_PREFIX = len(NS_CLIENT) + 2
+KIND_START = len(NS_CLIENT) + 2  # stanza.tag[KIND_START:] is "message", "presence" or "iq"
 
 
 def stanza_kind(stanza: Element) -> str:
     """'message', 'presence' or 'iq' for a jabber:client stanza."""
-    return stanza.tag[_PREFIX:]
+    return stanza.tag[KIND_START:]
 
 
 def error_reply(request: Element, condition: str = "service-unavailable", type: str = "cancel",

@@ -5,13 +5,14 @@ import asyncio
 import inspect
 import logging
 import ssl
+import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import errors, events
 from ..backoff import Backoff
 from ..connect import Endpoint, explicit_endpoint
 from ..element import Element
-from ..handlers import HandlerRegistry, error_reply
+from ..handlers import KIND_START, HandlerRegistry, error_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
@@ -23,19 +24,32 @@ __all__ = ["Client", "ConnectionLost"]
 
 log = logging.getLogger("fastxmpp.aio")
 
-NS_CLIENT = "jabber:client"
-
 
 class ConnectionLost(errors.XMPPError, ConnectionError):
     """The connection ended before the operation finished."""
 
 
-class _Protocol(asyncio.Protocol):
+_READ_SIZE = 256 * 1024  # what one recv() may take, as asyncio's own transports do
+_TLS_RECORD = 16384  # the most plaintext one TLS record carries
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's receive buffer, shared by its connections: a read is consumed at once."""
+    view = getattr(_read_buffers, "view", None)
+    if view is None:
+        view = _read_buffers.view = memoryview(bytearray(_READ_SIZE))
+    return view
+
+
+class _Protocol(asyncio.BufferedProtocol):
     """Feeds transport bytes into the client's stream; tracks write flow control.
 
     TLS runs here, on ``ssl.SSLObject`` over two memory BIOs, instead of
     through ``loop.start_tls()``: asyncio's SSL transport allocates a 256 KiB
     buffer per connection, which dominates the memory of an idle session.
+    Reads go into one buffer per thread (``recv_into``), not a fresh 256 KiB
+    ``bytes`` per ``recv()``.
     """
 
     def __init__(self, client: "Client") -> None:
@@ -49,6 +63,7 @@ class _Protocol(asyncio.Protocol):
         self._incoming: Optional[ssl.MemoryBIO] = None
         self._outgoing: Optional[ssl.MemoryBIO] = None
         self._handshake: Optional[asyncio.Future] = None
+        self._buffer = _read_buffer()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -87,14 +102,15 @@ class _Protocol(asyncio.Protocol):
             self.transport.write(data)
 
     def _read_tls(self) -> None:
-        tls = self.tls
-        assert tls is not None
+        tls, incoming = self.tls, self._incoming
+        assert tls is not None and incoming is not None
         chunks = []
-        while True:
+        # one record per read; checking what is buffered first saves the SSLWantReadError
+        while incoming.pending or tls.pending():
             try:
-                chunk = tls.read(65536)
+                chunk = tls.read(_TLS_RECORD)
             except ssl.SSLWantReadError:
-                break
+                break  # a partial record: the rest comes with the next read
             except ssl.SSLZeroReturnError:
                 break  # close_notify: the TCP close follows
             except ssl.SSLError as exc:
@@ -110,9 +126,13 @@ class _Protocol(asyncio.Protocol):
             self.client._data_received(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     # -- asyncio callbacks ---------------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self._buffer[:nbytes]
         if self.tls is None:
-            self.client._data_received(self, data)
+            self.client._data_received(self, bytes(data))
             return
         self._incoming.write(data)  # type: ignore[union-attr]
         if self._handshake is not None and not self._handshake.done():
@@ -269,7 +289,8 @@ class Client(HandlerRegistry):
         self.stream = ClientStream(
             self.jid, self.password, tls_active=endpoint.direct_tls, require_tls=self.require_tls,
             allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
-            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume)
+            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume,
+            on_stanza=self._dispatch)
         self._ready = loop.create_future()
         host = endpoint.host
         if self.nameservers is not None and self.host is None:
@@ -319,11 +340,12 @@ class Client(HandlerRegistry):
     # -- sending ---------------------------------------------------------------------------------
     async def send(self, stanza: Element) -> None:
         """Send a stanza; waits while the transport's write buffer is above its limit."""
-        protocol = self._require_ready()
-        if protocol.paused:
-            await protocol.wait_writable()
-            protocol = self._require_ready()
-        self.stream.send(stanza)  # type: ignore[union-attr]
+        protocol, stream = self._protocol, self.stream
+        if protocol is None or stream is None or stream.state != "ready" or protocol.paused:
+            await self._require_ready().wait_writable()
+            self._require_ready()
+            stream = self.stream
+        stream.send(stanza)  # type: ignore[union-attr]
         self._schedule_flush()
 
     def send_nowait(self, stanza: Element) -> None:
@@ -472,7 +494,7 @@ class Client(HandlerRegistry):
                     self._failed(ConnectionLost("the server closed the stream"))
 
     def _dispatch(self, stanza: Element) -> None:
-        kind = stanza.tag[len(NS_CLIENT) + 2:]
+        kind = stanza.tag[KIND_START:]
         handlers = self._handlers.get(kind, ())
         for queue in self._queues:
             if self._overflow or queue.full():
