@@ -123,6 +123,14 @@ class ClientStream:
     other event is queued: the order of stanzas and events stays the same.
     """
 
+    # slots keep an idle session small; "__dict__" still takes any other attribute
+    __slots__ = (
+        "jid", "password", "tls_active", "require_tls", "allow_plain_unencrypted", "allow_anonymous",
+        "client_cert", "mechanism_preference", "sasl_cache", "stream_management", "ack_every", "lang",
+        "state", "authenticated", "mechanism", "bound_jid", "server_features", "channel_bindings", "sm",
+        "on_stanza", "_resume_requested", "_tokenizer", "_out", "_events", "_mechanism", "_pending_iq",
+        "_ids", "_id_prefix", "_internal_iq", "__dict__", "__weakref__")
+
     def __init__(
         self,
         jid: Any,
@@ -157,6 +165,7 @@ class ClientStream:
         self.lang = lang
         self.state = "idle"
         self.authenticated = False
+        self.mechanism: Optional[str] = None  # the SASL mechanism that authenticated us
         self.bound_jid: Optional[JID] = None
         self.server_features: Optional[Element] = None
         self.channel_bindings: Dict[str, bytes] = {}
@@ -424,6 +433,8 @@ class ClientStream:
             self.state = "closed"
             raise
         self.authenticated = True
+        self.mechanism = mech.name
+        self._mechanism = None  # its keys and nonces are not needed any more
         self._events.append(events.Authenticated(mechanism=mech.name))
         held = self._tokenizer.reset()
         self._open_stream()

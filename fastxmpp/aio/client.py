@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import ssl
@@ -52,6 +53,9 @@ class _Protocol(asyncio.BufferedProtocol):
     ``bytes`` per ``recv()``.
     """
 
+    __slots__ = ("client", "transport", "paused", "_drained", "lost", "tls", "_incoming", "_outgoing",
+                 "_handshake", "_buffer")
+
     def __init__(self, client: "Client") -> None:
         self.client = client
         self.transport: Optional[asyncio.Transport] = None
@@ -94,6 +98,7 @@ class _Protocol(asyncio.BufferedProtocol):
         self._send_tls()
         if not self._handshake.done():
             self._handshake.set_result(None)
+        self._handshake = None  # its awaiter holds it; the connection need not
         self._read_tls()
 
     def _send_tls(self) -> None:
@@ -185,6 +190,16 @@ class Client(HandlerRegistry):
     leaving the block closes the stream cleanly.
     """
 
+    # slots keep an idle session small; "__dict__" still takes any other attribute
+    __slots__ = (
+        "jid", "password", "host", "port", "direct_tls", "ssl_context", "require_tls",
+        "allow_plain_unencrypted", "mechanisms", "sasl_cache", "stream_management", "reconnect",
+        "max_reconnect_attempts", "keepalive", "dead_timeout", "connect_timeout", "iq_timeout",
+        "write_buffer_limit", "nameservers", "dns_port", "backoff", "stream", "bound_jid", "error",
+        "_protocol", "_ready", "_iqs", "_queues", "_overflow", "_reading_paused", "_unflushed",
+        "_flush_scheduled", "_closing", "_tasks", "_last_rx", "_keepalive_task", "_reconnect_task",
+        "on_resume_failed", "on_session_started", "on_disconnected", "__dict__", "__weakref__")
+
     def __init__(
         self,
         jid: Union[str, JID],
@@ -245,7 +260,7 @@ class Client(HandlerRegistry):
         self._unflushed = 0
         self._flush_scheduled = False
         self._closing = False
-        self._tasks: set = set()
+        self._tasks: Dict[asyncio.Future, None] = {}  # running handler tasks (smaller than a set)
         self._last_rx = 0.0
         self._keepalive_task: Optional[asyncio.Task] = None
         self._reconnect_task: Optional[asyncio.Task] = None
@@ -312,6 +327,7 @@ class Client(HandlerRegistry):
         except BaseException:
             self._abort_transport()
             raise
+        self._ready = None
         if self.keepalive and (self._keepalive_task is None or self._keepalive_task.done()):
             self._keepalive_task = loop.create_task(self._keepalive_loop())
 
@@ -526,34 +542,35 @@ class Client(HandlerRegistry):
 
     def _spawn(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)
-        self._tasks.add(task)
+        self._tasks[task] = None
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
     def _start_tls(self, hostname: str) -> None:
-        """<proceed/> arrived: hand every following byte to TLS at once, then finish in a task."""
+        """<proceed/> arrived: hand every following byte to TLS at once, restart when done."""
         protocol = self._protocol
         assert protocol is not None
         handshake = protocol.start_tls(self.ssl_context, server_hostname_for(hostname))
-        self._spawn(self._tls_done(protocol, handshake))
+        handshake.add_done_callback(functools.partial(self._tls_done, protocol))
 
-    async def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
+    def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
         stream = self.stream
         assert stream is not None
-        try:
-            await handshake
-        except (OSError, ssl.SSLError, errors.XMPPError) as exc:
+        if handshake.cancelled():
+            return
+        exc = handshake.exception()
+        if exc is not None:  # ssl.SSLError, OSError or ConnectionLost
             self._failed(exc)
             self._abort_transport()
             return
         try:
             stream.tls_established(channel_bindings_from_ssl(protocol.tls))
-        except errors.XMPPError as exc:
-            self._failed(exc)
+        except errors.XMPPError as err:
+            self._failed(err)
         self._flush(protocol)
 
     def _failed(self, exc: BaseException) -> None:
