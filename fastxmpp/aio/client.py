@@ -531,9 +531,9 @@ class Client(HandlerRegistry):
         if self._protocol is not None and self.is_ready:
             self.send_nowait(reply)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+    def _call(self, fn: Callable[[Any], Any], arg: Any) -> None:
         try:
-            result = fn(*args)
+            result = fn(arg)
         except Exception:
             log.exception("handler %r failed", fn)
             return
