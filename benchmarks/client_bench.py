@@ -303,7 +303,7 @@ class FastxmppAdapter:
         return c
 
     def mechanism(self, c: Any) -> str:
-        return c.stream._mechanism.name
+        return c.stream.mechanism
 
     async def close(self, c: Any) -> None:
         await c.close()

@@ -25,6 +25,7 @@ Domains: SRV names are built from the ASCII (A-label) form of the domain.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -230,6 +231,7 @@ def explicit_endpoint(host: str, port: int, direct_tls: bool = False) -> Endpoin
     return Endpoint(literal if literal is not None else host, port, bool(direct_tls))
 
 
+@functools.lru_cache(maxsize=256)  # asked on every connect; a miss costs two failed parses
 def ip_literal(domain: str) -> Optional[str]:
     """The address if ``domain`` is an IP literal (``"127.0.0.1"``, ``"[::1]"``), else ``None``."""
     value = domain[1:-1] if domain.startswith("[") and domain.endswith("]") else domain

@@ -10,12 +10,12 @@ __all__ = ["Handler", "HandlerRegistry", "error_reply", "stanza_kind"]
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 Handler = Callable[[Element], Union[None, Awaitable[None]]]
-_PREFIX = len(NS_CLIENT) + 2
+KIND_START = len(NS_CLIENT) + 2  # stanza.tag[KIND_START:] is "message", "presence" or "iq"
 
 
 def stanza_kind(stanza: Element) -> str:
     """'message', 'presence' or 'iq' for a jabber:client stanza."""
-    return stanza.tag[_PREFIX:]
+    return stanza.tag[KIND_START:]
 
 
 def error_reply(request: Element, condition: str = "service-unavailable", type: str = "cancel",
@@ -31,13 +31,17 @@ def error_reply(request: Element, condition: str = "service-unavailable", type: 
     return reply
 
 
+_KINDS = ("message", "presence", "iq")
+
+
 class HandlerRegistry:
     """Handlers for incoming stanzas, by kind: ``@client.on_message`` or ``add_handler("iq", fn)``."""
 
+    __slots__ = ("_handlers",)
     _handlers: Dict[str, List[Handler]]
 
     def _init_handlers(self) -> None:
-        self._handlers = {"message": [], "presence": [], "iq": []}
+        self._handlers = {}  # kind -> handlers, a list only once one is added
 
     def on(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator registering a handler for 'message', 'presence' or 'iq' stanzas."""
@@ -56,12 +60,14 @@ class HandlerRegistry:
         return self.on("iq")(fn)
 
     def add_handler(self, kind: str, fn: Handler) -> None:
-        if kind not in self._handlers:
+        if kind not in _KINDS:
             raise ValueError(f"unknown stanza kind {kind!r}")
-        self._handlers[kind].append(fn)
+        self._handlers.setdefault(kind, []).append(fn)
 
     def remove_handler(self, kind: str, fn: Handler) -> None:
-        self._handlers[kind].remove(fn)
+        if kind not in _KINDS:
+            raise KeyError(kind)
+        self._handlers.get(kind, []).remove(fn)
 
     def handlers_for(self, stanza: Element) -> List[Any]:
         return self._handlers.get(stanza_kind(stanza), [])

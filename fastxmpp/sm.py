@@ -28,19 +28,22 @@ class SMState:
 class StreamManagement:
     """Counts stanzas both ways and keeps what the server has not acknowledged yet."""
 
+    __slots__ = ("state", "enabled", "active", "_since_request")
+
     def __init__(self, state: Optional[SMState] = None) -> None:
         self.state = state if state is not None else SMState()
         self.enabled = False      # we sent <enable/> (outbound counting runs) or resumed
         self.active = False       # the server confirmed (<enabled/> or <resumed/>)
         self._since_request = 0
 
-    def outbound(self, stanza: Any) -> bool:
-        """Record a sent stanza; True when an ack request is due (see ``ack_every``)."""
+    def outbound(self, stanza: Any) -> int:
+        """Record a sent stanza; returns how many were sent since the last ack request
+        (0 when stream management is not enabled)."""
         if not self.enabled:
-            return False
+            return 0
         self.state.unacked.append(stanza)
         self._since_request += 1
-        return True
+        return self._since_request
 
     def requested(self) -> None:
         self._since_request = 0
@@ -61,7 +64,13 @@ class StreamManagement:
             raise errors.UndefinedCondition(
                 f"server acknowledged {count} stanzas but only {len(state.unacked)} were sent")
         state.acked = h % _MOD
-        return tuple(state.unacked.popleft() for _ in range(count))
+        unacked = state.unacked
+        if count == len(unacked):
+            acked = tuple(unacked)
+            unacked.clear()
+            return acked
+        popleft = unacked.popleft
+        return tuple([popleft() for _ in range(count)])
 
     def take_unacked(self) -> List[Any]:
         items = list(self.state.unacked)

@@ -64,6 +64,7 @@ _KINDS: Dict[str, str] = {
 
 
 _IQ = "{%s}iq" % NS_CLIENT
+_STANZA_TAGS = frozenset(tag for tag, kind in _KINDS.items() if kind == "stanza")
 
 
 class EncryptionRequired(errors.XMPPError):
@@ -115,7 +116,20 @@ def _b64encode(data: Optional[bytes]) -> Optional[str]:
 
 
 class ClientStream:
-    """Client side of one XMPP session: negotiation, stanza flow, XEP-0198, IQ tracking."""
+    """Client side of one XMPP session: negotiation, stanza flow, XEP-0198, IQ tracking.
+
+    ``on_stanza``, if given, is called with each received stanza (not IQ
+    responses) at once, instead of queueing a ``StanzaReceived``, whenever no
+    other event is queued: the order of stanzas and events stays the same.
+    """
+
+    # slots keep an idle session small; "__dict__" still takes any other attribute
+    __slots__ = (
+        "jid", "password", "tls_active", "require_tls", "allow_plain_unencrypted", "allow_anonymous",
+        "client_cert", "mechanism_preference", "sasl_cache", "stream_management", "ack_every", "lang",
+        "state", "authenticated", "mechanism", "bound_jid", "server_features", "channel_bindings", "sm",
+        "on_stanza", "_resume_requested", "_tokenizer", "_out", "_events", "_mechanism", "_pending_iq",
+        "_ids", "_id_prefix", "_internal_iq", "__dict__", "__weakref__")
 
     def __init__(
         self,
@@ -135,6 +149,7 @@ class ClientStream:
         lang: str = "en",
         max_stanza_bytes: int = 1 << 20,
         id_prefix: str = "fx",
+        on_stanza: Optional[Callable[[Element], None]] = None,
     ) -> None:
         self.jid = jid if isinstance(jid, JID) else JID(jid)
         self.password = password
@@ -150,6 +165,7 @@ class ClientStream:
         self.lang = lang
         self.state = "idle"
         self.authenticated = False
+        self.mechanism: Optional[str] = None  # the SASL mechanism that authenticated us
         self.bound_jid: Optional[JID] = None
         self.server_features: Optional[Element] = None
         self.channel_bindings: Dict[str, bytes] = {}
@@ -163,6 +179,7 @@ class ClientStream:
         self._ids = itertools.count(1)
         self._id_prefix = id_prefix
         self._internal_iq: Optional[str] = None
+        self.on_stanza = on_stanza
 
     # -- driver API -------------------------------------------------------------------------
     def start(self) -> None:
@@ -220,8 +237,7 @@ class ClientStream:
         if self.state != "ready":
             raise errors.LocalProtocolError(f"cannot send stanzas in state {self.state!r}")
         self._out.append(serialize(stanza))
-        sm = self.sm
-        if sm.enabled and sm.outbound(stanza) and sm.since_request >= self.ack_every > 0:
+        if self.sm.outbound(stanza) >= self.ack_every > 0:
             self.request_ack()
 
     def send_iq(self, iq: Element) -> str:
@@ -287,11 +303,12 @@ class ClientStream:
             self.state = "closed"
 
     def _dispatch_all(self, tokens: List[Any]) -> None:
+        on_stanza = self._on_stanza
         for token in tokens:
             state = self.state
             # fast path for the bulk of a session: stanzas while ready (same as the table says)
-            if state == "ready" and _KINDS.get(getattr(token, "tag", None)) == "stanza":
-                self._on_stanza(token)
+            if state == "ready" and getattr(token, "tag", None) in _STANZA_TAGS:
+                on_stanza(token)
             elif state == "closed":
                 return
             else:
@@ -416,6 +433,8 @@ class ClientStream:
             self.state = "closed"
             raise
         self.authenticated = True
+        self.mechanism = mech.name
+        self._mechanism = None  # its keys and nonces are not needed any more
         self._events.append(events.Authenticated(mechanism=mech.name))
         held = self._tokenizer.reset()
         self._open_stream()
@@ -571,15 +590,17 @@ class ClientStream:
 
     # -- stanzas -----------------------------------------------------------------------------
     def _on_stanza(self, stanza: Element) -> None:
-        if self.sm.active:
-            self.sm.inbound()
+        self.sm.inbound()
         if stanza.tag == _IQ and stanza.get("type") in ("result", "error"):
             iq_id = stanza.get("id")
             if iq_id in self._pending_iq and self._response_from_ok(self._pending_iq[iq_id], stanza.get("from")):
                 del self._pending_iq[iq_id]
                 self._events.append(events.IQResponseReceived(id=iq_id, stanza=stanza))
                 return
-        self._events.append(events.StanzaReceived(stanza=stanza))
+        if self.on_stanza is not None and not self._events:
+            self.on_stanza(stanza)  # nothing queued before it: calling now keeps the order
+        else:
+            self._events.append(events.StanzaReceived(stanza=stanza))
 
     def _response_from_ok(self, to: Optional[str], sender: Optional[str]) -> bool:
         """RFC 6120 8.1.2.1 / 10.1: who may answer an IQ sent to ``to``."""

@@ -35,7 +35,7 @@ def test_login_each_mechanism(prosody, account, mechanism):
     async def main():
         async with client(prosody, jid + "/res", pw, mechanisms=[mechanism]) as c:
             assert c.stream.tls_active
-            assert c.stream._mechanism.name == mechanism
+            assert c.stream.mechanism == mechanism
             assert str(c.bound_jid) == jid + "/res"
     run(main())
 
@@ -46,8 +46,8 @@ def test_best_mechanism_is_chosen_and_server_signature_verified(prosody, account
     async def main():
         async with client(prosody, jid, pw) as c:
             # the strongest the server offered over TLS 1.3 (Prosody 0.12: SCRAM-SHA-1, PLAIN)
-            assert c.stream._mechanism.name == "SCRAM-SHA-1"
-            assert c.stream._mechanism.is_complete  # the server signature was verified
+            assert c.stream.mechanism == "SCRAM-SHA-1"
+            assert c.stream.authenticated  # set only once the server signature was verified
     run(main())
 
 
@@ -60,7 +60,7 @@ def test_scram_plus_on_tls12(tmp_path):
 
         async def main():
             async with client(srv, jid, "pw") as c:
-                assert c.stream._mechanism.name == "SCRAM-SHA-1-PLUS"
+                assert c.stream.mechanism == "SCRAM-SHA-1-PLUS"
                 assert str(c.bound_jid).startswith(jid + "/")
         run(main())
 

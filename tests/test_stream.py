@@ -217,3 +217,21 @@ def test_server_closing_first_is_not_a_clean_close():
     closed = s.events()[-1]
     assert isinstance(closed, events.StreamClosed) and not closed.clean
     assert s.data_to_send() == b"</stream:stream>"  # we answer the closing handshake
+
+
+def test_on_stanza_callback_keeps_the_order_of_events():
+    got = []
+    s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], on_stanza=got.append))
+    s.data_to_send()
+    s.receive_data(b"<message from='romeo@example.net/o'><body>1</body></message>"
+                   b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>"
+                   b"<message from='romeo@example.net/o'><body>2</body></message>")
+    # nothing was pending before the first message: it went straight to the callback
+    assert [m.findtext("{jabber:client}body") for m in got] == ["1", "2"]
+    assert s.events() == [] and s.sm.state.inbound == 1  # counted once SM was active
+    s.send(message(to="romeo@example.net", body="hi"))
+    s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='1'/><message from='romeo@example.net/o'><body>3</body></message>")
+    # an event was pending: the message is queued behind it instead
+    evs = s.events()
+    assert kinds(evs) == ["StanzasAcked", "StanzaReceived"] and len(got) == 2
+    assert evs[1].stanza.findtext("{jabber:client}body") == "3"

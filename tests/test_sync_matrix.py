@@ -17,7 +17,7 @@ def client(srv, jid, pw, **kw):
 def test_login_each_mechanism(prosody, account, mechanism):
     jid, pw = account()
     with client(prosody, jid + "/res", pw, mechanisms=[mechanism]) as c:
-        assert c.stream._mechanism.name == mechanism
+        assert c.stream.mechanism == mechanism
         assert str(c.bound_jid) == jid + "/res"
 
 
@@ -27,7 +27,7 @@ def test_scram_plus_on_tls12(tmp_path):
     with ProsodyServer(tmp_path, tls_protocol="tlsv1_2") as srv:
         jid = srv.create_user("plus", "pw")
         with client(srv, jid, "pw") as c:
-            assert c.stream._mechanism.name == "SCRAM-SHA-1-PLUS"
+            assert c.stream.mechanism == "SCRAM-SHA-1-PLUS"
 
 
 def test_resource_conflict_stream_error(prosody, account):

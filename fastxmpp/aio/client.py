@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import ssl
+import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import errors, events
 from ..backoff import Backoff
 from ..connect import Endpoint, explicit_endpoint
 from ..element import Element
-from ..handlers import HandlerRegistry, error_reply
+from ..handlers import KIND_START, HandlerRegistry, error_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
@@ -23,20 +25,36 @@ __all__ = ["Client", "ConnectionLost"]
 
 log = logging.getLogger("fastxmpp.aio")
 
-NS_CLIENT = "jabber:client"
-
 
 class ConnectionLost(errors.XMPPError, ConnectionError):
     """The connection ended before the operation finished."""
 
 
-class _Protocol(asyncio.Protocol):
+_READ_SIZE = 256 * 1024  # what one recv() may take, as asyncio's own transports do
+_TLS_RECORD = 16384  # the most plaintext one TLS record carries
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's receive buffer, shared by its connections: a read is consumed at once."""
+    view = getattr(_read_buffers, "view", None)
+    if view is None:
+        view = _read_buffers.view = memoryview(bytearray(_READ_SIZE))
+    return view
+
+
+class _Protocol(asyncio.BufferedProtocol):
     """Feeds transport bytes into the client's stream; tracks write flow control.
 
     TLS runs here, on ``ssl.SSLObject`` over two memory BIOs, instead of
     through ``loop.start_tls()``: asyncio's SSL transport allocates a 256 KiB
     buffer per connection, which dominates the memory of an idle session.
+    Reads go into one buffer per thread (``recv_into``), not a fresh 256 KiB
+    ``bytes`` per ``recv()``.
     """
+
+    __slots__ = ("client", "transport", "paused", "_drained", "lost", "tls", "_incoming", "_outgoing",
+                 "_handshake", "_buffer")
 
     def __init__(self, client: "Client") -> None:
         self.client = client
@@ -49,6 +67,7 @@ class _Protocol(asyncio.Protocol):
         self._incoming: Optional[ssl.MemoryBIO] = None
         self._outgoing: Optional[ssl.MemoryBIO] = None
         self._handshake: Optional[asyncio.Future] = None
+        self._buffer = _read_buffer()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -79,6 +98,7 @@ class _Protocol(asyncio.Protocol):
         self._send_tls()
         if not self._handshake.done():
             self._handshake.set_result(None)
+        self._handshake = None  # its awaiter holds it; the connection need not
         self._read_tls()
 
     def _send_tls(self) -> None:
@@ -87,14 +107,15 @@ class _Protocol(asyncio.Protocol):
             self.transport.write(data)
 
     def _read_tls(self) -> None:
-        tls = self.tls
-        assert tls is not None
+        tls, incoming = self.tls, self._incoming
+        assert tls is not None and incoming is not None
         chunks = []
-        while True:
+        # one record per read; checking what is buffered first saves the SSLWantReadError
+        while incoming.pending or tls.pending():
             try:
-                chunk = tls.read(65536)
+                chunk = tls.read(_TLS_RECORD)
             except ssl.SSLWantReadError:
-                break
+                break  # a partial record: the rest comes with the next read
             except ssl.SSLZeroReturnError:
                 break  # close_notify: the TCP close follows
             except ssl.SSLError as exc:
@@ -110,9 +131,13 @@ class _Protocol(asyncio.Protocol):
             self.client._data_received(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     # -- asyncio callbacks ---------------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self._buffer[:nbytes]
         if self.tls is None:
-            self.client._data_received(self, data)
+            self.client._data_received(self, bytes(data))
             return
         self._incoming.write(data)  # type: ignore[union-attr]
         if self._handshake is not None and not self._handshake.done():
@@ -164,6 +189,16 @@ class Client(HandlerRegistry):
     (STARTTLS or Direct TLS, SASL, bind, stream management) and is ready;
     leaving the block closes the stream cleanly.
     """
+
+    # slots keep an idle session small; "__dict__" still takes any other attribute
+    __slots__ = (
+        "jid", "password", "host", "port", "direct_tls", "ssl_context", "require_tls",
+        "allow_plain_unencrypted", "mechanisms", "sasl_cache", "stream_management", "reconnect",
+        "max_reconnect_attempts", "keepalive", "dead_timeout", "connect_timeout", "iq_timeout",
+        "write_buffer_limit", "nameservers", "dns_port", "backoff", "stream", "bound_jid", "error",
+        "_protocol", "_ready", "_iqs", "_queues", "_overflow", "_reading_paused", "_unflushed",
+        "_flush_scheduled", "_closing", "_tasks", "_last_rx", "_keepalive_task", "_reconnect_task",
+        "on_resume_failed", "on_session_started", "on_disconnected", "__dict__", "__weakref__")
 
     def __init__(
         self,
@@ -225,7 +260,7 @@ class Client(HandlerRegistry):
         self._unflushed = 0
         self._flush_scheduled = False
         self._closing = False
-        self._tasks: set = set()
+        self._tasks: Dict[asyncio.Future, None] = {}  # running handler tasks (smaller than a set)
         self._last_rx = 0.0
         self._keepalive_task: Optional[asyncio.Task] = None
         self._reconnect_task: Optional[asyncio.Task] = None
@@ -269,7 +304,8 @@ class Client(HandlerRegistry):
         self.stream = ClientStream(
             self.jid, self.password, tls_active=endpoint.direct_tls, require_tls=self.require_tls,
             allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
-            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume)
+            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume,
+            on_stanza=self._dispatch)
         self._ready = loop.create_future()
         host = endpoint.host
         if self.nameservers is not None and self.host is None:
@@ -291,6 +327,7 @@ class Client(HandlerRegistry):
         except BaseException:
             self._abort_transport()
             raise
+        self._ready = None
         if self.keepalive and (self._keepalive_task is None or self._keepalive_task.done()):
             self._keepalive_task = loop.create_task(self._keepalive_loop())
 
@@ -319,11 +356,12 @@ class Client(HandlerRegistry):
     # -- sending ---------------------------------------------------------------------------------
     async def send(self, stanza: Element) -> None:
         """Send a stanza; waits while the transport's write buffer is above its limit."""
-        protocol = self._require_ready()
-        if protocol.paused:
-            await protocol.wait_writable()
-            protocol = self._require_ready()
-        self.stream.send(stanza)  # type: ignore[union-attr]
+        protocol, stream = self._protocol, self.stream
+        if protocol is None or stream is None or stream.state != "ready" or protocol.paused:
+            await self._require_ready().wait_writable()
+            self._require_ready()
+            stream = self.stream
+        stream.send(stanza)  # type: ignore[union-attr]
         self._schedule_flush()
 
     def send_nowait(self, stanza: Element) -> None:
@@ -472,7 +510,7 @@ class Client(HandlerRegistry):
                     self._failed(ConnectionLost("the server closed the stream"))
 
     def _dispatch(self, stanza: Element) -> None:
-        kind = stanza.tag[len(NS_CLIENT) + 2:]
+        kind = stanza.tag[KIND_START:]
         handlers = self._handlers.get(kind, ())
         for queue in self._queues:
             if self._overflow or queue.full():
@@ -493,9 +531,9 @@ class Client(HandlerRegistry):
         if self._protocol is not None and self.is_ready:
             self.send_nowait(reply)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+    def _call(self, fn: Callable[[Any], Any], arg: Any) -> None:
         try:
-            result = fn(*args)
+            result = fn(arg)
         except Exception:
             log.exception("handler %r failed", fn)
             return
@@ -504,34 +542,35 @@ class Client(HandlerRegistry):
 
     def _spawn(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)
-        self._tasks.add(task)
+        self._tasks[task] = None
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
     def _start_tls(self, hostname: str) -> None:
-        """<proceed/> arrived: hand every following byte to TLS at once, then finish in a task."""
+        """<proceed/> arrived: hand every following byte to TLS at once, restart when done."""
         protocol = self._protocol
         assert protocol is not None
         handshake = protocol.start_tls(self.ssl_context, server_hostname_for(hostname))
-        self._spawn(self._tls_done(protocol, handshake))
+        handshake.add_done_callback(functools.partial(self._tls_done, protocol))
 
-    async def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
+    def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
         stream = self.stream
         assert stream is not None
-        try:
-            await handshake
-        except (OSError, ssl.SSLError, errors.XMPPError) as exc:
+        if handshake.cancelled():
+            return
+        exc = handshake.exception()
+        if exc is not None:  # ssl.SSLError, OSError or ConnectionLost
             self._failed(exc)
             self._abort_transport()
             return
         try:
             stream.tls_established(channel_bindings_from_ssl(protocol.tls))
-        except errors.XMPPError as exc:
-            self._failed(exc)
+        except errors.XMPPError as err:
+            self._failed(err)
         self._flush(protocol)
 
     def _failed(self, exc: BaseException) -> None:
