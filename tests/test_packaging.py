@@ -96,7 +96,7 @@ def test_cibuildwheel_build_identifiers(plat):
 def built(tmp_path_factory):
     """The sdist, a binary wheel (CPython only) and the pure wheel, each built from the sdist."""
     try:
-        import build  # noqa: F401
+        from build import ProjectBuilder  # noqa: F401  (PyPA's build, not a stray build/ directory)
     except ImportError:
         pytest.skip("the 'build' package is not installed (pip install build)")
     out = tmp_path_factory.mktemp("dist")
