@@ -61,7 +61,7 @@ DEF S_PI = 6
 # socket reads).
 DEF PARSE_SLICE = 2048
 DEF CARRY_KEEP = 4096
-DEF ENDS_KEEP = 64
+DEF SPANS_KEEP = 64
 
 cdef extern from *:
     """
@@ -94,8 +94,8 @@ cdef class Tokenizer:
     cdef Py_ssize_t s_pos, s_tag_start, s_stanza_start
     cdef int s_state, s_depth, s_quote, s_last, s_term, s_bang_len
     cdef char s_bang[8]
-    cdef Py_ssize_t *s_ends        # (start, end) stream offsets of the stanzas completed by this feed
-    cdef Py_ssize_t s_nends, s_ends_cap
+    cdef Py_ssize_t *s_spans        # (start, end) stream offsets of the stanzas completed by this feed
+    cdef Py_ssize_t s_nspans, s_spans_cap
     # the bytes of a stanza that began in an earlier feed (from stream offset _carry_start)
     cdef char *_carry
     cdef const char *_buf           # the data of the feed being parsed, from stream offset _base
@@ -114,9 +114,9 @@ cdef class Tokenizer:
     cdef object _failed
 
     def __cinit__(self):
-        self.s_ends_cap = 16
-        self.s_ends = <Py_ssize_t *>malloc(sizeof(Py_ssize_t) * 2 * self.s_ends_cap)
-        if self.s_ends == NULL:
+        self.s_spans_cap = 16
+        self.s_spans = <Py_ssize_t *>malloc(sizeof(Py_ssize_t) * 2 * self.s_spans_cap)
+        if self.s_spans == NULL:
             raise MemoryError()
         self._parser = NULL
 
@@ -136,7 +136,7 @@ cdef class Tokenizer:
         if self._parser != NULL:
             capi.ParserFree(self._parser)
         free(self._carry)
-        free(self.s_ends)
+        free(self.s_spans)
 
     # -- public API -----------------------------------------------------------------
     @property
@@ -197,7 +197,7 @@ cdef class Tokenizer:
         self.s_last = 0
         self.s_term = 0
         self.s_bang_len = 0
-        self.s_nends = 0
+        self.s_nspans = 0
         self._depth = 0
         self._carry_len = 0
         self._carry_start = -1
@@ -230,7 +230,7 @@ cdef class Tokenizer:
             if ok:
                 self._prolog = None
         base = self.s_pos
-        self.s_nends = 0
+        self.s_nspans = 0
         scan_err = self._scan(<const unsigned char *>buf, n)
         cut = n
         if scan_err is not None:
@@ -248,7 +248,7 @@ cdef class Tokenizer:
             status = capi.Parse(self._parser, buf + done, <int>part, 0)
             done += part
         if self._paused_now:
-            self._held = data[self.s_ends[2 * self._ends_seen - 1] - base:]
+            self._held = data[self.s_spans[2 * self._ends_seen - 1] - base:]
             self._paused_now = False
             scan_err = None
         elif self._error is not None:
@@ -262,30 +262,30 @@ cdef class Tokenizer:
             self._fail(scan_err)
         if self._held is None:
             self._keep_partial(buf, n)
-        if self.s_ends_cap > ENDS_KEEP:
-            self._shrink_ends()
+        if self.s_spans_cap > SPANS_KEEP:
+            self._shrink_spans()
         events = self._events
         self._events = []
         return events
 
     cdef inline int _record(self, Py_ssize_t start, Py_ssize_t end) except -1:
         cdef Py_ssize_t *grown
-        if self.s_nends == self.s_ends_cap:
-            grown = <Py_ssize_t *>realloc(self.s_ends, sizeof(Py_ssize_t) * 4 * self.s_ends_cap)
+        if self.s_nspans == self.s_spans_cap:
+            grown = <Py_ssize_t *>realloc(self.s_spans, sizeof(Py_ssize_t) * 4 * self.s_spans_cap)
             if grown == NULL:
                 raise MemoryError()
-            self.s_ends = grown
-            self.s_ends_cap *= 2
-        self.s_ends[2 * self.s_nends] = start
-        self.s_ends[2 * self.s_nends + 1] = end
-        self.s_nends += 1
+            self.s_spans = grown
+            self.s_spans_cap *= 2
+        self.s_spans[2 * self.s_nspans] = start
+        self.s_spans[2 * self.s_nspans + 1] = end
+        self.s_nspans += 1
         return 0
 
-    cdef void _shrink_ends(self) noexcept:
-        cdef Py_ssize_t *smaller = <Py_ssize_t *>realloc(self.s_ends, sizeof(Py_ssize_t) * 2 * 16)
+    cdef void _shrink_spans(self) noexcept:
+        cdef Py_ssize_t *smaller = <Py_ssize_t *>realloc(self.s_spans, sizeof(Py_ssize_t) * 2 * 16)
         if smaller != NULL:
-            self.s_ends = smaller
-            self.s_ends_cap = 16
+            self.s_spans = smaller
+            self.s_spans_cap = 16
 
     cdef object _end_stanza(self, Py_ssize_t end):
         cdef Py_ssize_t size = end - self.s_stanza_start
@@ -469,10 +469,10 @@ cdef class Tokenizer:
             self._events.append(_STREAM_END)
         elif depth == 2:
             k = self._ends_seen
-            if k >= self.s_nends:
+            if k >= self.s_nspans:
                 raise RuntimeError("tokenizer: expat and the scanner disagree on stanza ends")
-            start = self.s_ends[2 * k]
-            end = self.s_ends[2 * k + 1]
+            start = self.s_spans[2 * k]
+            end = self.s_spans[2 * k + 1]
             if start >= self._base:
                 raw = PyBytes_FromStringAndSize(self._buf + (start - self._base), end - start)
             else:   # began in an earlier feed

@@ -25,8 +25,8 @@ END = b"</stream:stream>"
 
 TEXT_PIECES = ["a", "\u00e9", "\u4e2d", "\U0001f600", " ", "\n", "\t", "\r\n", "\r", "&amp;", "&lt;",
                "&gt;", "&quot;", "&apos;", "&#65;", "&#x1F600;", "&#13;", "&#10;", "&#xe9;", ">",
-               "<![CDATA[<&>\r\n]]>", "<![CDATA[]]>", "]"]
-ATTR_PIECES = [p for p in TEXT_PIECES if not p.startswith("<!") and p != "]"] + ["'", '"']
+               "<![CDATA[<&>\r\n]]>", "<![CDATA[]]>", "]a"]  # "]a": a lone "]]>" is not XML
+ATTR_PIECES = [p for p in TEXT_PIECES if not p.startswith("<!")] + ["'", '"']
 NAMES = ["a", "x:a", "b", "q.r", "\u00e9l", "p:c"]
 
 
