@@ -1,5 +1,16 @@
 # C declarations shared by the compiled element, tokenizer and serializer.
 
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define FX_GIL_BUILD 0
+    #else
+    #define FX_GIL_BUILD 1
+    #endif
+    """
+    # False on free-threaded builds: no shared caches, stanzas built at once.
+    const bint FX_GIL_BUILD
+
 cdef class Element:
     cdef public str tag
     cdef str _text

@@ -599,16 +599,6 @@ cdef extern from "Python.h":
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
-cdef extern from *:
-    """
-    #ifdef Py_GIL_DISABLED
-    #define FX_GIL_BUILD 0
-    #else
-    #define FX_GIL_BUILD 1
-    #endif
-    """
-    const bint FX_GIL_BUILD
-
 DEF CACHE_SIZE = 1024
 DEF VALUE_CACHE_MAX = 32
 DEF KEY_MAX = 80

@@ -11,14 +11,13 @@ is delivered as an Element that holds its checked bytes and builds its
 attributes, text and children on first use (``_element_c._materialize``);
 its ``tag`` is set at once.  On free-threaded builds it is built at once.
 """
-cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_Import
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, strcmp, strlen
 
-from fastxmpp._element_c cimport Element, ensure, intern_str
+from fastxmpp._element_c cimport FX_GIL_BUILD, Element, ensure, intern_str
 from fastxmpp._expat cimport *
 
 import pyexpat  # noqa: F401  (makes the capsule importable)
@@ -62,17 +61,6 @@ DEF S_PI = 6
 DEF PARSE_SLICE = 2048
 DEF CARRY_KEEP = 4096
 DEF SPANS_KEEP = 64
-
-cdef extern from *:
-    """
-    #ifdef Py_GIL_DISABLED
-    #define FX_LAZY 0
-    #else
-    #define FX_LAZY 1
-    #endif
-    """
-    # Stanzas are built on first use where the GIL serialises that; eagerly otherwise.
-    const bint FX_LAZY
 
 
 cdef class Tokenizer:
@@ -487,7 +475,7 @@ cdef class Tokenizer:
             el.tag = intern_str(name, strlen(name), True)
             el._raw = raw
             el._ctx = self._ctx
-            if not FX_LAZY:
+            if not FX_GIL_BUILD:   # free-threaded: no lazy state shared between threads
                 ensure(el)
             self._events.append(el)
             self._ends_seen = k + 1
