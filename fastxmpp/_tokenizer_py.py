@@ -4,8 +4,7 @@ Same behaviour as ``_tokenizer_c``; see ``fastxmpp.tokenizer`` for the contract.
 """
 from __future__ import annotations
 
-import re
-from typing import FrozenSet, List, Optional, Tuple, Union
+from typing import FrozenSet, List, Optional, Union
 from xml.parsers import expat
 
 from . import errors
@@ -26,215 +25,11 @@ __all__ = ["Tokenizer"]
 
 Token = Union[StreamHeader, Element, StreamEnd]
 
-# scanner states
-_TEXT, _LT, _STAG, _ETAG, _BANG, _CDATA, _PI = range(7)
-_STAG_STOP = re.compile(rb"[>\"']")
-# the next '<' with, when complete, an end tag (group 1) or a start tag (group 2)
-_NEXT_TAG = re.compile(rb"<(?:(/[^>]*>)|([^!?/>\"'](?:[^>\"']|\"[^\"]*\"|'[^']*')*>)|)")
+# Expat is given at most this many bytes at a time, so the limits are checked
+# before its buffer can grow much past them.
+_PIECE = 1 << 16
 _STREAM_END = StreamEnd()
 _new_element = Element.__new__
-
-
-class _Scanner:
-    """Finds top-level element boundaries in raw bytes, ahead of expat.
-
-    It enforces the size and depth limits before expat sees a byte, refuses
-    comments, processing instructions and DTDs, and records the absolute byte
-    offset just past each top-level element so a stream restart can resume at
-    the right byte.
-    """
-
-    __slots__ = ("max_bytes", "max_depth", "pos", "state", "depth", "tag_start", "stanza_start",
-                 "quote", "last", "bang", "term", "ends")
-
-    def __init__(self, max_bytes: int, max_depth: int) -> None:
-        self.max_bytes = max_bytes
-        self.max_depth = max_depth + 1  # the stream root is depth 1
-        self.pos = 0
-        self.state = _TEXT
-        self.depth = 0
-        self.tag_start = -1
-        self.stanza_start = -1
-        self.quote = 0
-        self.last = 0
-        self.bang = b""
-        self.term = 0
-        self.ends: List[int] = []
-
-    def scan(self, data: bytes) -> Tuple[int, Optional[errors.StreamError]]:
-        """Scan ``data``; return how many of its bytes expat may see, and the error past them."""
-        base = self.pos
-        n = len(data)
-        i = 0
-        state = self.state
-        depth = self.depth
-        err: Optional[errors.StreamError] = None
-        while i < n:
-            if state == _TEXT:
-                # fast path: walk complete tags with one regex iterator
-                kind = None
-                for m in _NEXT_TAG.finditer(data, i):
-                    kind = m.lastindex
-                    if kind is None:  # incomplete, or '<!' / '<?': go byte by byte
-                        self.tag_start = base + m.start()
-                        i = m.end()
-                        state = _LT
-                        break
-                    i = m.end()
-                    if kind == 1:
-                        depth -= 1
-                        if depth == 1:
-                            self.tag_start = base + m.start()
-                            err = self._end_stanza(base + i)
-                            if err is not None:
-                                break
-                    else:
-                        if depth == 1:
-                            self.tag_start = self.stanza_start = base + m.start()
-                        if depth >= self.max_depth:
-                            self.tag_start = base + m.start()
-                            err = errors.PolicyViolation(f"elements nested deeper than {self.max_depth - 1}")
-                            break
-                        if data[i - 2] == 0x2F:  # '/>'
-                            if depth == 1:
-                                err = self._end_stanza(base + i)
-                                if err is not None:
-                                    break
-                        else:
-                            depth += 1
-                if err is not None:
-                    break
-                if kind is None and state == _TEXT:
-                    break  # no more tags in this chunk
-                if state == _TEXT:
-                    # the iterator ran out: the rest has no '<'
-                    j = data.find(b"<", i)
-                    if j < 0:
-                        break
-                    i = j
-            elif state == _LT:
-                c = data[i]
-                if c == 0x2F:  # '/'
-                    state = _ETAG
-                    i += 1
-                elif c == 0x3F:  # '?': only the XML declaration, first thing in the stream
-                    if depth or self.tag_start > 3:
-                        err = errors.RestrictedXML("processing instructions are not allowed")
-                        break
-                    state = _PI
-                    self.term = 0
-                    i += 1
-                elif c == 0x21:  # '!'
-                    state = _BANG
-                    self.bang = b""
-                    i += 1
-                else:
-                    if depth == 1:
-                        self.stanza_start = self.tag_start
-                    state = _STAG
-                    self.quote = 0
-                    self.last = 0
-            elif state == _STAG:
-                if self.quote:
-                    j = data.find(b'"' if self.quote == 0x22 else b"'", i)
-                    if j < 0:
-                        break
-                    self.quote = 0
-                    self.last = 0
-                    i = j + 1
-                    continue
-                m = _STAG_STOP.search(data, i)
-                if m is None:
-                    self.last = data[n - 1]
-                    break
-                j = m.start()
-                c = data[j]
-                if c != 0x3E:  # a quote opens
-                    self.quote = c
-                    i = j + 1
-                    continue
-                prev = data[j - 1] if j > i else self.last
-                i = j + 1
-                state = _TEXT
-                if depth + 1 > self.max_depth:
-                    err = errors.PolicyViolation(f"elements nested deeper than {self.max_depth - 1}")
-                    break
-                if prev == 0x2F:  # '/>': opened and closed at once
-                    if depth == 1:
-                        err = self._end_stanza(base + i)
-                        if err is not None:
-                            break
-                else:
-                    depth += 1
-            elif state == _ETAG:
-                j = data.find(b">", i)
-                if j < 0:
-                    break
-                i = j + 1
-                state = _TEXT
-                depth -= 1
-                if depth == 1:
-                    err = self._end_stanza(base + i)
-                    if err is not None:
-                        break
-            elif state == _BANG:
-                b = self.bang + data[i:i + 7 - len(self.bang)]
-                i += len(b) - len(self.bang)
-                self.bang = b
-                if b[:1] == b"-":
-                    err = errors.RestrictedXML("comments are not allowed")
-                    break
-                if b[:1] == b"D":
-                    err = errors.RestrictedXML("DTDs are not allowed")
-                    break
-                if not b"[CDATA[".startswith(b):
-                    err = errors.NotWellFormed("unexpected markup after '<!'")
-                    break
-                if len(b) == 7:
-                    state = _CDATA
-                    self.term = 0
-            else:  # _CDATA or _PI: look for the terminator, also across chunks
-                want = b"]]>" if state == _CDATA else b"?>"
-                w = len(want)
-                if self.term:
-                    head = want[: self.term] + data[i:i + w]
-                    j = head.find(want)
-                    if j >= 0:
-                        i += j + w - self.term
-                        self.term = 0
-                        state = _TEXT
-                        continue
-                j = data.find(want, i)
-                if j >= 0:
-                    i = j + w
-                    self.term = 0
-                    state = _TEXT
-                    continue
-                window = (want[: self.term] + data[i:]) if n - i < w else data[n - w + 1:]
-                self.term = next((k for k in range(w - 1, 0, -1) if window.endswith(want[:k])), 0)
-                break
-        if err is None:
-            pos = base + n
-            if self.stanza_start >= 0:
-                if pos - self.stanza_start > self.max_bytes:
-                    err = errors.PolicyViolation(f"stanza exceeds the limit of {self.max_bytes} bytes")
-            elif state != _TEXT and pos - self.tag_start > self.max_bytes:
-                err = errors.PolicyViolation(f"markup exceeds the limit of {self.max_bytes} bytes")
-        self.state = state
-        self.depth = depth
-        self.pos = base + n
-        if err is None:
-            return n, None
-        start = self.stanza_start if self.stanza_start >= 0 else self.tag_start
-        return max(0, start - base), err
-
-    def _end_stanza(self, end: int) -> Optional[errors.StreamError]:
-        size = end - self.stanza_start
-        if size > self.max_bytes:
-            return errors.PolicyViolation(f"stanza of {size} bytes exceeds the limit of {self.max_bytes}")
-        self.stanza_start = -1
-        self.ends.append(end)
-        return None
 
 
 class _Paused(Exception):
@@ -305,20 +100,20 @@ class Tokenizer:
         """The connection ended: refuse a stream cut in the middle of a stanza."""
         if self._failed is not None or self._held is not None:
             return []
-        if self._depth > 1 or self._scanner.state != _TEXT and self._depth >= 1:
+        if self._depth > 1 or self._depth == 1 and self._pending >= 0:
             self._fail(errors.NotWellFormed("connection closed in the middle of a stanza"))
         return []
 
     # -- internals --------------------------------------------------------------------
     def _new_stream(self) -> None:
-        self._scanner = _Scanner(self.max_stanza_bytes, self.max_depth)
         parser = expat.ParserCreate("utf-8", "}")
         parser.buffer_text = True
-        parser.buffer_size = 65536
+        parser.buffer_size = _PIECE
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._chars
         parser.StartNamespaceDeclHandler = self._nsdecl
+        parser.XmlDeclHandler = self._xmldecl
         parser.CommentHandler = self._restricted
         parser.ProcessingInstructionHandler = self._restricted
         parser.StartDoctypeDeclHandler = self._restricted
@@ -328,14 +123,22 @@ class Tokenizer:
         self._parser = parser
         self._names: dict = {}
         self._depth = 0
+        self._max_level = self.max_depth + 1  # the stream root is level 1
         self._stack: List[Element] = []
-        self._text = ""
+        self._cur: Optional[Element] = None
         self._events: List[Token] = []
         self._header_ns: Optional[str] = None
         self._prolog: Optional[bytes] = b""
-        self._ends_seen = 0
         self._held: Optional[bytes] = None
-        self._trigger = False
+        # stream offsets: bytes given to expat before the current feed, the first
+        # byte of the stanza being parsed, the byte past the last top-level markup
+        # seen whole, and the '<' of top-level markup not yet complete (-1: none)
+        self._pos = 0
+        self._data = b""
+        self._prev = b"    "  # the last four bytes of the previous feed
+        self._stanza_start = -1
+        self._mark = 0
+        self._pending = -1
 
     def _fail(self, err: errors.StreamError) -> None:
         err.events = self._events
@@ -352,26 +155,81 @@ class Tokenizer:
                 self._fail(err)
             if ok:
                 self._prolog = None
-        scanner = self._scanner
-        base = scanner.pos
-        scanner.ends = []
-        cut, err = scanner.scan(data)
-        self._ends_seen = 0
+        base = self._pos
+        n = len(data)
+        self._data = data
+        parse = self._parser.Parse
+        err: Optional[errors.StreamError] = None
         try:
-            self._parser.Parse(memoryview(data)[:cut] if cut < len(data) else data, False)
+            if n <= _PIECE:
+                parse(data, False)
+                err = self._check_limits(base + n)
+            else:
+                view = memoryview(data)
+                for i in range(0, n, _PIECE):
+                    parse(view[i:i + _PIECE], False)
+                    err = self._check_limits(base + min(n, i + _PIECE))
+                    if err is not None:
+                        break
         except _Paused:
-            end = scanner.ends[self._ends_seen - 1]
-            self._held = data[end - base:]
-            err = None
+            self._held = data[self._mark - base:]
         except errors.StreamError as e:
             err = e
         except expat.ExpatError as e:
-            err = expat_error(e.code, expat.ErrorString(e.code), e.lineno, e.offset)
+            err = self._expat_error(e)
+        self._prev = (self._prev + data[-4:])[-4:]
+        self._data = b""
+        self._pos = base + n
         if err is not None:
             self._fail(err)
         events = self._events
         self._events = []
         return events
+
+    def _check_limits(self, pos: int) -> Optional[errors.StreamError]:
+        """After expat has seen the stream up to ``pos``: is unfinished markup too big?"""
+        limit = self.max_stanza_bytes
+        if self._depth >= 2:
+            if pos - self._stanza_start > limit:
+                return errors.PolicyViolation(f"stanza exceeds the limit of {limit} bytes")
+            return None
+        base = self._pos
+        j = self._data.rfind(b"<", max(0, self._mark - base), pos - base)
+        if j >= 0:
+            self._pending = base + j
+        if self._pending >= 0 and pos - self._pending > limit:
+            return errors.PolicyViolation(f"markup exceeds the limit of {limit} bytes")
+        return None
+
+    def _expat_error(self, e: expat.ExpatError) -> errors.StreamError:
+        # Expat sees a syntax error in a DOCTYPE or PI inside the root element, or in
+        # a broken comment; RFC 6120 section 11 restricts these whatever their syntax.
+        at = self._parser.ErrorByteIndex - self._pos + 4
+        seen = self._prev + self._data  # offsets shift by 4
+        lt = seen.rfind(b"<", max(0, at - 3), at + 1)
+        head = seen[lt:lt + 3] if lt >= 0 else b""
+        if head[:2] == b"<?":
+            return errors.RestrictedXML("processing instructions are not allowed")
+        if head == b"<!-":
+            return errors.RestrictedXML("comments are not allowed")
+        if head == b"<!D":
+            return errors.RestrictedXML("DTDs are not allowed")
+        return expat_error(e.code, expat.ErrorString(e.code), e.lineno, e.offset)
+
+    def _stanza_end(self, el: Element) -> int:
+        """The stream offset just past the stanza ``el`` that expat has just ended.
+
+        Expat reports the end of ``<x .../>`` past its '/>', and the end of
+        ``</x>`` at its '<'.
+        """
+        at = self._parser.CurrentByteIndex
+        i = at - self._pos
+        if i > 0 and el._children is None and el.text is None:  # '<x/>' ends in this feed
+            if (self._data[i - 2] if i > 1 else self._prev[-1]) == 0x2F:
+                return at
+        if i >= 0:
+            return at + self._data.find(b">", i) + 1 - i
+        return at + self._parser.GetInputContext().find(b">") + 1  # '</x' began in an earlier feed
 
     def _name(self, raw: str) -> str:
         name = self._names.get(raw)
@@ -380,20 +238,7 @@ class Tokenizer:
             self._names[raw] = name
         return name
 
-    def _flush_text(self) -> None:
-        text = self._text
-        self._text = ""
-        el = self._stack[-1]
-        children = el._children
-        if children:
-            last = children[-1]
-            last.tail = last.tail + text if last.tail else text
-        else:
-            el.text = el.text + text if el.text else text
-
     def _start(self, raw: str, attrs: dict) -> None:
-        if self._text:
-            self._flush_text()
         depth = self._depth = self._depth + 1
         names = self._names
         tag = names.get(raw) or self._name(raw)
@@ -408,42 +253,64 @@ class Tokenizer:
             if tag != STREAM_TAG:
                 raise stream_header_error(tag)
             self._events.append(StreamHeader(attrib or {}, self._header_ns))
+            self._mark = self._parser.CurrentByteIndex + 1
+            self._pending = -1
             return
         el = _new_element(Element)
         el.tag = tag
         el.text = el.tail = el._children = None
         el._attrib = attrib
-        stack = self._stack
         if depth == 2:
             if "}" not in raw:
                 raise errors.InvalidNamespace(f"top-level element {tag!r} has no namespace")
+            self._stanza_start = self._parser.CurrentByteIndex
+            self._pending = -1
         else:
-            parent = stack[-1]
+            if depth > self._max_level:
+                raise errors.PolicyViolation(f"elements nested deeper than {self.max_depth}")
+            parent = self._cur
             if parent._children is None:
                 parent._children = [el]
             else:
                 parent._children.append(el)
-        stack.append(el)
+            self._stack.append(parent)
+        self._cur = el
 
     def _end(self, raw: str) -> None:
-        if self._text:
-            self._flush_text()
         depth = self._depth
         self._depth = depth - 1
         if depth == 2:
-            el = self._stack.pop()
+            el = self._cur
+            self._cur = None
+            end = self._stanza_end(el)
+            size = end - self._stanza_start
+            if size > self.max_stanza_bytes:
+                raise errors.PolicyViolation(
+                    f"stanza of {size} bytes exceeds the limit of {self.max_stanza_bytes}")
+            self._stanza_start = -1
+            self._mark = end
             self._events.append(el)
-            self._ends_seen += 1
             if el.tag in self.restart_triggers:
                 raise _Paused()
         elif depth == 1:
             self._events.append(_STREAM_END)
         else:
-            self._stack.pop()
+            self._cur = self._stack.pop()
 
     def _chars(self, text: str) -> None:
+        # expat's text buffer hands over each run of text whole (a feed may split it)
         if self._depth >= 2:
-            self._text = self._text + text if self._text else text
+            el = self._cur
+            children = el._children
+            if children:
+                last = children[-1]
+                last.tail = last.tail + text if last.tail else text
+            else:
+                el.text = el.text + text if el.text else text
+
+    def _xmldecl(self, version: Optional[str], encoding: Optional[str], standalone: int) -> None:
+        self._mark = self._parser.CurrentByteIndex + 1
+        self._pending = -1
 
     def _nsdecl(self, prefix: Optional[str], uri: str) -> None:
         if prefix is not None and uri == self.content_ns:

@@ -335,6 +335,72 @@ def test_limit_reached_while_feeding_keeps_earlier_stanzas(Tokenizer):
     assert [t.tag for t in info.value.events] == ["{jabber:client}message"]
 
 
+@pytest.mark.parametrize(
+    "stanza",
+    [
+        b"<presence to='a@b'/>",
+        b"<r xmlns='urn:xmpp:sm:3' />",
+        b"<message a='/>'><body>x/></body></message>",  # '/>' in text and in a value
+        b"<iq type='get'><query xmlns='jabber:iq:roster'/></iq>",
+        b"<message></message   >",
+    ],
+)
+def test_stanza_size_is_exact_at_every_split(Tokenizer, stanza):
+    data = HEADER + MESSAGE + stanza + MESSAGE
+    for cut in range(len(HEADER) + len(MESSAGE), len(data) - len(MESSAGE) + 1):
+        tok = Tokenizer(max_stanza_bytes=max(len(stanza), len(MESSAGE)))
+        assert len(feed_all(tok, [data[:cut], data[cut:]])) == 4, cut
+        short = HEADER + stanza
+        tok = Tokenizer(max_stanza_bytes=len(stanza) - 1)
+        with pytest.raises(errors.PolicyViolation):
+            feed_all(tok, [short[:cut - len(MESSAGE)], short[cut - len(MESSAGE):]])
+
+
+def test_oversized_start_tag_between_stanzas(Tokenizer):
+    # a '>' inside the value must not make the tag look complete
+    tok = Tokenizer(max_stanza_bytes=1000)
+    tok.feed(HEADER)
+    with pytest.raises(errors.PolicyViolation):
+        feed_all(tok, [b"<message a='>"] + [b"z" * 300] * 4)
+    with pytest.raises(errors.PolicyViolation):
+        Tokenizer(max_stanza_bytes=1000).feed(HEADER + b"<message a='" + b"z" * 2000)
+
+
+def test_white_space_between_stanzas_is_not_a_stanza(Tokenizer):
+    data = b"<?xml version='1.0'?>" + b"\n" * 3000 + HEADER[21:] + b" " * 3000 + b"<presence/>" + b"\t" * 3000 + END
+    expected = [canon(t) for t in Tokenizer().feed(data)]
+    assert len(expected) == 3
+    for size in (1, 7, 1000, len(data)):
+        tok = Tokenizer(max_stanza_bytes=len(HEADER))
+        chunks = [data[i:i + size] for i in range(0, len(data), size)]
+        assert [canon(t) for t in feed_all(tok, chunks)] == expected
+
+
+def test_big_read_with_a_restart_trigger_far_into_it(Tokenizer):
+    second = HEADER.replace(b"++TR84", b"second") + FEATURES
+    trigger = b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+    data = HEADER + MESSAGE * 1000 + trigger + second
+    assert len(data) > 150_000
+    tok = Tokenizer()
+    tokens = tok.feed(data)
+    assert len(tokens) == 1002 and tok.paused
+    after = tok.reset()
+    assert after[0].id.startswith("second") and len(after) == 2
+
+
+def test_stanza_straddling_parser_slices_in_one_read(Tokenizer):
+    # one read much bigger than the pieces expat is given, with a stanza at the limit
+    # laid across every few bytes of a 64 KiB boundary
+    big = b"<message><body>" + b"w" * 3000 + b"</body></message>"
+    for pad in range(0, 3100, 97):
+        data = HEADER + b"<presence/>" * 5900 + b" " * pad + big + MESSAGE
+        tokens = Tokenizer(max_stanza_bytes=len(big)).feed(data)
+        assert len(tokens) == 5903
+        with pytest.raises(errors.PolicyViolation) as info:
+            Tokenizer(max_stanza_bytes=len(big) - 1).feed(data)
+        assert len(info.value.events) == 5901
+
+
 # -- RFC examples ----------------------------------------------------------------------------
 
 RFC_STANZAS = [
