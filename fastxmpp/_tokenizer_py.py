@@ -32,6 +32,16 @@ _STREAM_END = StreamEnd()
 _new_element = Element.__new__
 
 
+def _unwrap(index: int, near: int) -> int:
+    """The stream offset that expat's byte ``index`` stands for, given one ``near`` it.
+
+    pyexpat hands out byte indexes as a C ``long``, which wraps past 2 GiB where
+    that is 32 bits (Windows); every index used here lies within a stanza limit
+    of the current feed, so the nearest value congruent modulo 2**32 is the one.
+    """
+    return index + ((near - index + (1 << 31)) >> 32 << 32)
+
+
 class _Paused(Exception):
     """Raised inside a handler to stop expat at a stream-restart trigger."""
 
@@ -204,7 +214,7 @@ class Tokenizer:
     def _expat_error(self, e: expat.ExpatError) -> errors.StreamError:
         # Expat sees a syntax error in a DOCTYPE or PI inside the root element, or in
         # a broken comment; RFC 6120 section 11 restricts these whatever their syntax.
-        at = self._parser.ErrorByteIndex - self._pos + 4
+        at = _unwrap(self._parser.ErrorByteIndex, self._pos) - self._pos + 4
         seen = self._prev + self._data  # offsets shift by 4
         lt = seen.rfind(b"<", max(0, at - 3), at + 1)
         head = seen[lt:lt + 3] if lt >= 0 else b""
@@ -222,7 +232,7 @@ class Tokenizer:
         Expat reports the end of ``<x .../>`` past its '/>', and the end of
         ``</x>`` at its '<'.
         """
-        at = self._parser.CurrentByteIndex
+        at = _unwrap(self._parser.CurrentByteIndex, self._pos)
         i = at - self._pos
         if i > 0 and el._children is None and el.text is None:  # '<x/>' ends in this feed
             if (self._data[i - 2] if i > 1 else self._prev[-1]) == 0x2F:
@@ -253,7 +263,7 @@ class Tokenizer:
             if tag != STREAM_TAG:
                 raise stream_header_error(tag)
             self._events.append(StreamHeader(attrib or {}, self._header_ns))
-            self._mark = self._parser.CurrentByteIndex + 1
+            self._mark = _unwrap(self._parser.CurrentByteIndex, self._pos) + 1
             self._pending = -1
             return
         el = _new_element(Element)
@@ -263,7 +273,7 @@ class Tokenizer:
         if depth == 2:
             if "}" not in raw:
                 raise errors.InvalidNamespace(f"top-level element {tag!r} has no namespace")
-            self._stanza_start = self._parser.CurrentByteIndex
+            self._stanza_start = _unwrap(self._parser.CurrentByteIndex, self._pos)
             self._pending = -1
         else:
             if depth > self._max_level:
@@ -309,7 +319,7 @@ class Tokenizer:
                 el.text = el.text + text if el.text else text
 
     def _xmldecl(self, version: Optional[str], encoding: Optional[str], standalone: int) -> None:
-        self._mark = self._parser.CurrentByteIndex + 1
+        self._mark = _unwrap(self._parser.CurrentByteIndex, self._pos) + 1
         self._pending = -1
 
     def _nsdecl(self, prefix: Optional[str], uri: str) -> None:

@@ -514,3 +514,15 @@ def test_twins_and_elementtree_agree(stanzas, cuts):
             got = canon(element)
             assert got[:2] == want[:2]
             assert got == (want[0], want[1], want[2], "", want[4])  # top-level tails are dropped
+
+
+def test_python_twin_unwraps_32_bit_byte_indexes():
+    from fastxmpp._tokenizer_py import _unwrap
+
+    for true in (0, 5, (1 << 31) - 3, 1 << 31, (1 << 32) + 7, 5 * (1 << 32) + 123456):
+        for near in (true - 1_000_000, true, true + 70_000):
+            if near < 0:
+                continue
+            wrapped = (true + (1 << 31)) % (1 << 32) - (1 << 31)  # a signed 32-bit long
+            assert _unwrap(wrapped, near) == true
+            assert _unwrap(true, near) == true  # a 64-bit long is left alone
