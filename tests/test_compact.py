@@ -323,3 +323,24 @@ def test_stream_compacts_itself_when_negotiation_ends(prosody, account):
             assert c.stream.sm.active
             assert c.stream.compact() is False   # already compact after <enabled/>
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+@pytest.mark.prosody
+def test_sync_client_compacts_when_quiet(prosody, account):
+    from fastxmpp.stanza import iq
+    from fastxmpp.sync import Client
+
+    jid, pw = account()
+    with Client(jid + "/s", pw, host=prosody.host, port=prosody.port, ca_file=str(prosody.ca_file),
+                keepalive_interval=0.3) as c:
+        calls = []
+        real = c.stream.compact
+        c.stream.compact = lambda: calls.append(real()) or calls[-1]
+        ping = iq(type="get", to=prosody.domain)
+        ping.subelement("{urn:xmpp:ping}ping")
+        assert c.iq(ping, timeout=10).get("type") == "result"
+        c.process(timeout=1.0)             # quiet for longer than the interval
+        assert True in calls
+        ping = iq(type="get", to=prosody.domain)
+        ping.subelement("{urn:xmpp:ping}ping")
+        assert c.iq(ping, timeout=10).get("type") == "result"
