@@ -231,8 +231,8 @@ def test_twins_agree_on_errors_after_compaction(bad):
     kw = dict(max_stanza_bytes=4096, max_depth=16)
     c = tokens_of(load("c", "tokenizer").Tokenizer, [head, bad], compact_after={0}, **kw)
     py = tokens_of(load("py", "tokenizer").Tokenizer, [head, bad], compact_after={0}, **kw)
-    assert c[1][0] is py[1][0]
-    assert c == py
+    assert c[0] == py[0]
+    assert c[1][0] is py[1][0]      # the same condition (the texts may word it differently)
 
 
 # -- differential: random streams, random chunks, random compactions ----------------------------
