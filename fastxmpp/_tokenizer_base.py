@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import FrozenSet, Optional, Type
+from typing import FrozenSet, Optional, Sequence, Tuple, Type
 
 from . import errors
 from .tokens import NS_STREAM
@@ -63,6 +63,51 @@ def check_prolog(head: bytes) -> Optional[bool]:
         if enc.lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise errors.UnsupportedEncoding(f"only UTF-8 is allowed, not {enc!r}")
     return True
+
+
+def _attr_value(value: bytes) -> bytes:
+    """``value`` quoted for an attribute, so that expat reads back exactly these bytes."""
+    for raw, ref in ((b"&", b"&amp;"), (b"<", b"&lt;"), (b"'", b"&apos;"),
+                     (b"\t", b"&#9;"), (b"\n", b"&#10;"), (b"\r", b"&#13;")):
+        value = value.replace(raw, ref)
+    return b"'" + value + b"'"
+
+
+def replay_header(header_ns: Optional[str], decls: Sequence[Tuple[bytes, bytes]]) -> Optional[bytes]:
+    """A start tag that puts a new expat parser in the stream header's namespace scope.
+
+    Used after ``Tokenizer.compact()``: the parser is fed this with no handlers
+    set, so only the name (the closing ``</stream:stream>`` must match it) and
+    the bindings matter.  ``decls`` are the header's (prefix, uri) declarations
+    as UTF-8 bytes.  None if the header's name cannot be told from them (no
+    prefix, or several, bound to the streams namespace).
+    """
+    stream_ns = NS_STREAM.encode()
+    prefixes = [prefix for prefix, uri in decls if uri == stream_ns]
+    if len(prefixes) != 1 or header_ns == NS_STREAM:
+        return None
+    parts = [b"<" + prefixes[0] + b":stream"]
+    if header_ns is not None:
+        parts.append(b" xmlns=" + _attr_value(header_ns.encode("utf-8")))
+    for prefix, uri in decls:
+        parts.append(b" xmlns:" + prefix + b"=" + _attr_value(uri))
+    parts.append(b">")
+    return b"".join(parts)
+
+
+def shift_position(origin: Optional[Tuple[int, ...]], line: int, column: int) -> Tuple[int, int]:
+    """Map a line and column of a compacted tokenizer's parser to the stream's own.
+
+    ``origin`` is None (never compacted), or the stream's (line, column) where
+    the current parser's input took over, followed by the parser's own (line,
+    column) just after the replayed start tag.
+    """
+    if origin is None:
+        return line, column
+    line0, column0, head_line, head_column = origin
+    if line == head_line:
+        return line0, column0 + column - head_column
+    return line0 + line - head_line, column
 
 
 def stream_header_error(tag: str) -> errors.StreamError:

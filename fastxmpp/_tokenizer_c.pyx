@@ -31,6 +31,8 @@ from fastxmpp._tokenizer_base import (
     STREAM_TAG,
     check_prolog,
     expat_error,
+    replay_header,
+    shift_position,
     stream_header_error,
 )
 from fastxmpp.tokens import StreamEnd, StreamHeader
@@ -100,6 +102,9 @@ cdef class Tokenizer:
     cdef object _prolog
     cdef object _held
     cdef object _failed
+    cdef unsigned char _last        # the last byte expat was given
+    cdef object _origin             # after compact(): see shift_position()
+    cdef bytes _replay              # after compact(): the start tag a new parser is fed first
 
     def __cinit__(self):
         self.s_spans_cap = 16
@@ -153,6 +158,46 @@ cdef class Tokenizer:
         self._new_stream()
         return self._feed(held) if held else []
 
+    def compact(self):
+        """Between stanzas, free the grown expat parser and other buffers; True if done.
+
+        Expat's string pools, name tables and input buffer grow while a stream
+        is parsed and never shrink.  Between two stanzas the only parser state
+        that matters is the stream header's namespace scope, so the parser is
+        freed here and the next ``feed()`` starts a new one, first fed a start
+        tag with the header's name and namespace declarations (no new
+        StreamHeader token).  Tokens, limits, byte offsets, restart triggers and
+        errors (line and column included) stay as they would have been, and
+        stanzas already returned are not affected.
+
+        Anywhere else (inside a stanza or a tag, before the header, after a
+        restart trigger or an error), or when already compact, it does nothing
+        and returns False.
+        """
+        cdef bytes replay
+        if (self._parser == NULL or self._failed is not None or self._held is not None
+                or self._prolog is not None or self._depth != 1 or self.s_depth != 1
+                or self.s_state != S_TEXT or self.s_stanza_start >= 0 or self._carry_len != 0
+                or not (self._last == b'>' or self._last == b' ' or self._last == b'\n'
+                        or self._last == b'\t')):
+            return False
+        replay = replay_header(self._header_ns, self._decls)
+        if replay is None:
+            return False
+        self._replay = replay
+        self._origin = shift_position(self._origin, capi.GetErrorLineNumber(self._parser),
+                                      capi.GetErrorColumnNumber(self._parser))
+        capi.ParserFree(self._parser)
+        self._parser = NULL
+        free(self._carry)
+        self._carry = NULL
+        self._carry_cap = 0
+        self._carry_start = -1
+        free(self.s_spans)
+        self.s_spans = NULL
+        self.s_spans_cap = 0
+        return True
+
     def close(self):
         """The connection ended: refuse a stream cut in the middle of a stanza."""
         if self._failed is not None or self._held is not None:
@@ -162,20 +207,33 @@ cdef class Tokenizer:
         return []
 
     # -- internals --------------------------------------------------------------------
+    cdef FX_XML_Parser _create_parser(self, bytes replay) except NULL:
+        """A new expat parser, first fed ``replay`` (if any) with no handlers set."""
+        cdef FX_XML_Parser parser = capi.ParserCreate_MM("utf-8", NULL, "}")
+        if parser == NULL:
+            raise MemoryError()
+        if HAS_REPARSE:
+            capi.SetReparseDeferralEnabled(parser, 0)
+        if replay is not None and not capi.Parse(parser, PyBytes_AS_STRING(replay),
+                                                 <int>PyBytes_GET_SIZE(replay), 0):
+            capi.ParserFree(parser)
+            raise RuntimeError("tokenizer: expat refused the replayed stream header")
+        capi.SetUserData(parser, <void *>self)
+        capi.SetElementHandler(parser, _on_start, _on_end)
+        capi.SetNamespaceDeclHandler(parser, _on_nsdecl, NULL)
+        capi.SetCommentHandler(parser, _on_comment)
+        capi.SetProcessingInstructionHandler(parser, _on_pi)
+        capi.SetStartDoctypeDeclHandler(parser, _on_doctype)
+        return parser
+
     cdef _new_stream(self):
+        cdef FX_XML_Parser parser = self._create_parser(None)
         if self._parser != NULL:
             capi.ParserFree(self._parser)
-        self._parser = capi.ParserCreate_MM("utf-8", NULL, "}")
-        if self._parser == NULL:
-            raise MemoryError()
-        capi.SetUserData(self._parser, <void *>self)
-        capi.SetElementHandler(self._parser, _on_start, _on_end)
-        capi.SetNamespaceDeclHandler(self._parser, _on_nsdecl, NULL)
-        capi.SetCommentHandler(self._parser, _on_comment)
-        capi.SetProcessingInstructionHandler(self._parser, _on_pi)
-        capi.SetStartDoctypeDeclHandler(self._parser, _on_doctype)
-        if HAS_REPARSE:
-            capi.SetReparseDeferralEnabled(self._parser, 0)
+        self._parser = parser
+        self._last = 0
+        self._origin = None
+        self._replay = None
         self.s_pos = 0
         self.s_tag_start = -1
         self.s_stanza_start = -1
@@ -228,6 +286,10 @@ cdef class Tokenizer:
         self._ends_seen = 0
         self._buf = buf
         self._base = base
+        if self._parser == NULL and cut > 0:    # compacted: resume in the header's scope
+            self._parser = self._create_parser(self._replay)
+            self._origin = self._origin + (capi.GetErrorLineNumber(self._parser),
+                                           capi.GetErrorColumnNumber(self._parser))
         done = 0
         while done < cut and status and not self._paused_now and self._error is None:
             part = cut - done
@@ -235,6 +297,8 @@ cdef class Tokenizer:
                 part = PARSE_SLICE
             status = capi.Parse(self._parser, buf + done, <int>part, 0)
             done += part
+        if done:
+            self._last = <unsigned char>buf[done - 1]
         if self._paused_now:
             self._held = data[self.s_spans[2 * self._ends_seen - 1] - base:]
             self._paused_now = False
@@ -243,9 +307,10 @@ cdef class Tokenizer:
             scan_err = self._error
         elif not status:
             code = capi.GetErrorCode(self._parser)
+            line, column = shift_position(self._origin, capi.GetErrorLineNumber(self._parser),
+                                          capi.GetErrorColumnNumber(self._parser))
             scan_err = expat_error(code, (<bytes>capi.ErrorString(code)).decode("utf-8", "replace"),
-                                   capi.GetErrorLineNumber(self._parser),
-                                   capi.GetErrorColumnNumber(self._parser))
+                                   line, column)
         if scan_err is not None:
             self._fail(scan_err)
         if self._held is None:
@@ -258,12 +323,14 @@ cdef class Tokenizer:
 
     cdef inline int _record(self, Py_ssize_t start, Py_ssize_t end) except -1:
         cdef Py_ssize_t *grown
+        cdef Py_ssize_t cap
         if self.s_nspans == self.s_spans_cap:
-            grown = <Py_ssize_t *>realloc(self.s_spans, sizeof(Py_ssize_t) * 4 * self.s_spans_cap)
+            cap = 2 * self.s_spans_cap if self.s_spans_cap else 16
+            grown = <Py_ssize_t *>realloc(self.s_spans, sizeof(Py_ssize_t) * 2 * cap)
             if grown == NULL:
                 raise MemoryError()
             self.s_spans = grown
-            self.s_spans_cap *= 2
+            self.s_spans_cap = cap
         self.s_spans[2 * self.s_nspans] = start
         self.s_spans[2 * self.s_nspans + 1] = end
         self.s_nspans += 1

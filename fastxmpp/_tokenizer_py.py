@@ -4,7 +4,7 @@ Same behaviour as ``_tokenizer_c``; see ``fastxmpp.tokenizer`` for the contract.
 """
 from __future__ import annotations
 
-from typing import FrozenSet, List, Optional, Union
+from typing import FrozenSet, List, Optional, Tuple, Union
 from xml.parsers import expat
 
 from . import errors
@@ -17,6 +17,8 @@ from ._tokenizer_base import (
     STREAM_TAG,
     check_prolog,
     expat_error,
+    replay_header,
+    shift_position,
     stream_header_error,
 )
 from .tokens import StreamEnd, StreamHeader
@@ -106,6 +108,36 @@ class Tokenizer:
         self._new_stream()
         return self._feed(held) if held else []
 
+    def compact(self) -> bool:
+        """Between stanzas, free the grown expat parser; True if done.
+
+        Expat's string pools, name tables and input buffer grow while a stream
+        is parsed and never shrink.  Between two stanzas the only parser state
+        that matters is the stream header's namespace scope, so the parser is
+        dropped here and the next :meth:`feed` starts a new one, first fed a
+        start tag with the header's name and namespace declarations (no new
+        StreamHeader token).  Tokens, limits, byte offsets, restart triggers and
+        errors (line and column included) stay as they would have been, and
+        stanzas already returned are not affected.
+
+        Anywhere else (inside a stanza or a tag, before the header, after a
+        restart trigger or an error), or when already compact, it does nothing
+        and returns False.
+        """
+        parser = self._parser
+        if (parser is None or self._failed is not None or self._held is not None
+                or self._prolog is not None or self._depth != 1 or self._pending >= 0
+                or self._stanza_start >= 0 or self._prev[-1:] not in (b">", b" ", b"\n", b"\t")):
+            return False
+        replay = replay_header(self._header_ns, self._decls)
+        if replay is None:
+            return False
+        self._replay = replay
+        self._origin = shift_position(self._origin, parser.CurrentLineNumber, parser.CurrentColumnNumber)
+        self._parser = None
+        self._names = {}
+        return True
+
     def close(self) -> List[Token]:
         """The connection ended: refuse a stream cut in the middle of a stanza."""
         if self._failed is not None or self._held is not None:
@@ -115,8 +147,13 @@ class Tokenizer:
         return []
 
     # -- internals --------------------------------------------------------------------
-    def _new_stream(self) -> None:
+    def _create_parser(self, replay: Optional[bytes] = None) -> "expat.XMLParserType":
+        """A new expat parser, first fed ``replay`` (if any) with no handlers set."""
         parser = expat.ParserCreate("utf-8", "}")
+        if hasattr(parser, "SetReparseDeferralEnabled"):
+            parser.SetReparseDeferralEnabled(False)
+        if replay:
+            parser.Parse(replay, False)
         parser.buffer_text = True
         parser.buffer_size = _PIECE
         parser.StartElementHandler = self._start
@@ -128,9 +165,17 @@ class Tokenizer:
         parser.ProcessingInstructionHandler = self._restricted
         parser.StartDoctypeDeclHandler = self._restricted
         parser.EntityDeclHandler = self._restricted
-        if hasattr(parser, "SetReparseDeferralEnabled"):
-            parser.SetReparseDeferralEnabled(False)
-        self._parser = parser
+        return parser
+
+    def _new_stream(self) -> None:
+        self._parser: Optional["expat.XMLParserType"] = self._create_parser()
+        # after compact(): the header replayed to the next parser, the stream's
+        # line and column where it takes over (then its own, after the replay),
+        # and stream offset minus expat's byte index
+        self._decls: List[Tuple[bytes, bytes]] = []
+        self._replay: Optional[bytes] = None
+        self._origin: Optional[Tuple[int, ...]] = None
+        self._shift = 0
         self._names: dict = {}
         self._depth = 0
         self._max_level = self.max_depth + 1  # the stream root is level 1
@@ -168,6 +213,10 @@ class Tokenizer:
         base = self._pos
         n = len(data)
         self._data = data
+        if self._parser is None:  # compacted: a new parser, in the header's scope
+            parser = self._parser = self._create_parser(self._replay)
+            self._origin = (self._origin or ()) + (parser.CurrentLineNumber, parser.CurrentColumnNumber)
+            self._shift = base - len(self._replay or b"")
         parse = self._parser.Parse
         err: Optional[errors.StreamError] = None
         try:
@@ -214,7 +263,7 @@ class Tokenizer:
     def _expat_error(self, e: expat.ExpatError) -> errors.StreamError:
         # Expat sees a syntax error in a DOCTYPE or PI inside the root element, or in
         # a broken comment; RFC 6120 section 11 restricts these whatever their syntax.
-        at = _unwrap(self._parser.ErrorByteIndex, self._pos) - self._pos + 4
+        at = _unwrap(self._parser.ErrorByteIndex + self._shift, self._pos) - self._pos + 4
         seen = self._prev + self._data  # offsets shift by 4
         lt = seen.rfind(b"<", max(0, at - 3), at + 1)
         head = seen[lt:lt + 3] if lt >= 0 else b""
@@ -224,7 +273,7 @@ class Tokenizer:
             return errors.RestrictedXML("comments are not allowed")
         if head == b"<!D":
             return errors.RestrictedXML("DTDs are not allowed")
-        return expat_error(e.code, expat.ErrorString(e.code), e.lineno, e.offset)
+        return expat_error(e.code, expat.ErrorString(e.code), *shift_position(self._origin, e.lineno, e.offset))
 
     def _stanza_end(self, el: Element) -> int:
         """The stream offset just past the stanza ``el`` that expat has just ended.
@@ -232,7 +281,7 @@ class Tokenizer:
         Expat reports the end of ``<x .../>`` past its '/>', and the end of
         ``</x>`` at its '<'.
         """
-        at = _unwrap(self._parser.CurrentByteIndex, self._pos)
+        at = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos)
         i = at - self._pos
         if i > 0 and el._children is None and el.text is None:  # '<x/>' ends in this feed
             if (self._data[i - 2] if i > 1 else self._prev[-1]) == 0x2F:
@@ -263,7 +312,7 @@ class Tokenizer:
             if tag != STREAM_TAG:
                 raise stream_header_error(tag)
             self._events.append(StreamHeader(attrib or {}, self._header_ns))
-            self._mark = _unwrap(self._parser.CurrentByteIndex, self._pos) + 1
+            self._mark = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos) + 1
             self._pending = -1
             return
         el = _new_element(Element)
@@ -273,7 +322,7 @@ class Tokenizer:
         if depth == 2:
             if "}" not in raw:
                 raise errors.InvalidNamespace(f"top-level element {tag!r} has no namespace")
-            self._stanza_start = _unwrap(self._parser.CurrentByteIndex, self._pos)
+            self._stanza_start = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos)
             self._pending = -1
         else:
             if depth > self._max_level:
@@ -319,7 +368,7 @@ class Tokenizer:
                 el.text = el.text + text if el.text else text
 
     def _xmldecl(self, version: Optional[str], encoding: Optional[str], standalone: int) -> None:
-        self._mark = _unwrap(self._parser.CurrentByteIndex, self._pos) + 1
+        self._mark = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos) + 1
         self._pending = -1
 
     def _nsdecl(self, prefix: Optional[str], uri: str) -> None:
@@ -329,6 +378,8 @@ class Tokenizer:
             if uri != self.content_ns:
                 raise errors.InvalidNamespace(f"content namespace must be {self.content_ns!r}, got {uri!r}")
             self._header_ns = uri
+        elif self._depth == 0 and prefix is not None:
+            self._decls.append((prefix.encode("utf-8"), uri.encode("utf-8")))
 
     def _restricted(self, *args: object) -> None:
         raise errors.RestrictedXML("comments, processing instructions and DTDs are not allowed")

@@ -278,6 +278,16 @@ class ClientStream:
         self._out.append(stream_footer())
         self.state = "closing"
 
+    def compact(self) -> bool:
+        """Free the parser memory a quiet session need not keep; True if anything was freed.
+
+        The tokenizer's expat parser grows during negotiation and with traffic and
+        never shrinks; between stanzas it can be dropped and is rebuilt on the next
+        read (see ``Tokenizer.compact``).  The stream calls this itself when
+        negotiation ends; drivers call it when the session has been quiet.
+        """
+        return self._tokenizer.compact()
+
     def sm_state(self) -> Optional[SMState]:
         """State to resume from on a new connection (None when resumption is impossible)."""
         state = self.sm.state
@@ -510,6 +520,8 @@ class ClientStream:
             self.sm.enabled = True
         self._events.append(events.SessionStarted(
             jid=self.bound_jid, resumed=False, sm_enabled=enabling))
+        if not enabling:   # negotiation is over (else after <enabled/> or <failed/>)
+            self.compact()
 
     def _unexpected(self, stanza: Element) -> errors.StreamError:
         err = errors.BadFormat(f"unexpected {stanza.tag} in state {self.state!r}")
@@ -537,6 +549,7 @@ class ClientStream:
             self.sm.outbound(stanza)
         if self.sm.state.unacked:
             self.request_ack()
+        self.compact()
 
     def _on_resume_failed(self, el: Element) -> None:
         h = el.get("h")
@@ -560,11 +573,13 @@ class ClientStream:
         state.location = el.get("location")
         state.max = int(el.get("max")) if (el.get("max") or "").isdigit() else None
         self.sm.active = True
+        self.compact()
 
     def _on_enable_failed(self, el: Element) -> None:
         log.info("stream management refused: %s", _condition(el))
         self.sm.take_unacked()
         self.sm = StreamManagement()
+        self.compact()
 
     def _on_ack_request(self, _el: Element) -> None:
         if self.sm.active:

@@ -644,6 +644,8 @@ class Client(HandlerRegistry):
                             loop.time() - self._last_rx)
                 self._abort_transport()
                 continue
+            # a session that had a burst of traffic gives its parser memory back
+            stream.compact()
             if stream.sm.active:
                 stream.request_ack()
             else:

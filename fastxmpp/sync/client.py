@@ -549,6 +549,7 @@ class Client(HandlerRegistry):
             log.warning("no data from the server for %.0fs: connection is dead", now - self._last_rx)
             self._lost(socket.timeout("keepalive: the server did not answer"))
         self._probe_at = now
+        stream.compact()   # quiet for a whole interval: give the parser memory back
         if stream.sm.active:
             stream.request_ack()
         else:
