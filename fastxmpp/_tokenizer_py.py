@@ -44,6 +44,18 @@ def _unwrap(index: int, near: int) -> int:
     return index + ((near - index + (1 << 31)) >> 32 << 32)
 
 
+def _refuse_comment(*args: object) -> None:
+    raise errors.RestrictedXML("comments are not allowed")
+
+
+def _refuse_pi(*args: object) -> None:
+    raise errors.RestrictedXML("processing instructions are not allowed")
+
+
+def _refuse_dtd(*args: object) -> None:
+    raise errors.RestrictedXML("DTDs are not allowed")
+
+
 class _Paused(Exception):
     """Raised inside a handler to stop expat at a stream-restart trigger."""
 
@@ -161,10 +173,10 @@ class Tokenizer:
         parser.CharacterDataHandler = self._chars
         parser.StartNamespaceDeclHandler = self._nsdecl
         parser.XmlDeclHandler = self._xmldecl
-        parser.CommentHandler = self._restricted
-        parser.ProcessingInstructionHandler = self._restricted
-        parser.StartDoctypeDeclHandler = self._restricted
-        parser.EntityDeclHandler = self._restricted
+        parser.CommentHandler = _refuse_comment
+        parser.ProcessingInstructionHandler = _refuse_pi
+        parser.StartDoctypeDeclHandler = _refuse_dtd
+        parser.EntityDeclHandler = _refuse_dtd
         return parser
 
     def _new_stream(self) -> None:
@@ -380,6 +392,3 @@ class Tokenizer:
             self._header_ns = uri
         elif self._depth == 0 and prefix is not None:
             self._decls.append((prefix.encode("utf-8"), uri.encode("utf-8")))
-
-    def _restricted(self, *args: object) -> None:
-        raise errors.RestrictedXML("comments, processing instructions and DTDs are not allowed")

@@ -526,3 +526,24 @@ def test_python_twin_unwraps_32_bit_byte_indexes():
             wrapped = (true + (1 << 31)) % (1 << 32) - (1 << 31)  # a signed 32-bit long
             assert _unwrap(wrapped, near) == true
             assert _unwrap(true, near) == true  # a 64-bit long is left alone
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"<!-- a comment -->",
+        b"<message><!-- inside --></message>",
+        b"<message><?pi x?></message>",
+        b"<?php echo 1; ?>",
+        b"<!DOCTYPE foo>",
+        b"<message><!DOCTYPE foo></message>",
+        b"<message><!-x></message>",
+    ],
+)
+def test_twins_name_the_same_restriction(bad):
+    messages = []
+    for impl in ("c", "py"):
+        with pytest.raises(errors.RestrictedXML) as info:
+            load(impl, "tokenizer").Tokenizer().feed(HEADER + MESSAGE + bad)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
