@@ -235,3 +235,37 @@ def test_on_stanza_callback_keeps_the_order_of_events():
     evs = s.events()
     assert kinds(evs) == ["StanzasAcked", "StanzaReceived"] and len(got) == 2
     assert evs[1].stanza.findtext("{jabber:client}body") == "3"
+
+
+def test_stanzas_while_ready_are_counted_and_routed_by_kind():
+    got = []
+    s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], on_stanza=got.append))
+    s.data_to_send()
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    pending = s.send_iq(iq(type="get", to="example.com"))
+    s.receive_data(b"<presence from='romeo@example.net/o'/>"
+                   b"<iq type='get' id='q1' from='romeo@example.net/o'><query xmlns='jabber:iq:version'/></iq>"
+                   b"<message from='romeo@example.net/o'><body>1</body></message>"
+                   + ("<iq type='result' id='%s' from='example.com'/>" % pending).encode()
+                   + b"<message from='romeo@example.net/o'><body>2</body></message>"
+                   b"<r xmlns='urn:xmpp:sm:3'/>")
+    # presence, the IQ request and the first message went straight to the callback; the
+    # IQ response became an event, so the second message queues behind it
+    assert [el.tag.split("}")[1] for el in got] == ["presence", "iq", "message"]
+    evs = s.events()
+    assert kinds(evs) == ["IQResponseReceived", "StanzaReceived"]
+    assert evs[1].stanza.findtext("{jabber:client}body") == "2"
+    assert s.sm.state.inbound == 5  # every stanza counts, the IQ response too
+    assert s.data_to_send().endswith(b"<a xmlns='urn:xmpp:sm:3' h='5'/>")
+
+
+def test_nothing_is_dispatched_after_a_stream_error_in_the_same_read():
+    got = []
+    s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], on_stanza=got.append))
+    s.data_to_send()
+    s.receive_data(b"<message><body>1</body></message>"
+                   b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+                   b"<message><body>2</body></message>")
+    assert [m.findtext("{jabber:client}body") for m in got] == ["1"]
+    assert s.state == "closed"
+    assert kinds(s.events()) == ["StreamErrorReceived"]
