@@ -99,7 +99,18 @@ def message(
     """A ``<message/>``: attributes to, from, type, id, xml:lang; children
     subject, body, thread (each only when given).  ``type=None`` leaves the
     attribute out (which means "normal")."""
-    attrib = _stanza_attrib("message", MESSAGE_TYPES, to, from_, type, id)
+    # _stanza_attrib(), inlined for the most common stanza
+    attrib = {}
+    if to is not None:
+        attrib["to"] = to if to.__class__ is str else str(to)
+    if from_ is not None:
+        attrib["from"] = from_ if from_.__class__ is str else str(from_)
+    if type is not None:
+        if type not in MESSAGE_TYPES:
+            raise ValueError(f"invalid message type {type!r}; expected one of {sorted(MESSAGE_TYPES)}")
+        attrib["type"] = type
+    if id is not None:
+        attrib["id"] = id
     if lang is not None:
         attrib[XML_LANG] = lang
     el = Element(_MESSAGE, attrib)
