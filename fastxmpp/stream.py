@@ -27,6 +27,7 @@ from .element import Element
 from .jid import JID
 from .sasl import Mechanism, choose_mechanism
 from .serializer import serialize, stream_footer, stream_header
+from .sm import MOD as SM_MOD
 from .sm import NS_SM, SMState, StreamManagement
 from .tokenizer import Tokenizer
 from .tokens import StreamEnd, StreamHeader
@@ -237,8 +238,12 @@ class ClientStream:
         if self.state != "ready":
             raise errors.LocalProtocolError(f"cannot send stanzas in state {self.state!r}")
         self._out.append(serialize(stanza))
-        if self.sm.outbound(stanza) >= self.ack_every > 0:
-            self.request_ack()
+        sm = self.sm
+        if sm.enabled:  # sm.outbound(stanza), inlined: once per stanza sent
+            sm.state.unacked.append(stanza)
+            sm.since_request += 1
+            if sm.since_request >= self.ack_every > 0:
+                self.request_ack()
 
     def send_iq(self, iq: Element) -> str:
         """Send an IQ get/set and track its response; returns its id."""
@@ -309,8 +314,11 @@ class ClientStream:
             if state == "ready":
                 tag = getattr(token, "tag", None)
                 if tag in _PLAIN_STANZA_TAGS:
-                    # _on_stanza without its IQ-response check, one call less per stanza
-                    self.sm.inbound()
+                    # _on_stanza without its IQ-response check, and sm.inbound() inlined
+                    sm = self.sm
+                    if sm.active:
+                        counters = sm.state
+                        counters.inbound = (counters.inbound + 1) % SM_MOD
                     if self.on_stanza is not None and not self._events:
                         self.on_stanza(token)
                     else:
