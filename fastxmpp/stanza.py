@@ -113,7 +113,9 @@ def message(
         attrib["id"] = id
     if lang is not None:
         attrib[XML_LANG] = lang
-    el = Element(_MESSAGE, attrib)
+    el = Element(_MESSAGE)
+    if attrib:
+        el.attrib = attrib  # a dict is taken as it is: no copy, unlike Element(tag, attrib)
     if subject is not None:
         el.subelement(_SUBJECT, text=subject)
     if body is not None:
