@@ -195,6 +195,9 @@ cdef class _AttrInfo:
 
 cdef dict _tag_cache = {}
 cdef dict _attr_cache = {}
+# serialize()'s default scope; a tag in it keeps this very object as its namespace, so
+# that _start_tag's scope check is an identity test for stanzas and their children
+cdef str _NS_CLIENT = "jabber:client"
 
 
 cdef _TagInfo _tag_info(str tag):
@@ -203,7 +206,7 @@ cdef _TagInfo _tag_info(str tag):
         return info
     ns, local, ns_esc = _tag_parts(tag)
     info = _TagInfo.__new__(_TagInfo)
-    info.ns = ns
+    info.ns = _NS_CLIENT if ns == _NS_CLIENT else ns
     info.open_plain = ("<" + local).encode("utf-8")
     info.open_decl = f'<{local} xmlns="{ns_esc}"'.encode("utf-8")
     info.close = f"</{local}>".encode("utf-8")

@@ -8,7 +8,7 @@ from typing import Any, Deque, List, Optional, Tuple
 from . import errors
 
 NS_SM = "urn:xmpp:sm:3"
-_MOD = 1 << 32
+MOD = 1 << 32  # the h counters wrap at 2**32 (XEP-0198)
 
 
 @dataclass
@@ -28,13 +28,15 @@ class SMState:
 class StreamManagement:
     """Counts stanzas both ways and keeps what the server has not acknowledged yet."""
 
-    __slots__ = ("state", "enabled", "active", "_since_request")
+    # ClientStream.send() and ClientStream._dispatch_all() do what outbound() and inbound()
+    # do without calling them (once per stanza each way): keep them in step.
+    __slots__ = ("state", "enabled", "active", "since_request")
 
     def __init__(self, state: Optional[SMState] = None) -> None:
         self.state = state if state is not None else SMState()
         self.enabled = False      # we sent <enable/> (outbound counting runs) or resumed
         self.active = False       # the server confirmed (<enabled/> or <resumed/>)
-        self._since_request = 0
+        self.since_request = 0    # stanzas sent since the last ack request
 
     def outbound(self, stanza: Any) -> int:
         """Record a sent stanza; returns how many were sent since the last ack request
@@ -42,28 +44,24 @@ class StreamManagement:
         if not self.enabled:
             return 0
         self.state.unacked.append(stanza)
-        self._since_request += 1
-        return self._since_request
+        self.since_request += 1
+        return self.since_request
 
     def requested(self) -> None:
-        self._since_request = 0
-
-    @property
-    def since_request(self) -> int:
-        return self._since_request
+        self.since_request = 0
 
     def inbound(self) -> None:
         if self.active:
-            self.state.inbound = (self.state.inbound + 1) % _MOD
+            self.state.inbound = (self.state.inbound + 1) % MOD
 
     def acked(self, h: int) -> Tuple[Any, ...]:
         """Apply an ``<a h=.../>`` or ``<resumed h=.../>``; return the stanzas it acknowledges."""
         state = self.state
-        count = (h - state.acked) % _MOD
+        count = (h - state.acked) % MOD
         if count > len(state.unacked):
             raise errors.UndefinedCondition(
                 f"server acknowledged {count} stanzas but only {len(state.unacked)} were sent")
-        state.acked = h % _MOD
+        state.acked = h % MOD
         unacked = state.unacked
         if count == len(unacked):
             acked = tuple(unacked)

@@ -99,10 +99,23 @@ def message(
     """A ``<message/>``: attributes to, from, type, id, xml:lang; children
     subject, body, thread (each only when given).  ``type=None`` leaves the
     attribute out (which means "normal")."""
-    attrib = _stanza_attrib("message", MESSAGE_TYPES, to, from_, type, id)
+    # _stanza_attrib(), inlined for the most common stanza
+    attrib = {}
+    if to is not None:
+        attrib["to"] = to if to.__class__ is str else str(to)
+    if from_ is not None:
+        attrib["from"] = from_ if from_.__class__ is str else str(from_)
+    if type is not None:
+        if type not in MESSAGE_TYPES:
+            raise ValueError(f"invalid message type {type!r}; expected one of {sorted(MESSAGE_TYPES)}")
+        attrib["type"] = type
+    if id is not None:
+        attrib["id"] = id
     if lang is not None:
         attrib[XML_LANG] = lang
-    el = Element(_MESSAGE, attrib)
+    el = Element(_MESSAGE)
+    if attrib:
+        el.attrib = attrib  # a dict is taken as it is: no copy, unlike Element(tag, attrib)
     if subject is not None:
         el.subelement(_SUBJECT, text=subject)
     if body is not None:

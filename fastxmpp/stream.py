@@ -27,6 +27,7 @@ from .element import Element
 from .jid import JID
 from .sasl import Mechanism, choose_mechanism
 from .serializer import serialize, stream_footer, stream_header
+from .sm import MOD as SM_MOD
 from .sm import NS_SM, SMState, StreamManagement
 from .tokenizer import Tokenizer
 from .tokens import StreamEnd, StreamHeader
@@ -64,7 +65,7 @@ _KINDS: Dict[str, str] = {
 
 
 _IQ = "{%s}iq" % NS_CLIENT
-_STANZA_TAGS = frozenset(tag for tag, kind in _KINDS.items() if kind == "stanza")
+_PLAIN_STANZA_TAGS = frozenset(tag for tag, kind in _KINDS.items() if kind == "stanza" and tag != _IQ)
 
 
 class EncryptionRequired(errors.XMPPError):
@@ -237,8 +238,12 @@ class ClientStream:
         if self.state != "ready":
             raise errors.LocalProtocolError(f"cannot send stanzas in state {self.state!r}")
         self._out.append(serialize(stanza))
-        if self.sm.outbound(stanza) >= self.ack_every > 0:
-            self.request_ack()
+        sm = self.sm
+        if sm.enabled:  # sm.outbound(stanza), inlined: once per stanza sent
+            sm.state.unacked.append(stanza)
+            sm.since_request += 1
+            if sm.since_request >= self.ack_every > 0:
+                self.request_ack()
 
     def send_iq(self, iq: Element) -> str:
         """Send an IQ get/set and track its response; returns its id."""
@@ -313,16 +318,28 @@ class ClientStream:
             self.state = "closed"
 
     def _dispatch_all(self, tokens: List[Any]) -> None:
-        on_stanza = self._on_stanza
         for token in tokens:
             state = self.state
             # fast path for the bulk of a session: stanzas while ready (same as the table says)
-            if state == "ready" and getattr(token, "tag", None) in _STANZA_TAGS:
-                on_stanza(token)
+            if state == "ready":
+                tag = getattr(token, "tag", None)
+                if tag in _PLAIN_STANZA_TAGS:
+                    # _on_stanza without its IQ-response check, and sm.inbound() inlined
+                    sm = self.sm
+                    if sm.active:
+                        counters = sm.state
+                        counters.inbound = (counters.inbound + 1) % SM_MOD
+                    if self.on_stanza is not None and not self._events:
+                        self.on_stanza(token)
+                    else:
+                        self._events.append(events.StanzaReceived(stanza=token))
+                    continue
+                if tag == _IQ:
+                    self._on_stanza(token)
+                    continue
             elif state == "closed":
                 return
-            else:
-                self._dispatch(token)
+            self._dispatch(token)
 
     def _dispatch(self, token: Any) -> None:
         if isinstance(token, StreamHeader):

@@ -75,6 +75,17 @@ def test_default_namespace_in_scope(E, ser):
     assert ser.serialize(E(MSG), default_ns="") == b'<message xmlns="jabber:client"/>'
 
 
+def test_scope_is_compared_by_value(E, ser):
+    # strings equal to the default namespace but built at run time (not the same object)
+    ns = "".join(["jabber", ":", "client"])
+    m = E("{%s}message" % ns, {"to": "a@b"})
+    m.subelement("{%s}body" % ns, text="hi")
+    m.subelement("{jabber:server}x").subelement("{%s}y" % ns)
+    expected = b'<message to="a@b"><body>hi</body><x xmlns="jabber:server"><y xmlns="jabber:client"/></x></message>'
+    assert ser.serialize(m) == expected
+    assert ser.serialize(m, ns) == expected
+
+
 def test_bare_tags(E, ser):
     assert ser.serialize(E("x")) == b'<x xmlns=""/>'
     assert ser.serialize(E("x"), "") == b"<x/>"

@@ -235,3 +235,71 @@ def test_on_stanza_callback_keeps_the_order_of_events():
     evs = s.events()
     assert kinds(evs) == ["StanzasAcked", "StanzaReceived"] and len(got) == 2
     assert evs[1].stanza.findtext("{jabber:client}body") == "3"
+
+
+def test_stanzas_while_ready_are_counted_and_routed_by_kind():
+    got = []
+    s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], on_stanza=got.append))
+    s.data_to_send()
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    pending = s.send_iq(iq(type="get", to="example.com"))
+    s.receive_data(b"<presence from='romeo@example.net/o'/>"
+                   b"<iq type='get' id='q1' from='romeo@example.net/o'><query xmlns='jabber:iq:version'/></iq>"
+                   b"<message from='romeo@example.net/o'><body>1</body></message>"
+                   + ("<iq type='result' id='%s' from='example.com'/>" % pending).encode()
+                   + b"<message from='romeo@example.net/o'><body>2</body></message>"
+                   b"<r xmlns='urn:xmpp:sm:3'/>")
+    # presence, the IQ request and the first message went straight to the callback; the
+    # IQ response became an event, so the second message queues behind it
+    assert [el.tag.split("}")[1] for el in got] == ["presence", "iq", "message"]
+    evs = s.events()
+    assert kinds(evs) == ["IQResponseReceived", "StanzaReceived"]
+    assert evs[1].stanza.findtext("{jabber:client}body") == "2"
+    assert s.sm.state.inbound == 5  # every stanza counts, the IQ response too
+    assert s.data_to_send().endswith(b"<a xmlns='urn:xmpp:sm:3' h='5'/>")
+
+
+def test_nothing_is_dispatched_after_a_stream_error_in_the_same_read():
+    got = []
+    s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], on_stanza=got.append))
+    s.data_to_send()
+    s.receive_data(b"<message><body>1</body></message>"
+                   b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+                   b"<message><body>2</body></message>")
+    assert [m.findtext("{jabber:client}body") for m in got] == ["1"]
+    assert s.state == "closed"
+    assert kinds(s.events()) == ["StreamErrorReceived"]
+
+
+def test_ack_requested_every_ack_every_stanzas_and_unacked_kept_in_order():
+    s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], ack_every=3))
+    s.data_to_send()
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    r = b"<r xmlns='urn:xmpp:sm:3'/>"
+    sent = [message(to="romeo@example.net", body=str(i)) for i in range(7)]
+    for m in sent[:2]:
+        s.send(m)
+    assert not s.data_to_send().endswith(r) and s.sm.since_request == 2
+    s.send(sent[2])
+    assert s.data_to_send().endswith(r) and s.sm.since_request == 0
+    for m in sent[3:]:
+        s.send(m)
+    assert s.data_to_send().count(r) == 1  # after the 6th, not the 7th
+    assert s.unacked() == sent and all(a is b for a, b in zip(s.unacked(), sent))
+    (acked,) = (s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='4'/>"), s.events())[1]
+    assert list(acked.stanzas) == sent[:4] and s.unacked() == sent[4:]
+
+
+def test_no_counting_without_stream_management_and_inbound_wraps_at_2_32():
+    s = negotiate(bind_features=BIND_FEATURES.replace(b"<sm xmlns='urn:xmpp:sm:3'/>", b""))
+    s.send(message(to="romeo@example.net", body="x"))
+    s.receive_data(b"<message from='romeo@example.net/o'><body>1</body></message>")
+    assert s.unacked() == [] and s.sm.since_request == 0 and s.sm.state.inbound == 0
+    assert b"<r " not in s.data_to_send()
+
+    s = negotiate()
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    s.sm.state.inbound = (1 << 32) - 1
+    s.receive_data(b"<presence from='romeo@example.net/o'/><r xmlns='urn:xmpp:sm:3'/>")
+    assert s.sm.state.inbound == 0
+    assert s.data_to_send().endswith(b"<a xmlns='urn:xmpp:sm:3' h='0'/>")

@@ -32,6 +32,8 @@ class ConnectionLost(errors.XMPPError, ConnectionError):
 
 _READ_SIZE = 256 * 1024  # what one recv() may take, as asyncio's own transports do
 _TLS_RECORD = 16384  # the most plaintext one TLS record carries
+_FLUSH_EVERY = 32  # stanzas queued without a flush before send() writes at once
+_KIND_OF_TAG = {"{jabber:client}" + kind: kind for kind in ("message", "presence", "iq")}
 _read_buffers = threading.local()
 
 
@@ -362,7 +364,15 @@ class Client(HandlerRegistry):
             self._require_ready()
             stream = self.stream
         stream.send(stanza)  # type: ignore[union-attr]
-        self._schedule_flush()
+        # _schedule_flush(), inlined: this runs once per stanza sent
+        unflushed = self._unflushed + 1
+        if unflushed >= _FLUSH_EVERY:
+            self._flush(self._protocol)  # type: ignore[arg-type]
+        else:
+            self._unflushed = unflushed
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._deferred_flush)
 
     def send_nowait(self, stanza: Element) -> None:
         """Send without waiting for buffer space (the caller handles flow control)."""
@@ -394,7 +404,7 @@ class Client(HandlerRegistry):
         """Write queued stanzas once per loop iteration (one TLS record and one syscall for
         a burst), or at once when many are queued, so a sender that never yields stays bounded."""
         self._unflushed += 1
-        if self._unflushed >= 32:
+        if self._unflushed >= _FLUSH_EVERY:
             self._flush(self._protocol)  # type: ignore[arg-type]
         elif not self._flush_scheduled:
             self._flush_scheduled = True
@@ -510,7 +520,8 @@ class Client(HandlerRegistry):
                     self._failed(ConnectionLost("the server closed the stream"))
 
     def _dispatch(self, stanza: Element) -> None:
-        kind = stanza.tag[KIND_START:]
+        tag = stanza.tag
+        kind = _KIND_OF_TAG.get(tag) or tag[KIND_START:]
         handlers = self._handlers.get(kind, ())
         for queue in self._queues:
             if self._overflow or queue.full():
@@ -522,7 +533,14 @@ class Client(HandlerRegistry):
             else:
                 queue.put_nowait(stanza)
         for fn in handlers:
-            self._call(fn, stanza)
+            # _call(), inlined: this runs once per stanza and handler
+            try:
+                result = fn(stanza)
+            except Exception:
+                log.exception("handler %r failed", fn)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                self._spawn(result)
         if kind == "iq" and not handlers and not self._queues and stanza.get("type") in ("get", "set"):
             self._reply_unavailable(stanza)
 
