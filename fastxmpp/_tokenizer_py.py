@@ -30,6 +30,9 @@ Token = Union[StreamHeader, Element, StreamEnd]
 # Expat is given at most this many bytes at a time, so the limits are checked
 # before its buffer can grow much past them.
 _PIECE = 1 << 16
+# pyexpat's text buffer, allocated per parser: it joins the pieces of a run of text
+# (expat reports text around references and line ends piecewise) into one call
+_TEXT_BUFFER = 1 << 13
 _STREAM_END = StreamEnd()
 _new_element = Element.__new__
 
@@ -167,7 +170,7 @@ class Tokenizer:
         if replay:
             parser.Parse(replay, False)
         parser.buffer_text = True
-        parser.buffer_size = _PIECE
+        parser.buffer_size = _TEXT_BUFFER
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._chars

@@ -547,3 +547,18 @@ def test_twins_name_the_same_restriction(bad):
             load(impl, "tokenizer").Tokenizer().feed(HEADER + MESSAGE + bad)
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+def test_python_twin_parser_stays_small():
+    # pyexpat allocates its text buffer per parser: a load test holds thousands of these
+    Tokenizer = load("py", "tokenizer").Tokenizer
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tokenizers = [Tokenizer() for _ in range(50)]
+        for tok in tokenizers:
+            tok.feed(HEADER + MESSAGE)
+        per_tokenizer = (tracemalloc.get_traced_memory()[0] - before) / len(tokenizers)
+    finally:
+        tracemalloc.stop()
+    assert per_tokenizer < 32 * 1024
