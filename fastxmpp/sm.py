@@ -30,13 +30,14 @@ class StreamManagement:
 
     # ClientStream.send() and ClientStream._dispatch_all() do what outbound() and inbound()
     # do without calling them (once per stanza each way): keep them in step.
-    __slots__ = ("state", "enabled", "active", "since_request")
+    __slots__ = ("state", "enabled", "active", "since_request", "awaiting")
 
     def __init__(self, state: Optional[SMState] = None) -> None:
         self.state = state if state is not None else SMState()
         self.enabled = False      # we sent <enable/> (outbound counting runs) or resumed
         self.active = False       # the server confirmed (<enabled/> or <resumed/>)
         self.since_request = 0    # stanzas sent since the last ack request
+        self.awaiting = False     # an <r/> is out and no <a/> has come back since
 
     def outbound(self, stanza: Any) -> int:
         """Record a sent stanza; returns how many were sent since the last ack request
@@ -49,6 +50,7 @@ class StreamManagement:
 
     def requested(self) -> None:
         self.since_request = 0
+        self.awaiting = True
 
     def inbound(self) -> None:
         if self.active:
@@ -56,6 +58,7 @@ class StreamManagement:
 
     def acked(self, h: int) -> Tuple[Any, ...]:
         """Apply an ``<a h=.../>`` or ``<resumed h=.../>``; return the stanzas it acknowledges."""
+        self.awaiting = False
         state = self.state
         count = (h - state.acked) % MOD
         if count > len(state.unacked):

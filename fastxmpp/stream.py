@@ -242,7 +242,8 @@ class ClientStream:
         if sm.enabled:  # sm.outbound(stanza), inlined: once per stanza sent
             sm.state.unacked.append(stanza)
             sm.since_request += 1
-            if sm.since_request >= self.ack_every > 0:
+            # one request at a time: its answer acknowledges everything sent before it
+            if sm.since_request >= self.ack_every > 0 and not sm.awaiting:
                 self.request_ack()
 
     def send_iq(self, iq: Element) -> str:
@@ -606,6 +607,8 @@ class ClientStream:
         acked = self._apply_ack(el.get("h"))
         if acked:
             self._events.append(events.StanzasAcked(stanzas=acked))
+        if self.sm.since_request >= self.ack_every > 0:  # sent while the request was out
+            self.request_ack()
 
     def _apply_ack(self, h: Optional[str]) -> Tuple[Any, ...]:
         try:

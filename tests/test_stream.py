@@ -284,10 +284,18 @@ def test_ack_requested_every_ack_every_stanzas_and_unacked_kept_in_order():
     assert s.data_to_send().endswith(r) and s.sm.since_request == 0
     for m in sent[3:]:
         s.send(m)
-    assert s.data_to_send().count(r) == 1  # after the 6th, not the 7th
+    assert s.data_to_send().count(r) == 0  # the first request is still out
+    assert s.sm.since_request == 4
     assert s.unacked() == sent and all(a is b for a, b in zip(s.unacked(), sent))
-    (acked,) = (s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='4'/>"), s.events())[1]
-    assert list(acked.stanzas) == sent[:4] and s.unacked() == sent[4:]
+    # its answer comes back: 4 more went out meanwhile, so the next request goes at once
+    (acked,) = (s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='3'/>"), s.events())[1]
+    assert list(acked.stanzas) == sent[:3] and s.unacked() == sent[3:]
+    assert s.data_to_send() == r and s.sm.since_request == 0
+    s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='7'/>")
+    assert s.data_to_send() == b"" and s.unacked() == []
+    for m in sent[:3]:
+        s.send(m)
+    assert s.data_to_send().endswith(r)  # answered: requests go every 3 again
 
 
 def test_no_counting_without_stream_management_and_inbound_wraps_at_2_32():
