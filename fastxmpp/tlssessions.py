@@ -26,14 +26,16 @@ class TLSSessionCache:
     8446 appendix C.4); :meth:`put` adds a connection's newest session.
 
     Only TLS 1.3 sessions are kept.  Resuming TLS 1.2 breaks ``tls-unique``
-    channel binding (the triple-handshake attack), so a TLS 1.2 connection is
-    never pooled.  Expired sessions are dropped when met.  Resumed connections
+    channel binding without the extended master secret (the triple-handshake
+    attack), so a TLS 1.2 connection is never pooled.  Expired sessions are dropped when met.  Resumed connections
     share a ticket lineage the server can link: pool only connections that
     may be linked (load tests, one user's devices).
 
     ``maxsize`` bounds the whole pool, ``per_key`` each server; the oldest
-    sessions go first.  ``hits``/``misses`` count :meth:`take` results,
-    ``resumed`` the connections given back that had resumed.
+    sessions go first.  ``hits``/``misses`` count :meth:`take` results (a hit
+    is only an offer: a server may refuse it and do a full handshake),
+    ``resumed`` the connections given back that had resumed.  ``clock`` gives
+    the Unix time (``SSLSession.time`` is one).
     """
 
     def __init__(self, maxsize: int = 1024, *, per_key: int = 256,
