@@ -1,7 +1,7 @@
 """A shared pool of TLS 1.3 sessions, so repeated connections to one server resume.
 
 A resumed TLS 1.3 handshake (RFC 8446 section 2.2) skips the server's
-certificates, the costliest part of a client's login.  Hand one
+certificate chain, its verification and the server's signature.  Hand one
 :class:`TLSSessionCache` to many clients (``tls_session_cache=``); each
 connection takes a session before its handshake and gives its newest one back
 once it is logged in.
@@ -27,9 +27,10 @@ class TLSSessionCache:
 
     Only TLS 1.3 sessions are kept.  Resuming TLS 1.2 breaks ``tls-unique``
     channel binding without the extended master secret (the triple-handshake
-    attack), so a TLS 1.2 connection is never pooled.  Expired sessions are dropped when met.  Resumed connections
-    share a ticket lineage the server can link: pool only connections that
-    may be linked (load tests, one user's devices).
+    attack), so a TLS 1.2 connection is never pooled.  Expired sessions are
+    dropped when met.  Resumed connections share a ticket lineage the server
+    can link: pool only connections that may be linked (load tests, one
+    user's devices).
 
     ``maxsize`` bounds the whole pool, ``per_key`` each server; the oldest
     sessions go first.  ``hits``/``misses`` count :meth:`take` results (a hit

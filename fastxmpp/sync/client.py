@@ -536,7 +536,6 @@ class Client(HandlerRegistry):
         if cache is not None and key is not None and self._tls and sock is not None:
             cache.put(sock, *key)
 
-
     def _dispatch(self, stanza: Element) -> None:
         self._dispatched += 1
         kind = stanza.tag[len(NS_CLIENT) + 2:]
