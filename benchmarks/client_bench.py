@@ -17,6 +17,12 @@ round; the table shows min / median over the rounds.  Tasks:
 * ``logins-cache`` (fastxmpp only): the same with a shared ``ScramKeyCache``:
   a cold round (fills the cache), all closed, then a warm round of the same
   accounts (RFC 5802 key reuse: no PBKDF2).
+* ``logins-resume`` (fastxmpp only): a shared ``TLSSessionCache`` too.  A fill
+  round (its later logins already resume), then a ``tls`` round with a fresh
+  ``ScramKeyCache`` (every TLS session resumed, PBKDF2 runs), then a warm
+  round (every TLS session resumed, no PBKDF2).  The caches' counters are
+  recorded per round to prove it.  The parent's Prosody allows TLS tickets
+  (``tls_tickets=True``); clients that do not resume are unaffected.
 * ``messages``: two sessions of one process; A sends M chat messages to B's
   full JID, B counts them in a handler; client CPU from the first send until
   B has all M (both sessions' work, message construction included).
@@ -75,7 +81,9 @@ def account_names(logins: int, idle: int) -> Dict[str, List[str]]:
 
 def start_server(workdir: str, logins: int, idle: int):
     ProsodyServer, _ = prosody_class()
-    server = ProsodyServer(workdir, iteration_count=ITERATIONS)
+    # tickets on: Prosody sends two TLS 1.3 tickets per connection either way, and only
+    # clients that offer one (logins-resume) do anything different
+    server = ProsodyServer(workdir, iteration_count=ITERATIONS, tls_tickets=True)
     server.start()
     names = [n for group in account_names(logins, idle).values() for n in group]
     server.create_users(names, password=PASSWORD)
@@ -111,7 +119,9 @@ def run_worker(lib: str, task: str, cfg: Dict[str, Any], timeout: float = 900) -
 
 
 def tasks_for(lib: str) -> List[str]:
-    return ["logins", "logins-cache", "messages", "idle"] if lib == "fastxmpp" else ["logins", "messages", "idle"]
+    if lib == "fastxmpp":
+        return ["logins", "logins-cache", "logins-resume", "messages", "idle"]
+    return ["logins", "messages", "idle"]
 
 
 def available(lib: str) -> bool:
@@ -195,6 +205,10 @@ def summarize(out: Dict[str, Any]) -> Dict[str, Dict[str, Optional[List[float]]]
         m["login_cache_cold_ms"] = mm(_vals(results, lib, "logins-cache", lambda r: r["cold_cpu_s"] * 1000 / r["ok"]))
         m["login_warm_ms"] = mm(_vals(results, lib, "logins-cache", lambda r: r["warm_cpu_s"] * 1000 / r["warm_ok"]))
         m["login_minus_pbkdf2_ms"] = [v - pb_med for v in m["login_ms"]] if m["login_ms"] else None
+        m["login_resume_tls_ms"] = mm(_vals(results, lib, "logins-resume", lambda r: r["tls_cpu_s"] * 1000 / r["tls_ok"]))
+        m["login_resume_tls_minus_pbkdf2_ms"] = (
+            [v - pb_med for v in m["login_resume_tls_ms"]] if m["login_resume_tls_ms"] else None)
+        m["login_resume_warm_ms"] = mm(_vals(results, lib, "logins-resume", lambda r: r["warm_cpu_s"] * 1000 / r["warm_ok"]))
         m["msg_s_per_10k"] = mm(_vals(results, lib, "messages", lambda r: r["cpu_s"] * 10000 / r["received"]))
         m["idle_kib"] = mm(_vals(results, lib, "idle", lambda r: r["kib_per_session"]))
         metrics[lib] = m
@@ -215,6 +229,9 @@ def format_table(out: Dict[str, Any]) -> str:
         ("CPU ms/login, cache cold round", "login_cache_cold_ms", "{:.2f}"),
         ("CPU ms/login, warm (key reuse)", "login_warm_ms", "{:.2f}"),
         ("CPU ms/login minus PBKDF2", "login_minus_pbkdf2_ms", "{:.2f}"),
+        ("CPU ms/login, TLS resumed", "login_resume_tls_ms", "{:.2f}"),
+        ("  the same minus PBKDF2", "login_resume_tls_minus_pbkdf2_ms", "{:.2f}"),
+        ("CPU ms/login, TLS resumed + warm", "login_resume_warm_ms", "{:.2f}"),
         ("CPU s per 10,000 messages", "msg_s_per_10k", "{:.3f}"),
         ("KiB per idle session", "idle_kib", "{:.1f}"),
     ]
@@ -234,9 +251,9 @@ def format_table(out: Dict[str, Any]) -> str:
         lines.append("")
         lines.append("ratios vs slixmpp (slixmpp median / library median; >1 = better than slixmpp)")
         for label, key, _ in rows:
-            if key == "login_minus_pbkdf2_ms":
+            if key.endswith("minus_pbkdf2_ms"):
                 continue
-            b = base.get(key) or base.get("login_ms") if key in ("login_warm_ms", "login_cache_cold_ms") else base.get(key)
+            b = base.get(key) or base.get("login_ms") if key.startswith("login_") else base.get(key)
             cells = []
             for lib in libs:
                 v = metrics[lib].get(key)
@@ -286,19 +303,21 @@ def raise_nofile() -> None:
 
 
 class FastxmppAdapter:
-    def __init__(self, cfg: Dict[str, Any], cache: Any = None) -> None:
+    def __init__(self, cfg: Dict[str, Any], cache: Any = None, tls_cache: Any = None) -> None:
         from fastxmpp.aio import Client
         from fastxmpp.stanza import message
         from fastxmpp.tlsconfig import make_client_context
 
         self.Client, self.message, self.cfg, self.cache = Client, message, cfg, cache
+        self.tls_cache = tls_cache
         self.ctx = make_client_context(ca_file=cfg["ca_file"])  # one shared ssl.SSLContext
 
     async def login(self, name: str, resource_: str) -> Any:
         cfg = self.cfg
         c = self.Client(f"{name}@{cfg['domain']}/{resource_}", cfg["password"], host=cfg["host"],
                         port=cfg["port"], ssl_context=self.ctx, keepalive=None,
-                        sasl_cache=self.cache, mechanisms=["SCRAM-SHA-1"])
+                        sasl_cache=self.cache, tls_session_cache=self.tls_cache,
+                        mechanisms=["SCRAM-SHA-1"])
         await c.connect()
         return c
 
@@ -432,9 +451,9 @@ class AioxmppAdapter:
             a.enqueue(msg)   # send() would wait for each stanza to be written; enqueue pipelines
 
 
-def make_adapter(lib: str, cfg: Dict[str, Any], cache: Any = None) -> Any:
+def make_adapter(lib: str, cfg: Dict[str, Any], cache: Any = None, tls_cache: Any = None) -> Any:
     if lib == "fastxmpp":
-        return FastxmppAdapter(cfg, cache)
+        return FastxmppAdapter(cfg, cache, tls_cache)
     if lib == "slixmpp":
         return SlixmppAdapter(cfg)
     if lib == "aioxmpp":
@@ -483,22 +502,57 @@ async def task_logins(lib: str, cfg: Dict[str, Any], with_cache: bool) -> Dict[s
     res: Dict[str, Any] = {"n": len(names), "mechanism": mech}
     rounds = ("cold", "warm") if with_cache else ("cold",)
     for rnd in rounds:
-        gc.collect()
-        t0, w0 = time.process_time(), time.perf_counter()
-        sessions = await login_many(adapter, names, cfg["tag"] + rnd[0], cfg["inflight"], failures)
-        cpu, wall = time.process_time() - t0, time.perf_counter() - w0
-        await close_many(adapter, sessions)
+        cpu, wall, sessions = await timed_round(adapter, names, cfg["tag"] + rnd[0], cfg["inflight"], failures)
         if with_cache:
             res[f"{rnd}_cpu_s"], res[f"{rnd}_wall_s"] = cpu, wall
             res["ok" if rnd == "cold" else "warm_ok"] = len(sessions)
             res[f"{rnd}_cache"] = repr(cache)
         else:
             res["cpu_s"], res["wall_s"], res["ok"] = cpu, wall, len(sessions)
-        await asyncio.sleep(0.2)
+    return _with_failures(res, failures)
+
+
+async def timed_round(adapter: Any, names: List[str], tag: str, inflight: int,
+                      failures: List[str]) -> Any:
+    """Log ``names`` in (CPU and wall time of that alone), close them; (cpu, wall, sessions)."""
+    gc.collect()
+    t0, w0 = time.process_time(), time.perf_counter()
+    sessions = await login_many(adapter, names, tag, inflight, failures)
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    await close_many(adapter, sessions)
+    await asyncio.sleep(0.2)
+    return cpu, wall, sessions
+
+
+def _with_failures(res: Dict[str, Any], failures: List[str]) -> Dict[str, Any]:
     if failures:
         res["failures"] = failures[:5]
         res["error"] = f"{len(failures)} logins failed, e.g. {failures[0]}"
     return res
+
+
+async def task_logins_resume(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Rounds ``fill``, ``tls`` (fresh SCRAM key cache) and ``warm``, one TLSSessionCache."""
+    from fastxmpp.sasl import ScramKeyCache
+    from fastxmpp.tlssessions import TLSSessionCache
+
+    tls_cache = TLSSessionCache(maxsize=8192, per_key=8192)
+    adapter = make_adapter("fastxmpp", cfg, ScramKeyCache(maxsize=4096), tls_cache)
+    names = cfg["names"]["logins"]
+    failures: List[str] = []
+    warm = await adapter.login(cfg["names"]["warm"][0], cfg["tag"] + "w")   # imports, first handshake
+    await adapter.close(warm)
+    res: Dict[str, Any] = {"n": len(names), "mechanism": adapter.mechanism(warm)}
+    for rnd in ("fill", "tls", "warm"):
+        if rnd == "tls":
+            adapter.cache = ScramKeyCache(maxsize=4096)   # keys forgotten: PBKDF2 runs again
+        tls0, scram0 = tls_cache.counters(), (adapter.cache.hits, adapter.cache.misses)
+        cpu, wall, sessions = await timed_round(adapter, names, cfg["tag"] + rnd[0], cfg["inflight"], failures)
+        tls1 = tls_cache.counters()
+        res[f"{rnd}_cpu_s"], res[f"{rnd}_wall_s"], res[f"{rnd}_ok"] = cpu, wall, len(sessions)
+        res[f"{rnd}_tls"] = {k: tls1[k] - tls0[k] for k in ("hits", "misses", "resumed")}
+        res[f"{rnd}_scram"] = {"hits": adapter.cache.hits - scram0[0], "misses": adapter.cache.misses - scram0[1]}
+    return _with_failures(res, failures)
 
 
 async def task_messages(lib: str, cfg: Dict[str, Any]) -> Dict[str, Any]:
@@ -568,6 +622,8 @@ def worker_main(payload: str) -> None:
         coro = task_logins(lib, cfg, with_cache=False)
     elif task == "logins-cache":
         coro = task_logins(lib, cfg, with_cache=True)
+    elif task == "logins-resume":
+        coro = task_logins_resume(cfg)
     elif task == "messages":
         coro = task_messages(lib, cfg)
     elif task == "idle":
@@ -594,7 +650,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--idle", type=int, default=500)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--libs", default=",".join(LIBS), help="comma-separated subset of " + ",".join(LIBS))
-    p.add_argument("--tasks", default="", help="comma-separated subset of logins,logins-cache,messages,idle")
+    p.add_argument("--tasks", default="", help="comma-separated subset of logins,logins-cache,logins-resume,messages,idle")
     p.add_argument("--json", default="", help="also write the raw results to this file")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)

@@ -1,6 +1,7 @@
 """A small run of benchmarks/client_bench.py for fastxmpp: correctness only, never timing.
 
-20 logins (plain, then with a ScramKeyCache: cold and warm rounds), 1000 chat
+20 logins (plain, then with a ScramKeyCache: cold and warm rounds, then with a
+TLSSessionCache too: fill, TLS-resumed and warm rounds), 1000 chat
 messages between two sessions of one process, 50 idle sessions; each in its
 own subprocess against one private Prosody, exactly as the benchmark does.
 """
@@ -52,6 +53,16 @@ def test_logins_with_key_cache(bench_server):
     assert f"hits={LOGINS} misses={LOGINS + 1}" in res["warm_cache"], res["warm_cache"]
 
 
+def test_logins_with_tls_resumption(bench_server):
+    res = run(bench_server, "logins-resume", "tr")
+    assert res["fill_ok"] == res["tls_ok"] == res["warm_ok"] == LOGINS
+    # after the fill round every login resumes its TLS session
+    for rnd in ("tls", "warm"):
+        assert res[f"{rnd}_tls"] == {"hits": LOGINS, "misses": 0, "resumed": LOGINS}, res
+    assert res["tls_scram"] == {"hits": 0, "misses": LOGINS}   # PBKDF2 for every login
+    assert res["warm_scram"] == {"hits": LOGINS, "misses": 0}  # and for none
+
+
 def test_messages(bench_server):
     res = run(bench_server, "messages", "tm")
     assert res["received"] == MESSAGES
@@ -68,6 +79,8 @@ def test_table_renders():
            "results": {
                "fastxmpp": {"logins": [{"cpu_s": 1.0, "ok": 100}],
                             "logins-cache": [{"cold_cpu_s": 1.0, "ok": 100, "warm_cpu_s": 0.2, "warm_ok": 100}],
+                            "logins-resume": [{"tls_cpu_s": 0.9, "tls_ok": 100, "warm_cpu_s": 0.15,
+                                               "warm_ok": 100}],
                             "messages": [{"cpu_s": 0.1, "received": 10000}],
                             "idle": [{"kib_per_session": 30.0}]},
                "slixmpp": {"logins": [{"cpu_s": 5.0, "ok": 100}],
@@ -75,4 +88,5 @@ def test_table_renders():
                            "idle": [{"kib_per_session": 350.0}]}}}
     table = client_bench.format_table(out)
     assert "ratios vs slixmpp" in table and "MET" in table
+    assert "CPU ms/login, TLS resumed + warm" in table and "1.50 / 1.50" in table
     assert isinstance(client_bench.parse_args(["--rounds", "1"]), argparse.Namespace)

@@ -132,6 +132,12 @@ def test_defaults():
     assert (config.users, config.concurrency, config.scenario, config.duration) == (50, 20, "chat", 60.0)
     assert config.username(0) == "load1" and config.username(49) == "load50"
     assert not args.quiet and args.report is None
+    assert not args.tls_resume and config.tls_resume is False
+
+
+def test_tls_resume_option():
+    config = cli.config_from_args(cli.parse_args(["--tls-resume"]))
+    assert config.tls_resume is True
 
 
 def test_all_options():
@@ -261,6 +267,22 @@ def test_cli_chat_run_against_private_prosody(tmp_path):
     assert report["scram_cache"]["misses"] >= 1
     assert "password" not in json.dumps(report["config"]).replace('"password": "***"', "")
     assert "lost 0, duplicated 0" in out and "OK" in out
+    assert report["tls_sessions"] is None  # off unless --tls-resume
+
+
+@needs_prosody
+def test_cli_tls_resume_logins_resume_tls_sessions(tmp_path):
+    """--tls-resume: the private Prosody allows tickets, and every login that starts after
+    another finished resumes its TLS session (two in flight: the first two cannot)."""
+    _prosody_or_skip()
+    code, report, out, err = run_cli(
+        ["--users", "6", "--concurrency", "2", "--scenario", "login", "--tls-resume",
+         "--duration", "30"], tmp_path)
+    assert code == 0, out + err
+    assert report["login"]["ok"] == 6 and report["config"]["tls_resume"] is True
+    tls = report["tls_sessions"]
+    assert (tls["misses"], tls["hits"], tls["resumed"]) == (2, 4, 4)
+    assert "tls sessions" in out and "4 resumed" in out
 
 
 @needs_prosody

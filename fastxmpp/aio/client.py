@@ -20,6 +20,7 @@ from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
 from ..tlsconfig import make_client_context, server_hostname_for
+from ..tlssessions import TLSSessionCache
 
 __all__ = ["Client", "ConnectionLost"]
 
@@ -75,12 +76,19 @@ class _Protocol(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     # -- TLS ---------------------------------------------------------------------------------
-    def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> asyncio.Future:
-        """Start the TLS handshake; every byte received from now on is TLS."""
+    def start_tls(self, context: ssl.SSLContext, server_hostname: str,
+                  session: Optional[ssl.SSLSession] = None) -> asyncio.Future:
+        """Start the TLS handshake (resuming ``session`` if given); every byte received
+        from now on is TLS."""
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self.tls = context.wrap_bio(self._incoming, self._outgoing, server_side=False,
                                     server_hostname=server_hostname)
+        if session is not None:
+            try:
+                self.tls.session = session
+            except ValueError as exc:  # made by another context: a full handshake
+                log.debug("not resuming a TLS session: %s", exc)
         self._handshake = asyncio.get_running_loop().create_future()
         self._do_handshake()
         return self._handshake
@@ -195,12 +203,13 @@ class Client(HandlerRegistry):
     # slots keep an idle session small; "__dict__" still takes any other attribute
     __slots__ = (
         "jid", "password", "host", "port", "direct_tls", "ssl_context", "require_tls",
-        "allow_plain_unencrypted", "mechanisms", "sasl_cache", "stream_management", "reconnect",
-        "max_reconnect_attempts", "keepalive", "dead_timeout", "connect_timeout", "iq_timeout",
+        "allow_plain_unencrypted", "mechanisms", "sasl_cache", "tls_session_cache", "stream_management",
+        "reconnect", "max_reconnect_attempts", "keepalive", "dead_timeout", "connect_timeout", "iq_timeout",
         "write_buffer_limit", "nameservers", "dns_port", "backoff", "stream", "bound_jid", "error",
         "_protocol", "_ready", "_iqs", "_queues", "_overflow", "_reading_paused", "_unflushed",
         "_flush_scheduled", "_closing", "_tasks", "_last_rx", "_keepalive_task", "_reconnect_task",
-        "on_resume_failed", "on_session_started", "on_disconnected", "__dict__", "__weakref__")
+        "on_resume_failed", "on_session_started", "on_disconnected", "_endpoint", "_tls_key",
+        "__dict__", "__weakref__")
 
     def __init__(
         self,
@@ -217,6 +226,7 @@ class Client(HandlerRegistry):
         allow_plain_unencrypted: bool = False,
         mechanisms: Optional[List[str]] = None,
         sasl_cache: Any = None,
+        tls_session_cache: Optional[TLSSessionCache] = None,
         stream_management: bool = True,
         reconnect: bool = False,
         max_reconnect_attempts: Optional[int] = None,
@@ -238,6 +248,7 @@ class Client(HandlerRegistry):
         self.allow_plain_unencrypted = allow_plain_unencrypted
         self.mechanisms = mechanisms
         self.sasl_cache = sasl_cache
+        self.tls_session_cache = tls_session_cache  # shared pool of TLS sessions to resume
         self.stream_management = stream_management
         self.reconnect = reconnect
         self.max_reconnect_attempts = max_reconnect_attempts
@@ -269,6 +280,8 @@ class Client(HandlerRegistry):
         self.on_resume_failed: Optional[Callable[[List[Element]], Any]] = None
         self.on_session_started: Optional[Callable[[events.SessionStarted], Any]] = None
         self.on_disconnected: Optional[Callable[[Optional[BaseException]], Any]] = None
+        self._endpoint: Optional[Endpoint] = None
+        self._tls_key: Optional[Tuple[str, str, int]] = None  # (server_hostname, host, port)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> "Client":
@@ -309,6 +322,7 @@ class Client(HandlerRegistry):
             sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume,
             on_stanza=self._dispatch)
         self._ready = loop.create_future()
+        self._endpoint, self._tls_key = endpoint, None
         host = endpoint.host
         if self.nameservers is not None and self.host is None:
             from .dns import resolve_addresses
@@ -319,7 +333,7 @@ class Client(HandlerRegistry):
         transport = protocol.transport
         transport.set_write_buffer_limits(high=self.write_buffer_limit)
         if endpoint.direct_tls:
-            await protocol.start_tls(self.ssl_context, server_hostname_for(self.jid.domain))
+            await self._tls_handshake(protocol, self.jid.domain)
             self.stream.channel_bindings = channel_bindings_from_ssl(protocol.tls)
         self._last_rx = loop.time()
         self.stream.start()
@@ -330,6 +344,7 @@ class Client(HandlerRegistry):
             self._abort_transport()
             raise
         self._ready = None
+        self._keep_tls_session(protocol)
         if self.keepalive and (self._keepalive_task is None or self._keepalive_task.done()):
             self._keepalive_task = loop.create_task(self._keepalive_loop())
 
@@ -354,6 +369,12 @@ class Client(HandlerRegistry):
     @property
     def is_ready(self) -> bool:
         return self.stream is not None and self.stream.state == "ready"
+
+    @property
+    def tls_resumed(self) -> bool:
+        """Whether this connection's TLS handshake resumed an earlier session."""
+        protocol = self._protocol
+        return bool(protocol is not None and protocol.tls is not None and protocol.tls.session_reused)
 
     # -- sending ---------------------------------------------------------------------------------
     async def send(self, stanza: Element) -> None:
@@ -572,8 +593,24 @@ class Client(HandlerRegistry):
         """<proceed/> arrived: hand every following byte to TLS at once, restart when done."""
         protocol = self._protocol
         assert protocol is not None
-        handshake = protocol.start_tls(self.ssl_context, server_hostname_for(hostname))
+        handshake = self._tls_handshake(protocol, hostname)
         handshake.add_done_callback(functools.partial(self._tls_done, protocol))
+
+    def _tls_handshake(self, protocol: _Protocol, hostname: str) -> asyncio.Future:
+        """Start TLS on ``protocol``, resuming a pooled session when there is one."""
+        name = server_hostname_for(hostname)
+        session = None
+        cache, endpoint = self.tls_session_cache, self._endpoint
+        if cache is not None and endpoint is not None:
+            self._tls_key = (name, endpoint.host, endpoint.port)
+            session = cache.take(self.ssl_context, *self._tls_key)
+        return protocol.start_tls(self.ssl_context, name, session)
+
+    def _keep_tls_session(self, protocol: _Protocol) -> None:
+        """Logged in: give this connection's newest TLS session to the pool."""
+        cache, key = self.tls_session_cache, self._tls_key
+        if cache is not None and key is not None and protocol.tls is not None:
+            cache.put(protocol.tls, *key)
 
     def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
         stream = self.stream

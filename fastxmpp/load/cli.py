@@ -139,6 +139,9 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
                    help="iq scenario: ping the server or the paired user")
     g.add_argument("--no-stream-management", dest="stream_management", action="store_false",
                    help="do not enable XEP-0198 stream management")
+    g.add_argument("--tls-resume", action="store_true",
+                   help="share TLS 1.3 sessions between the users' connections so logins resume "
+                        "them (the private Prosody is then configured to allow it)")
     g = p.add_argument_group("limits and output")
     g.add_argument("--duration", type=_positive_float, default=d.duration, metavar="S",
                    help="hard cap on registration + logins + traffic, in seconds")
@@ -183,7 +186,8 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         register=args.register, concurrency=args.concurrency, scenario=args.scenario,
         messages=args.messages, rate=args.rate, body_size=args.body_size, iq_target=args.iq_target,
         duration=args.duration, drain=args.drain, iq_timeout=args.iq_timeout,
-        login_timeout=args.login_timeout, stream_management=args.stream_management, quiet=args.quiet,
+        login_timeout=args.login_timeout, stream_management=args.stream_management,
+        tls_resume=args.tls_resume, quiet=args.quiet,
     )
 
 
@@ -215,7 +219,7 @@ def _target(args: argparse.Namespace, config: LoadConfig, say: Any) -> Iterator[
     from ..testing.prosody import ProsodyServer
 
     with tempfile.TemporaryDirectory(prefix="fastxmpp-load-") as workdir:
-        server = ProsodyServer(workdir, domain=args.domain, log_level="warn")
+        server = ProsodyServer(workdir, domain=args.domain, log_level="warn", tls_tickets=config.tls_resume)
         t0 = time.monotonic()
         server.start()
         try:

@@ -41,6 +41,7 @@ from ..element import Element
 from ..sasl import ScramKeyCache
 from ..serializer import serialize
 from ..tlsconfig import make_client_context
+from ..tlssessions import TLSSessionCache
 
 __all__ = ["XMPPUser", "parse_host"]
 
@@ -69,23 +70,29 @@ _shared: Dict[Any, Any] = {}
 _counter = itertools.count(1)
 
 
+def _shared_object(key: Any, make: Callable[[], T]) -> T:
+    """The process-wide object stored under ``key``, made by ``make()`` the first time."""
+    with _shared_lock:
+        obj = _shared.get(key)
+        if obj is None:
+            obj = _shared[key] = make()
+        return obj
+
+
 def _shared_context(ca_file: Optional[str], insecure: bool) -> Any:
     """One SSLContext per (ca_file, insecure) for the whole process."""
-    key = ("ssl", ca_file, insecure)
-    with _shared_lock:
-        ctx = _shared.get(key)
-        if ctx is None:
-            ctx = _shared[key] = make_client_context(ca_file=ca_file, verify=not insecure)
-        return ctx
+    return _shared_object(("ssl", ca_file, insecure),
+                          lambda: make_client_context(ca_file=ca_file, verify=not insecure))
 
 
 def _shared_cache() -> ScramKeyCache:
     """One SCRAM key cache for every user of the process (RFC 5802 key reuse)."""
-    with _shared_lock:
-        cache = _shared.get("scram")
-        if cache is None:
-            cache = _shared["scram"] = ScramKeyCache(maxsize=100_000)
-        return cache
+    return _shared_object("scram", lambda: ScramKeyCache(maxsize=100_000))
+
+
+def _shared_tls_sessions() -> TLSSessionCache:
+    """One TLS session pool for every user of the process (TLS 1.3 resumption)."""
+    return _shared_object("tls", lambda: TLSSessionCache(maxsize=4096, per_key=4096))
 
 
 class XMPPUser(User):
@@ -94,7 +101,9 @@ class XMPPUser(User):
     Class attributes to set in a subclass (or leave at their defaults):
     ``domain`` (default: the ``--host`` host), ``password``, ``user_prefix``,
     ``first_user``, ``resource``, ``ca_file``, ``insecure``,
-    ``stream_management``, ``timeout`` (seconds, for login/iq/message waits).
+    ``stream_management``, ``timeout`` (seconds, for login/iq/message waits),
+    ``tls_resume`` (share TLS 1.3 sessions between the process's users so their
+    logins resume them; the server must allow it).
     """
 
     abstract = True
@@ -108,6 +117,7 @@ class XMPPUser(User):
     insecure: bool = False
     stream_management: bool = True
     timeout: float = 30.0
+    tls_resume: bool = False
     client_class: Any = None  # default: fastxmpp.sync.Client
 
     def __init__(self, environment: Any) -> None:
@@ -151,7 +161,9 @@ class XMPPUser(User):
         host, port = parse_host(self.host)
         return cls(self.jid, self.password, host=host, port=port,
                    ssl_context=_shared_context(self.ca_file, self.insecure),
-                   sasl_cache=_shared_cache(), stream_management=self.stream_management,
+                   sasl_cache=_shared_cache(),
+                   tls_session_cache=_shared_tls_sessions() if self.tls_resume else None,
+                   stream_management=self.stream_management,
                    connect_timeout=self.timeout, iq_timeout=self.timeout)
 
     def login(self) -> None:

@@ -79,6 +79,10 @@ def format_report(report: Dict[str, Any]) -> str:
     cache = report.get("scram_cache")
     if cache:
         rows.append(("scram key cache", f"{cache['hits']} hits, {cache['misses']} misses"))
+    tls = report.get("tls_sessions")
+    if tls:
+        rows.append(("tls sessions", f"{tls['resumed']} resumed, {tls['hits']} taken, "
+                                     f"{tls['misses']} misses"))
     errors = report.get("errors") or {}
     if errors:
         rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items())))

@@ -42,6 +42,7 @@ from ..errors import SASLError
 from ..sasl import ScramKeyCache
 from ..stanza_errors import StanzaError
 from ..tlsconfig import make_client_context
+from ..tlssessions import TLSSessionCache
 from .histogram import Histogram
 
 __all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "SCENARIOS", "NS_LOAD"]
@@ -80,6 +81,7 @@ class LoadConfig:
     iq_timeout: float = 10.0
     login_timeout: float = 30.0
     stream_management: bool = True
+    tls_resume: bool = False
     quiet: bool = False
 
     def validate(self) -> None:
@@ -247,6 +249,9 @@ class LoadRunner:
         self.ssl_context: ssl.SSLContext = make_client_context(
             ca_file=target.ca_file, verify=not target.insecure)
         self.sasl_cache = ScramKeyCache(maxsize=max(1024, 2 * config.users))
+        pooled = max(1024, 2 * config.concurrency)
+        self.tls_cache: Optional[TLSSessionCache] = (
+            TLSSessionCache(maxsize=pooled, per_key=pooled) if config.tls_resume else None)
         self.users = [_User(i, f"{config.username(i)}@{target.domain}") for i in range(config.users)]
         self.by_full_jid: Dict[str, _User] = {}
         self.login_latency = Histogram()
@@ -343,7 +348,8 @@ class LoadRunner:
     def _make_client(self, user: _User) -> Any:
         cfg, target = self.config, self.target
         kwargs = dict(host=target.host, port=target.port, ssl_context=self.ssl_context,
-                      sasl_cache=self.sasl_cache, stream_management=cfg.stream_management,
+                      sasl_cache=self.sasl_cache, tls_session_cache=self.tls_cache,
+                      stream_management=cfg.stream_management,
                       keepalive=None, reconnect=False, connect_timeout=cfg.login_timeout,
                       iq_timeout=cfg.iq_timeout)
         jid = f"{user.jid}/{cfg.resource}"
@@ -660,6 +666,7 @@ class LoadRunner:
                 "server_seconds": server_cpu,
             },
             "scram_cache": {"hits": self.sasl_cache.hits, "misses": self.sasl_cache.misses},
+            "tls_sessions": self.tls_cache.counters() if self.tls_cache is not None else None,
             "errors": dict(sorted(self.errors.items())),
         }
 

@@ -23,7 +23,7 @@ import socket
 import ssl
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Union
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from .. import errors, events
 from ..backoff import Backoff
@@ -36,6 +36,7 @@ from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
 from ..tlsconfig import make_client_context, server_hostname_for
+from ..tlssessions import TLSSessionCache
 
 __all__ = ["Client", "ConnectionLost"]
 
@@ -80,6 +81,7 @@ class Client(HandlerRegistry):
         allow_plain_unencrypted: bool = False,
         mechanisms: Optional[List[str]] = None,
         sasl_cache: Any = None,
+        tls_session_cache: Optional[TLSSessionCache] = None,
         stream_management: bool = True,
         max_reconnect_attempts: Optional[int] = None,
         keepalive_interval: Optional[float] = 60.0,
@@ -102,6 +104,8 @@ class Client(HandlerRegistry):
         self.allow_plain_unencrypted = allow_plain_unencrypted
         self.mechanisms = mechanisms
         self.sasl_cache = sasl_cache
+        #: Shared pool of TLS sessions to resume from (None: always a full handshake).
+        self.tls_session_cache = tls_session_cache
         self.stream_management = stream_management
         self.max_reconnect_attempts = max_reconnect_attempts
         self.keepalive_interval = keepalive_interval
@@ -137,6 +141,8 @@ class Client(HandlerRegistry):
         self._last_rx = 0.0
         self._probe_at: Optional[float] = None
         self._tls = False
+        self._tls_key: Optional[Tuple[str, str, int]] = None  # (server_hostname, host, port)
+        self._endpoint: Optional[Endpoint] = None
 
     def __repr__(self) -> str:
         state = self.stream.state if self.stream is not None else "idle"
@@ -199,10 +205,11 @@ class Client(HandlerRegistry):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:  # pragma: no cover - not TCP (tests may hand us something else)
             pass
+        self._tls_key = None
+        self._endpoint = endpoint
         if endpoint.direct_tls:
             sock.settimeout(_remaining(deadline))
-            tls = self.ssl_context.wrap_socket(sock, server_hostname=server_hostname_for(self.jid.domain))
-            self._sock, self._tls = tls, True
+            tls = self._wrap_tls(sock, self.jid.domain)
             stream.channel_bindings = channel_bindings_from_ssl(tls)
         self._last_rx = time.monotonic()
         self._probe_at = None
@@ -214,6 +221,7 @@ class Client(HandlerRegistry):
             if not self._read_some(deadline):
                 raise socket.timeout(f"stream negotiation with {endpoint.host}:{endpoint.port}"
                                      f" timed out after {self.connect_timeout:g}s")
+        self._keep_tls_session()
         return self._session
 
     def close(self) -> None:
@@ -275,6 +283,12 @@ class Client(HandlerRegistry):
     @property
     def is_ready(self) -> bool:
         return self._sock is not None and self.stream is not None and self.stream.state == "ready"
+
+    @property
+    def tls_resumed(self) -> bool:
+        """Whether this connection's TLS handshake resumed an earlier session."""
+        sock = self._sock
+        return bool(self._tls and sock is not None and sock.session_reused)
 
     # -- sending ---------------------------------------------------------------------------------
     def send(self, stanza: Element) -> None:
@@ -492,10 +506,35 @@ class Client(HandlerRegistry):
         assert stream is not None and sock is not None
         self._flush()
         sock.settimeout(self.connect_timeout)
-        tls = self.ssl_context.wrap_socket(sock, server_hostname=server_hostname_for(hostname))
-        self._sock, self._tls = tls, True
+        tls = self._wrap_tls(sock, hostname)
         stream.tls_established(channel_bindings_from_ssl(tls))
         self._flush()
+
+    def _wrap_tls(self, sock: socket.socket, hostname: str) -> ssl.SSLSocket:
+        """The TLS handshake on ``sock``, resuming a pooled session when there is one."""
+        name = server_hostname_for(hostname)
+        tls = self.ssl_context.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+        self._sock = tls
+        cache = self.tls_session_cache
+        if cache is not None:
+            endpoint = self._endpoint
+            assert endpoint is not None
+            self._tls_key = (name, endpoint.host, endpoint.port)
+            session = cache.take(self.ssl_context, *self._tls_key)
+            if session is not None:
+                try:
+                    tls.session = session
+                except ValueError as exc:  # made by another context: a full handshake
+                    log.debug("not resuming a TLS session: %s", exc)
+        tls.do_handshake()
+        self._tls = True
+        return tls
+
+    def _keep_tls_session(self) -> None:
+        """Logged in: give this connection's newest TLS session to the pool."""
+        cache, key, sock = self.tls_session_cache, self._tls_key, self._sock
+        if cache is not None and key is not None and self._tls and sock is not None:
+            cache.put(sock, *key)
 
     def _dispatch(self, stanza: Element) -> None:
         self._dispatched += 1

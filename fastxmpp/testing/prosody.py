@@ -41,7 +41,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "ProsodyServer",
@@ -227,6 +227,9 @@ class ProsodyServer:
     - ``require_encryption``: ``c2s_require_encryption`` (default True).
     - ``tls_protocol``: e.g. ``"tlsv1_2"`` to cap TLS at 1.2 (Prosody 0.12 only
       offers the ``-PLUS`` SCRAM mechanisms with tls-unique, i.e. TLS 1.2).
+    - ``tls_tickets``: let clients resume TLS sessions (``options = { no_ticket
+      = false }`` in both ``ssl`` tables).  Prosody's default sets OpenSSL's
+      ``no_ticket``: it still sends TLS 1.3 tickets but never resumes one.
     - ``allow_registration``: in-band registration (default True, unthrottled).
     - ``modules``: extra modules to enable; ``disabled_modules``: default
       modules to leave out (e.g. ``("smacks",)``).
@@ -247,6 +250,7 @@ class ProsodyServer:
         host: str = "127.0.0.1",
         require_encryption: bool = True,
         tls_protocol: Optional[str] = None,
+        tls_tickets: bool = False,
         allow_registration: bool = True,
         modules: Iterable[str] = (),
         disabled_modules: Iterable[str] = (),
@@ -268,6 +272,7 @@ class ProsodyServer:
         self.direct_tls_port: Optional[int] = direct_tls_port or None
         self.require_encryption = require_encryption
         self.tls_protocol = tls_protocol
+        self.tls_tickets = tls_tickets
         self.allow_registration = allow_registration
         skip = set(disabled_modules)
         self.modules: List[str] = [m for m in DEFAULT_MODULES if m not in skip]
@@ -457,9 +462,11 @@ class ProsodyServer:
 
     def config_text(self) -> str:
         """The Lua configuration this server runs with."""
-        ssl = {"certificate": str(self.cert_file), "key": str(self.key_file)}
+        ssl: Dict[str, object] = {"certificate": str(self.cert_file), "key": str(self.key_file)}
         if self.tls_protocol:
             ssl["protocol"] = self.tls_protocol
+        if self.tls_tickets:
+            ssl["options"] = {"no_ticket": False}
         direct = [self.direct_tls_port] if self.direct_tls_port else []
         log_to = {"levels": {"min": self.log_level}, "to": "file", "filename": str(self.log_path)}
         lines = [
