@@ -8,7 +8,7 @@ import platform
 
 from setuptools import Extension, setup
 
-MODULES = ["_element_c", "_tokenizer_c", "_serializer_c"]
+MODULES = ["_element_c", "_tokenizer_c", "_serializer_c", "_stanza_c"]
 
 NO_EXTENSIONS = bool(os.environ.get("FASTXMPP_NO_EXTENSIONS")) or (
     platform.python_implementation() != "CPython"

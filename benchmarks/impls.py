@@ -237,11 +237,13 @@ def _rebind(fn, element_cls):
     return f
 
 
-# fastxmpp.stanza uses the selected (compiled) twin; the Python twin gets a
-# copy of the same builder code bound to _element_py.Element.
-assert _stanza.message.__globals__["Element"] is CElement, "extensions not in use"
+# fastxmpp.stanza uses the selected (compiled) twins: message() from
+# _stanza_c, presence() bound to _element_c.Element.  The Python twin gets a
+# copy of the Python builder code bound to _element_py.Element.
+assert _stanza.presence.__globals__["Element"] is CElement, "extensions not in use"
+assert _stanza.message is not _stanza._message_py, "extensions not in use"
 _c_message, _c_presence = _stanza.message, _stanza.presence
-_py_message, _py_presence = _rebind(_stanza.message, PyElement), _rebind(_stanza.presence, PyElement)
+_py_message, _py_presence = _rebind(_stanza._message_py, PyElement), _rebind(_stanza.presence, PyElement)
 
 
 def build_msg_fastxmpp_c() -> bytes:

@@ -7,8 +7,9 @@ The builders return :class:`fastxmpp.element.Element` trees in the
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+from ._accel import USE_EXTENSIONS
 from .element import Element
 
 __all__ = [
@@ -123,6 +124,13 @@ def message(
     if thread is not None:
         el.subelement(_THREAD, text=thread)
     return el
+
+
+# The Python twin of fastxmpp._stanza_c.message, which replaces it when the
+# extensions are in use (a sender builds a message per stanza).
+_message_py = message
+if USE_EXTENSIONS and not TYPE_CHECKING:
+    from ._stanza_c import message  # noqa: F811
 
 
 def presence(

@@ -1,7 +1,8 @@
 """Stanza builders: every test runs on both twins (``impl`` = c / py).
 
 The builders use the selected element type; the fixture points them at the
-twin under test so both families are exercised.
+twin under test so both families are exercised.  ``message()`` itself has a
+compiled twin (``fastxmpp._stanza_c``), which the fixture selects for ``c``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from fastxmpp import stanza
 def st(impl, monkeypatch):
     E = load(impl, "element").Element
     monkeypatch.setattr(stanza, "Element", E)
+    message = load("c", "stanza").message if impl == "c" else stanza._message_py
+    monkeypatch.setattr(stanza, "message", message)
     return stanza
 
 
@@ -46,9 +49,53 @@ def test_namespaces():
 
 
 def test_builders_use_selected_element():
+    from fastxmpp import _accel
     from fastxmpp.element import Element
 
     assert type(stanza.message()) is Element
+    assert type(stanza.presence()) is Element
+    assert (stanza.message is not stanza._message_py) == _accel.USE_EXTENSIONS
+
+
+MESSAGE_ARGS = [
+    {},
+    {"type": None},
+    {"to": "romeo@example.net", "body": "hi"},
+    {"to": JID("romeo@example.net/orchard"), "from_": JID("juliet@example.com"), "type": "headline",
+     "id": "x1", "lang": "fr", "thread": "t", "subject": "s", "body": "b <&> \u00e9"},
+    {"subject": "", "body": "", "thread": ""},
+    {"to": "", "id": "", "lang": ""},
+]
+
+
+@pytest.mark.parametrize("kwargs", MESSAGE_ARGS)
+def test_compiled_message_twin_builds_the_same_tree(kwargs):
+    c_message = load("c", "stanza").message
+    from fastxmpp._serializer_c import serialize
+
+    built, expected = c_message(**kwargs), stanza._message_py(**kwargs)
+    assert built == expected
+    assert serialize(built) == serialize(expected)
+    assert built.attrib is not expected.attrib
+    built.subelement("{jabber:client}x")  # children list is the element's own
+    assert len(built) == len(expected) + 1
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"type": "get"}, ValueError),
+    ({"type": "Chat"}, ValueError),
+    ({"body": 5}, TypeError),
+    ({"subject": b"s"}, TypeError),
+    ({"thread": 1.5}, TypeError),
+])
+def test_compiled_message_twin_raises_the_same(kwargs, error):
+    c_message = load("c", "stanza").message
+    with pytest.raises(error) as c_info:
+        c_message(**kwargs)
+    with pytest.raises(error) as py_info:
+        stanza._message_py(**kwargs)
+    if error is ValueError:
+        assert str(c_info.value) == str(py_info.value)
 
 
 # -- message ---------------------------------------------------------------------
