@@ -35,29 +35,38 @@ class TLSSessionCache:
     ``maxsize`` bounds the whole pool, ``per_key`` each server; the oldest
     sessions go first.  ``hits``/``misses`` count :meth:`take` results (a hit
     is only an offer: a server may refuse it and do a full handshake),
-    ``resumed`` the connections given back that had resumed.  ``clock`` gives
-    the Unix time (``SSLSession.time`` is one).
+    ``resumed`` the connections given back that had resumed.  A server that
+    refuses an offered session (Prosody does by default, yet sends tickets) is
+    not offered any for ``refusal_ttl`` seconds: setting a session costs
+    CPython a copy of it, certificate included (``refused`` counts these).
+    ``clock`` gives the Unix time (``SSLSession.time`` is one).
     """
 
-    def __init__(self, maxsize: int = 1024, *, per_key: int = 256,
+    def __init__(self, maxsize: int = 1024, *, per_key: int = 256, refusal_ttl: float = 600.0,
                  clock: Callable[[], float] = time.time) -> None:
         if maxsize < 1 or per_key < 1:
             raise ValueError("maxsize and per_key must be at least 1")
         self.maxsize = maxsize
         self.per_key = per_key
+        self.refusal_ttl = refusal_ttl
         self._clock = clock
+        self._refusing: Dict[Hashable, float] = {}  # server key -> when it refused
         self._pools: "OrderedDict[Hashable, Deque[Any]]" = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
         self.resumed = 0
+        self.refused = 0
 
     def take(self, context: Any, server_hostname: Optional[str], host: str, port: int) -> Optional[Any]:
         """Remove and return the oldest live session for this server, or None."""
         key = _key(context, server_hostname, host, port)
         now = self._clock()
         with self._lock:
+            if self._refuses(key, now):
+                self.misses += 1
+                return None
             pool = self._pools.get(key)
             found = None
             while pool and found is None:
@@ -73,23 +82,34 @@ class TLSSessionCache:
                 self.hits += 1
             return found
 
-    def put(self, tls: Any, server_hostname: Optional[str], host: str, port: int) -> bool:
+    def put(self, tls: Any, server_hostname: Optional[str], host: str, port: int,
+            offered: bool = False) -> bool:
         """Pool the current session of ``tls`` (an ``SSLObject`` or ``SSLSocket`` whose
-        handshake finished); returns whether it was kept.
+        handshake finished); returns whether it was kept.  ``offered``: this connection
+        was handed a session by :meth:`take` (not resuming it means the server refused).
 
         Call it once the connection is logged in: the TLS 1.3 tickets arrive after the
         handshake, and a failed login should not feed the pool.
         """
+        key = _key(tls.context, server_hostname, host, port)
+        now = self._clock()
         if tls.session_reused:
             with self._lock:
                 self.resumed += 1
+        elif offered:
+            with self._lock:
+                self.refused += 1
+                self._refusing[key] = now
+                self._size -= len(self._pools.pop(key, ()))
+            return False
         if tls.version() != "TLSv1.3":
             return False
         session = tls.session
-        if session is None or not session.has_ticket or _expired(session, self._clock()):
+        if session is None or not session.has_ticket or _expired(session, now):
             return False
-        key = _key(tls.context, server_hostname, host, port)
         with self._lock:
+            if self._refuses(key, now):
+                return False
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._pools[key] = deque()
@@ -103,6 +123,16 @@ class TLSSessionCache:
             while self._size > self.maxsize:
                 self._evict_oldest()
         return True
+
+    def _refuses(self, key: Hashable, now: float) -> bool:
+        """Whether the server at ``key`` refused a session less than ``refusal_ttl`` ago."""
+        since = self._refusing.get(key)
+        if since is None:
+            return False
+        if now - since < self.refusal_ttl:
+            return True
+        del self._refusing[key]
+        return False
 
     def _evict_oldest(self) -> None:
         """Drop the oldest session of the server pooled into least recently."""
@@ -119,13 +149,14 @@ class TLSSessionCache:
     def clear(self) -> None:
         with self._lock:
             self._pools.clear()
+            self._refusing.clear()
             self._size = 0
 
     def counters(self) -> Dict[str, int]:
-        """``{"hits", "misses", "resumed", "size"}``, for reports."""
+        """``{"hits", "misses", "resumed", "refused", "size"}``, for reports."""
         with self._lock:
             return {"hits": self.hits, "misses": self.misses, "resumed": self.resumed,
-                    "size": self._size}
+                    "refused": self.refused, "size": self._size}
 
     def __repr__(self) -> str:
         return (f"<TLSSessionCache {len(self)}/{self.maxsize} hits={self.hits} "

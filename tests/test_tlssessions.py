@@ -119,10 +119,34 @@ def test_resumed_counts_connections_given_back_after_resuming():
     cache.put(FakeTLS(FakeSession("y"), reused=False), *SERVER)
     cache.put(FakeTLS(FakeSession("z"), version="TLSv1.2", reused=True), *SERVER)
     assert cache.resumed == 2
-    assert cache.counters() == {"hits": 0, "misses": 0, "resumed": 2, "size": 2}
+    assert cache.counters() == {"hits": 0, "misses": 0, "resumed": 2, "refused": 0, "size": 2}
     assert "resumed=2" in repr(cache)
     cache.clear()
     assert len(cache) == 0
+
+
+def test_a_server_that_refuses_is_offered_nothing_for_a_while():
+    clock = [NOW]
+    cache = TLSSessionCache(refusal_ttl=600, clock=lambda: clock[0])
+    other = ("example.org", "10.0.0.2", 5222)
+    for name in "abc":
+        cache.put(FakeTLS(FakeSession(name)), *SERVER)
+    cache.put(FakeTLS(FakeSession("o")), *other)
+    offered = cache.take("ctx", *SERVER)
+    assert offered is not None
+    # the connection did not resume what it was offered: the server refused it
+    assert not cache.put(FakeTLS(FakeSession("new"), reused=False), *SERVER, offered=True)
+    assert cache.refused == 1 and len(cache) == 1  # that server's pool is dropped, not the other's
+    assert cache.take("ctx", *SERVER) is None
+    assert not cache.put(FakeTLS(FakeSession("late")), *SERVER)  # nor pooled meanwhile
+    assert cache.take("ctx", *other) is not None
+    clock[0] += 601  # the server's configuration may have changed: try again
+    fresh = FakeSession("fresh", created=clock[0])
+    assert cache.put(FakeTLS(fresh), *SERVER)
+    assert cache.take("ctx", *SERVER) is fresh
+    # an offer that was taken up is not a refusal: its new session is pooled
+    assert cache.put(FakeTLS(FakeSession("r", created=clock[0]), reused=True), *SERVER, offered=True)
+    assert (cache.refused, cache.resumed, len(cache)) == (1, 1, 1)
 
 
 def test_threads_never_get_one_session_twice():
@@ -361,7 +385,8 @@ def test_default_prosody_never_resumes_but_logins_work(prosody, account):
         assert not c.tls_resumed
         sync_round_trip(c, prosody)
         c.close()
-    assert cache.hits == 1 and cache.resumed == 0  # a ticket was offered and turned down
+    # a ticket was offered and turned down: this server is offered none for a while
+    assert (cache.hits, cache.refused, cache.resumed, len(cache)) == (1, 1, 0, 0)
 
     async def main():
         jid, pw = account()
@@ -370,7 +395,7 @@ def test_default_prosody_never_resumes_but_logins_work(prosody, account):
             assert not c.tls_resumed
             await aio_round_trip(c, prosody)
     asyncio.run(asyncio.wait_for(main(), 60))
-    assert cache.hits == 2 and cache.resumed == 0
+    assert (cache.hits, cache.misses, cache.refused, cache.resumed) == (1, 2, 1, 0)
 
 
 @prosody_tests

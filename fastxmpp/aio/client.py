@@ -281,7 +281,8 @@ class Client(HandlerRegistry):
         self.on_session_started: Optional[Callable[[events.SessionStarted], Any]] = None
         self.on_disconnected: Optional[Callable[[Optional[BaseException]], Any]] = None
         self._endpoint: Optional[Endpoint] = None
-        self._tls_key: Optional[Tuple[str, str, int]] = None  # (server_hostname, host, port)
+        # (server_hostname, host, port, whether a pooled session was offered)
+        self._tls_key: Optional[Tuple[str, str, int, bool]] = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> "Client":
@@ -602,8 +603,8 @@ class Client(HandlerRegistry):
         session = None
         cache, endpoint = self.tls_session_cache, self._endpoint
         if cache is not None and endpoint is not None:
-            self._tls_key = (name, endpoint.host, endpoint.port)
-            session = cache.take(self.ssl_context, *self._tls_key)
+            session = cache.take(self.ssl_context, name, endpoint.host, endpoint.port)
+            self._tls_key = (name, endpoint.host, endpoint.port, session is not None)
         return protocol.start_tls(self.ssl_context, name, session)
 
     def _keep_tls_session(self, protocol: _Protocol) -> None:

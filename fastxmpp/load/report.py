@@ -82,7 +82,7 @@ def format_report(report: Dict[str, Any]) -> str:
     tls = report.get("tls_sessions")
     if tls:
         rows.append(("tls sessions", f"{tls['resumed']} resumed, {tls['hits']} taken, "
-                                     f"{tls['misses']} misses"))
+                                     f"{tls['misses']} misses, {tls.get('refused', 0)} refused"))
     errors = report.get("errors") or {}
     if errors:
         rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items())))

@@ -141,7 +141,8 @@ class Client(HandlerRegistry):
         self._last_rx = 0.0
         self._probe_at: Optional[float] = None
         self._tls = False
-        self._tls_key: Optional[Tuple[str, str, int]] = None  # (server_hostname, host, port)
+        # (server_hostname, host, port, whether a pooled session was offered)
+        self._tls_key: Optional[Tuple[str, str, int, bool]] = None
         self._endpoint: Optional[Endpoint] = None
 
     def __repr__(self) -> str:
@@ -519,8 +520,8 @@ class Client(HandlerRegistry):
         if cache is not None:
             endpoint = self._endpoint
             assert endpoint is not None
-            self._tls_key = (name, endpoint.host, endpoint.port)
-            session = cache.take(self.ssl_context, *self._tls_key)
+            session = cache.take(self.ssl_context, name, endpoint.host, endpoint.port)
+            self._tls_key = (name, endpoint.host, endpoint.port, session is not None)
             if session is not None:
                 try:
                     tls.session = session
