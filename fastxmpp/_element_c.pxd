@@ -25,6 +25,8 @@ cdef class Element:
 
 cdef int _materialize(Element el) except -1
 
+cdef Element new_child(Element parent, str tag, str text)
+
 cdef inline int ensure(Element el) except -1:
     """Build a lazy element's attributes, text and children (no-op otherwise)."""
     if el._raw is not None:

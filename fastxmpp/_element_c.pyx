@@ -160,6 +160,18 @@ cdef inline list _untracked(list children):
     return children
 
 
+cdef Element new_child(Element parent, str tag, str text):
+    """Append a new element ``tag`` with ``text`` to a materialized ``parent``; return it."""
+    cdef Element child = Element.__new__(Element)
+    child.tag = tag
+    child._text = text
+    if parent._children is None:
+        parent._children = _untracked([child])
+    else:
+        parent._children.append(child)
+    return child
+
+
 cdef int _check_acyclic(Element parent, Element child) except -1:
     """Refuse to make ``parent`` a descendant of itself (elements are not GC-tracked)."""
     cdef list stack
@@ -365,15 +377,9 @@ cdef class Element:
     def subelement(self, str tag not None, attrib=None, /, *, str text=None):
         """Append a new child element and return it."""
         ensure(self)
-        cdef Element child = Element.__new__(Element)
-        child.tag = tag
-        child._text = text
+        cdef Element child = new_child(self, tag, text)
         if attrib:
             child._attrib = dict(attrib)
-        if self._children is None:
-            self._children = _untracked([child])
-        else:
-            self._children.append(child)
         return child
 
     # -- search -----------------------------------------------------------

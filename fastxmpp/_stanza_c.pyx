@@ -7,13 +7,9 @@ serializer does.  This builds the same tree straight into the compiled
 :class:`~fastxmpp._element_c.Element`.  ``fastxmpp.stanza`` picks it when the
 extensions are in use; its Python twin stays there as ``_message_py``.
 """
-from fastxmpp._element_c cimport Element
+from fastxmpp._element_c cimport Element, new_child
 
 __all__ = ["message"]
-
-
-cdef extern from "Python.h":
-    void PyObject_GC_UnTrack(void *op)
 
 
 cdef str _MESSAGE = "{jabber:client}message"
@@ -22,20 +18,6 @@ cdef str _SUBJECT = "{jabber:client}subject"
 cdef str _THREAD = "{jabber:client}thread"
 cdef str _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 cdef frozenset _TYPES = frozenset({"chat", "error", "groupchat", "headline", "normal"})
-
-
-cdef inline int _add_child(Element parent, str tag, str text) except -1:
-    """What ``parent.subelement(tag, text=text)`` does to a new, empty element."""
-    cdef Element child = Element.__new__(Element)
-    child.tag = tag
-    child._text = text
-    if parent._children is None:
-        parent._children = [child]
-        # only elements in it, and elements are not GC-tracked (see _element_c)
-        PyObject_GC_UnTrack(<void *>parent._children)
-    else:
-        parent._children.append(child)
-    return 0
 
 
 def message(*, to=None, type="chat", body=None, id=None, from_=None, lang=None, thread=None,
@@ -62,9 +44,9 @@ def message(*, to=None, type="chat", body=None, id=None, from_=None, lang=None, 
     if attrib:
         el._attrib = attrib
     if subject is not None:
-        _add_child(el, _SUBJECT, subject)
+        new_child(el, _SUBJECT, subject)
     if body is not None:
-        _add_child(el, _BODY, body)
+        new_child(el, _BODY, body)
     if thread is not None:
-        _add_child(el, _THREAD, thread)
+        new_child(el, _THREAD, thread)
     return el
