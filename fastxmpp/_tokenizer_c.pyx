@@ -65,6 +65,23 @@ DEF CARRY_KEEP = 4096
 DEF SPANS_KEEP = 64
 
 
+cdef inline Py_ssize_t _broken_char(const unsigned char *buf, Py_ssize_t lt) noexcept:
+    """The index of a UTF-8 lead byte whose sequence the '<' at ``buf[lt]`` cuts short, or -1."""
+    cdef Py_ssize_t k
+    cdef unsigned char c
+    for k in range(1, 4):
+        if lt - k < 0:
+            return -1
+        c = buf[lt - k]
+        if c < 0x80:
+            return -1
+        if c >= 0xC0:
+            if k < (2 if c < 0xE0 else 3 if c < 0xF0 else 4):
+                return lt - k
+            return -1
+    return -1
+
+
 cdef class Tokenizer:
     """Incremental tokenizer of the XML stream a server sends to a client.
 
@@ -280,7 +297,19 @@ cdef class Tokenizer:
         scan_err = self._scan(<const unsigned char *>buf, n)
         cut = n
         if scan_err is not None:
-            cut = (self.s_stanza_start if self.s_stanza_start >= 0 else self.s_tag_start) - base
+            # expat still judges the bytes before a refused construct and its '<' (which
+            # ends an unfinished reference or character), so that the first error in the
+            # stream is the one reported, as in the Python twin; a stanza over a limit is
+            # not given to expat at all
+            if isinstance(scan_err, (errors.RestrictedXML, errors.NotWellFormed)):
+                cut = self.s_tag_start + 1 - base
+                lead = _broken_char(<const unsigned char *>buf, cut - 1)
+                if lead >= 0:   # expat reports a UTF-8 sequence cut short once it has 4 bytes
+                    cut = lead + 4 if lead + 4 < n else n
+            elif self.s_stanza_start >= 0:
+                cut = self.s_stanza_start - base
+            else:
+                cut = self.s_tag_start - base
             if cut < 0:
                 cut = 0
         self._ends_seen = 0

@@ -59,6 +59,53 @@ def _refuse_dtd(*args: object) -> None:
     raise errors.RestrictedXML("DTDs are not allowed")
 
 
+def _refusal(text: bytes, j: int, offset: int) -> Optional[errors.StreamError]:
+    """The error for markup at ``text[j]`` (stream offset ``offset``) that opens a
+    comment, a PI (other than the XML declaration) or a DTD; None for anything else."""
+    head = text[j:j + 3]
+    if head[:2] == b"<?":
+        return errors.RestrictedXML("processing instructions are not allowed") if offset > 3 else None
+    if head == b"<!-":
+        return errors.RestrictedXML("comments are not allowed")
+    if head == b"<!D":
+        return errors.RestrictedXML("DTDs are not allowed")
+    return None
+
+
+def _first_refusal(text: bytes, stop: int, origin: int, cdata: bool) -> Optional[errors.StreamError]:
+    """The first comment, PI or DTD opened in ``text[:stop]`` outside CDATA sections
+    (``text[0]`` is at stream offset ``origin``; ``cdata``: it starts inside one).
+
+    Used after expat has reported an error at ``stop``: expat accepted every ``<``
+    before it as the start of markup in content, so the first such opener is the
+    stream's first error (what the compiled twin's scanner finds)."""
+    i = 0
+    while i < stop:
+        if cdata:
+            j = text.find(b"]]>", i)
+            if j < 0 or j >= stop:
+                return None
+            i, cdata = j + 3, False
+            continue
+        j = text.find(b"<", i, stop)
+        if j < 0:
+            return None
+        if text.startswith(b"<![CDATA[", j):
+            i, cdata = j + 9, True
+            continue
+        if text.startswith(b"<?", j) and origin + j <= 3:   # the XML declaration
+            k = text.find(b"?>", j)
+            if k < 0:
+                return None
+            i = k + 2
+            continue
+        refusal = _refusal(text, j, origin + j)
+        if refusal is not None or text[j + 1:j + 2] == b"!":
+            return refusal
+        i = j + 1
+    return None
+
+
 class _Paused(Exception):
     """Raised inside a handler to stop expat at a stream-restart trigger."""
 
@@ -180,7 +227,16 @@ class Tokenizer:
         parser.ProcessingInstructionHandler = _refuse_pi
         parser.StartDoctypeDeclHandler = _refuse_dtd
         parser.EntityDeclHandler = _refuse_dtd
+        parser.StartCdataSectionHandler = self._cdata_start
+        parser.EndCdataSectionHandler = self._cdata_end
         return parser
+
+    def _cdata_start(self) -> None:
+        self._in_cdata = True
+
+    def _cdata_end(self) -> None:
+        self._in_cdata = False
+        self._cdata_before = False
 
     def _new_stream(self) -> None:
         self._parser: Optional["expat.XMLParserType"] = self._create_parser()
@@ -206,6 +262,12 @@ class Tokenizer:
         self._pos = 0
         self._data = b""
         self._prev = b"    "  # the last four bytes of the previous feed
+        # the token expat has not finished at the end of the last feed, when it is short
+        # (a '<', '<!', '</x'...): its bytes and stream offset; and whether expat is in CDATA
+        self._tail = b""
+        self._tail_start = 0
+        self._in_cdata = False
+        self._cdata_before = False
         self._stanza_start = -1
         self._mark = 0
         self._pending = -1
@@ -234,6 +296,7 @@ class Tokenizer:
             self._shift = base - len(self._replay or b"")
         parse = self._parser.Parse
         err: Optional[errors.StreamError] = None
+        self._cdata_before = self._in_cdata
         try:
             if n <= _PIECE:
                 parse(data, False)
@@ -251,6 +314,9 @@ class Tokenizer:
             err = e
         except expat.ExpatError as e:
             err = self._expat_error(e)
+        else:
+            if err is None:
+                err = self._check_pending(base, n)
         self._prev = (self._prev + data[-4:])[-4:]
         self._data = b""
         self._pos = base + n
@@ -275,19 +341,37 @@ class Tokenizer:
             return errors.PolicyViolation(f"markup exceeds the limit of {limit} bytes")
         return None
 
+    def _check_pending(self, base: int, n: int) -> Optional[errors.StreamError]:
+        """Remember the token expat has not finished; refuse it at once if it opens a
+        comment, PI or DTD (expat would wait for its end, possibly for ever)."""
+        end = base + n
+        if self._in_cdata:
+            self._tail, self._tail_start = b"", end
+            return None
+        at = _unwrap(self._parser.CurrentByteIndex + self._shift, end)
+        if at < self._tail_start:   # a long token begun in an earlier feed: not an opener
+            self._tail, self._tail_start = b"", end
+            return None
+        text = self._tail + self._data if at < base else self._data
+        origin = self._tail_start if at < base else base
+        refusal = _refusal(text, at - origin, at)
+        if end - at > 16:
+            self._tail, self._tail_start = b"", end
+        else:
+            self._tail, self._tail_start = text[at - origin:], at
+        return refusal
+
     def _expat_error(self, e: expat.ExpatError) -> errors.StreamError:
-        # Expat sees a syntax error in a DOCTYPE or PI inside the root element, or in
-        # a broken comment; RFC 6120 section 11 restricts these whatever their syntax.
-        at = _unwrap(self._parser.ErrorByteIndex + self._shift, self._pos) - self._pos + 4
-        seen = self._prev + self._data  # offsets shift by 4
-        lt = seen.rfind(b"<", max(0, at - 3), at + 1)
-        head = seen[lt:lt + 3] if lt >= 0 else b""
-        if head[:2] == b"<?":
-            return errors.RestrictedXML("processing instructions are not allowed")
-        if head == b"<!-":
-            return errors.RestrictedXML("comments are not allowed")
-        if head == b"<!D":
-            return errors.RestrictedXML("DTDs are not allowed")
+        # The first error in the stream wins: a comment, PI or DTD opened before the
+        # place where expat failed (expat fails inside or after it), else expat's error.
+        at = _unwrap(self._parser.ErrorByteIndex + self._shift, self._pos)
+        text = self._tail + self._data
+        origin = self._tail_start if self._tail else self._pos
+        refusal = _first_refusal(text, at - origin, origin, self._cdata_before)
+        if refusal is None and e.code == expat.errors.codes[expat.errors.XML_ERROR_MISPLACED_XML_PI]:
+            refusal = _refusal(text, at - origin, at)   # '<?xml' after the start
+        if refusal is not None:
+            return refusal
         return expat_error(e.code, expat.ErrorString(e.code), *shift_position(self._origin, e.lineno, e.offset))
 
     def _stanza_end(self, el: Element) -> int:
