@@ -15,7 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.pycapsule cimport PyCapsule_Import
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memchr, memcmp, memcpy, strcmp, strlen
+from libc.string cimport memchr, memcmp, memcpy, memset, strcmp, strlen
 
 from fastxmpp._element_c cimport FX_GIL_BUILD, Element, ensure, intern_str
 from fastxmpp._expat cimport *
@@ -61,25 +61,9 @@ DEF S_PI = 6
 # few KiB per connection, however large the reads (16 KiB TLS records, 64 KiB
 # socket reads).
 DEF PARSE_SLICE = 2048
+DEF LIMIT_PIECE = 65536  # the Python twin checks the limits after each piece this long
 DEF CARRY_KEEP = 4096
 DEF SPANS_KEEP = 64
-
-
-cdef inline Py_ssize_t _broken_char(const unsigned char *buf, Py_ssize_t lt) noexcept:
-    """The index of a UTF-8 lead byte whose sequence the '<' at ``buf[lt]`` cuts short, or -1."""
-    cdef Py_ssize_t k
-    cdef unsigned char c
-    for k in range(1, 4):
-        if lt - k < 0:
-            return -1
-        c = buf[lt - k]
-        if c < 0x80:
-            return -1
-        if c >= 0xC0:
-            if k < (2 if c < 0xE0 else 3 if c < 0xF0 else 4):
-                return lt - k
-            return -1
-    return -1
 
 
 cdef class Tokenizer:
@@ -99,6 +83,7 @@ cdef class Tokenizer:
     cdef public frozenset restart_triggers
     # scanner
     cdef Py_ssize_t s_pos, s_tag_start, s_stanza_start
+    cdef Py_ssize_t s_stop          # where expat stops when the scanner found an error
     cdef int s_state, s_depth, s_quote, s_last, s_term, s_bang_len
     cdef char s_bang[8]
     cdef Py_ssize_t *s_spans        # (start, end) stream offsets of the stanzas completed by this feed
@@ -120,6 +105,7 @@ cdef class Tokenizer:
     cdef object _held
     cdef object _failed
     cdef unsigned char _last        # the last byte expat was given
+    cdef unsigned char _tail[3]     # the three bytes before it (stream order)
     cdef object _origin             # after compact(): see shift_position()
     cdef bytes _replay              # after compact(): the start tag a new parser is fed first
 
@@ -249,6 +235,7 @@ cdef class Tokenizer:
             capi.ParserFree(self._parser)
         self._parser = parser
         self._last = 0
+        memset(self._tail, 0, 3)
         self._origin = None
         self._replay = None
         self.s_pos = 0
@@ -297,21 +284,19 @@ cdef class Tokenizer:
         scan_err = self._scan(<const unsigned char *>buf, n)
         cut = n
         if scan_err is not None:
-            # expat still judges the bytes before a refused construct and its '<' (which
-            # ends an unfinished reference or character), so that the first error in the
-            # stream is the one reported, as in the Python twin; a stanza over a limit is
-            # not given to expat at all
+            # expat judges the bytes up to where the scanner's error is found (a refused
+            # construct's '<', the end of a start tag nested too deep, the end of a stanza
+            # over the limit or of this feed), so that the error reported is the first the
+            # Python twin finds too
+            cut = self.s_stop - base
             if isinstance(scan_err, (errors.RestrictedXML, errors.NotWellFormed)):
-                cut = self.s_tag_start + 1 - base
-                lead = _broken_char(<const unsigned char *>buf, cut - 1)
+                lead = self._broken_char(<const unsigned char *>buf, base, self.s_stop - 1)
                 if lead >= 0:   # expat reports a UTF-8 sequence cut short once it has 4 bytes
-                    cut = lead + 4 if lead + 4 < n else n
-            elif self.s_stanza_start >= 0:
-                cut = self.s_stanza_start - base
-            else:
-                cut = self.s_tag_start - base
+                    cut = lead + 4 - base
             if cut < 0:
                 cut = 0
+            elif cut > n:
+                cut = n
         self._ends_seen = 0
         self._buf = buf
         self._base = base
@@ -327,6 +312,7 @@ cdef class Tokenizer:
             status = capi.Parse(self._parser, buf + done, <int>part, 0)
             done += part
         if done:
+            self._keep_tail(buf, done)
             self._last = <unsigned char>buf[done - 1]
         if self._paused_now:
             self._held = data[self.s_spans[2 * self._ends_seen - 1] - base:]
@@ -374,11 +360,72 @@ cdef class Tokenizer:
     cdef object _end_stanza(self, Py_ssize_t end):
         cdef Py_ssize_t size = end - self.s_stanza_start
         if size > self.max_stanza_bytes:
+            # expat judges the stanza first, as far as the Python twin lets it; if it gets
+            # to the end, _end() refuses the stanza
+            self.s_stop = self._limit_stop(self.s_stanza_start)
+            if self.s_stop >= end:
+                self.s_stop = end
+                self._record(self.s_stanza_start, -end)
             return errors.PolicyViolation(
                 f"stanza of {size} bytes exceeds the limit of {self.max_stanza_bytes}")
         self._record(self.s_stanza_start, end)
         self.s_stanza_start = -1
         return None
+
+    cdef inline Py_ssize_t _limit_stop(self, Py_ssize_t start) noexcept:
+        """How far expat may parse this feed once markup begun at ``start`` is over the limit:
+        to the end of the piece of LIMIT_PIECE bytes in which it went over (at most the feed)."""
+        cdef Py_ssize_t base = self.s_pos, over = start + self.max_stanza_bytes + 1 - base
+        if over <= 0:
+            return base
+        return base + ((over + LIMIT_PIECE - 1) // LIMIT_PIECE) * LIMIT_PIECE
+
+    cdef void _keep_tail(self, const char *buf, Py_ssize_t done) noexcept:
+        """Remember the three bytes before the last one given to expat."""
+        cdef int k
+        if done >= 4:
+            memcpy(self._tail, buf + done - 4, 3)
+            return
+        for k in range(<int>done):     # shift in what this feed adds
+            self._tail[0] = self._tail[1]
+            self._tail[1] = self._tail[2]
+            self._tail[2] = self._last
+            self._last = <unsigned char>buf[k]
+
+    cdef Py_ssize_t _broken_char(self, const unsigned char *buf, Py_ssize_t base, Py_ssize_t lt) noexcept:
+        """The stream offset of a UTF-8 lead byte whose sequence the '<' at stream offset
+        ``lt`` cuts short, or -1 (``buf`` holds the feed from stream offset ``base``; the
+        bytes before it are in ``_last`` and ``_tail``)."""
+        cdef Py_ssize_t k, at
+        cdef unsigned char c
+        for k in range(1, 4):
+            at = lt - k
+            if at >= base:
+                c = buf[at - base]
+            elif base - at == 1:
+                c = self._last
+            elif base - at <= 4:
+                c = self._tail[4 - (base - at)]
+            else:
+                return -1
+            if c < 0x80:
+                return -1
+            if c >= 0xC0:
+                if k < (2 if c < 0xE0 else 3 if c < 0xF0 else 4):
+                    return at
+                return -1
+        return -1
+
+    cdef inline bint _over_before(self, Py_ssize_t d) noexcept:
+        """Whether the Python twin finds the open stanza over the limit before it reads
+        byte ``d`` (it checks after each piece of LIMIT_PIECE bytes)."""
+        if self.s_stanza_start < 0 or d - self.s_stanza_start <= self.max_stanza_bytes:
+            return False
+        return self._limit_stop(self.s_stanza_start) <= d
+
+    cdef object _over_limit(self):
+        self.s_stop = self._limit_stop(self.s_stanza_start)
+        return errors.PolicyViolation(f"stanza exceeds the limit of {self.max_stanza_bytes} bytes")
 
     cdef object _scan(self, const unsigned char *data, Py_ssize_t n):
         """Find top-level element boundaries ahead of expat; enforce limits; refuse PIs, comments, DTDs."""
@@ -408,7 +455,11 @@ cdef class Tokenizer:
                     i += 1
                 elif c == b'?':
                     if depth or self.s_tag_start > 3:
+                        if self._over_before(self.s_tag_start + 1):
+                            err = self._over_limit()
+                            break
                         err = errors.RestrictedXML("processing instructions are not allowed")
+                        self.s_stop = self.s_tag_start + 1
                         break
                     state = S_PI
                     self.s_term = 0
@@ -450,7 +501,11 @@ cdef class Tokenizer:
                 i = j + 1
                 state = S_TEXT
                 if depth + 1 > max_depth:
+                    if self._over_before(base + j):
+                        err = self._over_limit()
+                        break
                     err = errors.PolicyViolation(f"elements nested deeper than {max_depth - 1}")
+                    self.s_stop = base + i
                     break
                 if prev == b'/':
                     if depth == 1:
@@ -475,6 +530,10 @@ cdef class Tokenizer:
                     self.s_bang[self.s_bang_len] = data[i]
                     self.s_bang_len += 1
                     i += 1
+                self.s_stop = self.s_tag_start + 1
+                if self._over_before(self.s_tag_start + 2):
+                    err = self._over_limit()
+                    break
                 if self.s_bang[0] == b'-':
                     err = errors.RestrictedXML("comments are not allowed")
                     break
@@ -514,8 +573,10 @@ cdef class Tokenizer:
                 if k - self.s_stanza_start > self.max_stanza_bytes:
                     err = errors.PolicyViolation(
                         f"stanza exceeds the limit of {self.max_stanza_bytes} bytes")
+                    self.s_stop = self._limit_stop(self.s_stanza_start)
             elif state != S_TEXT and k - self.s_tag_start > self.max_stanza_bytes:
                 err = errors.PolicyViolation(f"markup exceeds the limit of {self.max_stanza_bytes} bytes")
+                self.s_stop = self._limit_stop(self.s_tag_start)
         self.s_state = state
         self.s_depth = depth
         self.s_pos = base + n
@@ -557,6 +618,9 @@ cdef class Tokenizer:
                 raise RuntimeError("tokenizer: expat and the scanner disagree on stanza ends")
             start = self.s_spans[2 * k]
             end = self.s_spans[2 * k + 1]
+            if end < 0:     # recorded by _end_stanza() as over the limit
+                raise errors.PolicyViolation(
+                    f"stanza of {-end - start} bytes exceeds the limit of {self.max_stanza_bytes}")
             if start >= self._base:
                 raw = PyBytes_FromStringAndSize(self._buf + (start - self._base), end - start)
             else:   # began in an earlier feed

@@ -34,6 +34,9 @@ _PIECE = 1 << 16
 # (expat reports text around references and line ends piecewise) into one call
 _TEXT_BUFFER = 1 << 13
 _STREAM_END = StreamEnd()
+# expat errors reported at the '<' of markup in content or after the root element
+_AT_MARKUP = frozenset(expat.errors.codes[m] for m in (expat.errors.XML_ERROR_MISPLACED_XML_PI,
+                                                        expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT))
 _new_element = Element.__new__
 
 
@@ -61,14 +64,19 @@ def _refuse_dtd(*args: object) -> None:
 
 def _refusal(text: bytes, j: int, offset: int) -> Optional[errors.StreamError]:
     """The error for markup at ``text[j]`` (stream offset ``offset``) that opens a
-    comment, a PI (other than the XML declaration) or a DTD; None for anything else."""
-    head = text[j:j + 3]
+    comment, a PI (other than the XML declaration) or a DTD, or is '<!' followed by
+    anything but the start of a CDATA section; None for anything else."""
+    head = text[j:j + 9]
     if head[:2] == b"<?":
         return errors.RestrictedXML("processing instructions are not allowed") if offset > 3 else None
-    if head == b"<!-":
+    if head[:2] != b"<!" or len(head) == 2:
+        return None
+    if head[2] == 0x2D:  # '-'
         return errors.RestrictedXML("comments are not allowed")
-    if head == b"<!D":
+    if head[2] == 0x44:  # 'D'
         return errors.RestrictedXML("DTDs are not allowed")
+    if not b"<![CDATA[".startswith(head):
+        return errors.NotWellFormed("unexpected markup after '<!'")
     return None
 
 
@@ -100,7 +108,7 @@ def _first_refusal(text: bytes, stop: int, origin: int, cdata: bool) -> Optional
             i = k + 2
             continue
         refusal = _refusal(text, j, origin + j)
-        if refusal is not None or text[j + 1:j + 2] == b"!":
+        if refusal is not None:
             return refusal
         i = j + 1
     return None
@@ -300,12 +308,13 @@ class Tokenizer:
         try:
             if n <= _PIECE:
                 parse(data, False)
-                err = self._check_limits(base + n)
+                err = self._check_pending(base + n) or self._check_limits(base + n)
             else:
                 view = memoryview(data)
                 for i in range(0, n, _PIECE):
                     parse(view[i:i + _PIECE], False)
-                    err = self._check_limits(base + min(n, i + _PIECE))
+                    end = base + min(n, i + _PIECE)
+                    err = self._check_pending(end) or self._check_limits(end)
                     if err is not None:
                         break
         except _Paused:
@@ -314,9 +323,6 @@ class Tokenizer:
             err = e
         except expat.ExpatError as e:
             err = self._expat_error(e)
-        else:
-            if err is None:
-                err = self._check_pending(base, n)
         self._prev = (self._prev + data[-4:])[-4:]
         self._data = b""
         self._pos = base + n
@@ -333,18 +339,23 @@ class Tokenizer:
             if pos - self._stanza_start > limit:
                 return errors.PolicyViolation(f"stanza exceeds the limit of {limit} bytes")
             return None
-        base = self._pos
-        j = self._data.rfind(b"<", max(0, self._mark - base), pos - base)
-        if j >= 0:
-            self._pending = base + j
+        self._find_pending(pos)
         if self._pending >= 0 and pos - self._pending > limit:
             return errors.PolicyViolation(f"markup exceeds the limit of {limit} bytes")
         return None
 
-    def _check_pending(self, base: int, n: int) -> Optional[errors.StreamError]:
-        """Remember the token expat has not finished; refuse it at once if it opens a
-        comment, PI or DTD (expat would wait for its end, possibly for ever)."""
-        end = base + n
+    def _find_pending(self, pos: int) -> None:
+        """Between stanzas: the '<' of top-level markup begun before ``pos`` and not complete."""
+        if self._pending < 0:
+            base = self._pos
+            j = self._data.find(b"<", max(0, self._mark - base), pos - base)
+            if j >= 0:
+                self._pending = base + j
+
+    def _check_pending(self, end: int) -> Optional[errors.StreamError]:
+        """After expat has seen the stream up to ``end``: remember the token it has not
+        finished; refuse it at once if it opens a comment, PI or DTD (expat would wait
+        for its end, possibly for ever)."""
         if self._in_cdata:
             self._tail, self._tail_start = b"", end
             return None
@@ -352,24 +363,29 @@ class Tokenizer:
         if at < self._tail_start:   # a long token begun in an earlier feed: not an opener
             self._tail, self._tail_start = b"", end
             return None
-        text = self._tail + self._data if at < base else self._data
-        origin = self._tail_start if at < base else base
+        base = self._pos
+        if at < base:
+            text, origin = self._tail + self._data[:end - base], self._tail_start
+        else:
+            text, origin = self._data, base
         refusal = _refusal(text, at - origin, at)
         if end - at > 16:
             self._tail, self._tail_start = b"", end
         else:
-            self._tail, self._tail_start = text[at - origin:], at
+            self._tail, self._tail_start = text[at - origin:end - origin], at
         return refusal
 
     def _expat_error(self, e: expat.ExpatError) -> errors.StreamError:
         # The first error in the stream wins: a comment, PI or DTD opened before the
         # place where expat failed (expat fails inside or after it), else expat's error.
         at = _unwrap(self._parser.ErrorByteIndex + self._shift, self._pos)
-        text = self._tail + self._data
-        origin = self._tail_start if self._tail else self._pos
+        if self._tail and self._tail_start < self._pos:   # a token begun in the last feed
+            text, origin = self._tail + self._data, self._tail_start
+        else:
+            text, origin = self._data, self._pos
         refusal = _first_refusal(text, at - origin, origin, self._cdata_before)
-        if refusal is None and e.code == expat.errors.codes[expat.errors.XML_ERROR_MISPLACED_XML_PI]:
-            refusal = _refusal(text, at - origin, at)   # '<?xml' after the start
+        if refusal is None and e.code in _AT_MARKUP:   # '<?xml' after the start, or after the end
+            refusal = _refusal(text, at - origin, at)
         if refusal is not None:
             return refusal
         return expat_error(e.code, expat.ErrorString(e.code), *shift_position(self._origin, e.lineno, e.offset))
