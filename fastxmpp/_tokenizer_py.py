@@ -129,6 +129,11 @@ class Tokenizer:
     condition; the tokens completed before the bad byte are in its ``events``
     attribute, so nothing is lost.  The tokenizer is unusable afterwards.
 
+    When the bytes hold several faults, the error raised is the first one in
+    the stream.  A comment, processing instruction or DTD is refused as soon
+    as its opening bytes arrive.  The stanza size limit is checked at the end
+    of each stanza and after every 64 KiB of a feed.
+
     After a stream-restart trigger (``<proceed/>`` for STARTTLS, ``<success/>``
     for SASL by default) the tokenizer holds back what follows until
     :meth:`reset` starts the new stream; ``reset()`` returns the tokens parsed
