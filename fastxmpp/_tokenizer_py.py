@@ -249,7 +249,6 @@ class Tokenizer:
 
     def _cdata_end(self) -> None:
         self._in_cdata = False
-        self._cdata_before = False
 
     def _new_stream(self) -> None:
         self._parser: Optional["expat.XMLParserType"] = self._create_parser()

@@ -74,6 +74,13 @@ def test_first_error_wins(Tokenizer, tail, error):
         assert outcome(Tokenizer, byte_by_byte(data))[1] == whole[1]
 
 
+def test_comment_like_text_in_cdata_across_feeds_is_text(Tokenizer):
+    tok = Tokenizer()
+    tok.feed(HEADER + MESSAGE + b"<message><![CDATA[a")
+    with pytest.raises(NWF):   # the NUL, not the '<!--' inside the CDATA section
+        tok.feed(b"<!-- ]]></message><m\x00/>")
+
+
 def test_unfinished_cdata_opener_is_refused_when_it_goes_wrong(Tokenizer):
     tok = Tokenizer()
     assert [type(t) for t in tok.feed(HEADER + b"<message><![CDAT")] == [StreamHeader]
@@ -123,6 +130,7 @@ SEEDS = [
     HEADER + b"<a xmlns='urn:a'><b xmlns=''/></a><message><![CDATA[x]]></message>" + END,
     HEADER + b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + HEADER
     + b"<message><body>y</body></message>" + END,
+    HEADER + b"<message><body><![CDATA[<!-- x <? y ]]></body></message>" + MESSAGE + END,
 ]
 PIECES = [b"<", b">", b"/", b"'", b'"', b"&", b"&amp;", b"&#0;", b"&#x10FFFF;", b"\xff", b"\xc3",
           b"\x00", b" ", b"xmlns='u'", b"xmlns:p='u'", b"p:", b"xml:", b"xmlns:xml='v'", b"=",
