@@ -360,14 +360,17 @@ class Tokenizer:
         """After expat has seen the stream up to ``end``: remember the token it has not
         finished; refuse it at once if it opens a comment, PI or DTD (expat would wait
         for its end, possibly for ever)."""
-        if self._in_cdata:
-            self._tail, self._tail_start = b"", end
+        base = self._pos
+        if self._in_cdata:   # keep the last two bytes: a ']]' may end the section in the next feed
+            last = self._data[max(0, end - base - 2):end - base]
+            if len(last) < 2:
+                last = (self._tail + last)[-2:]
+            self._tail, self._tail_start = last, end - len(last)
             return None
         at = _unwrap(self._parser.CurrentByteIndex + self._shift, end)
         if at < self._tail_start:   # a long token begun in an earlier feed: not an opener
             self._tail, self._tail_start = b"", end
             return None
-        base = self._pos
         if at < base:
             text, origin = self._tail + self._data[:end - base], self._tail_start
         else:

@@ -81,6 +81,14 @@ def test_comment_like_text_in_cdata_across_feeds_is_text(Tokenizer):
         tok.feed(b"<!-- ]]></message><m\x00/>")
 
 
+@pytest.mark.parametrize("cut", [[27, 28], [27], [28]])
+def test_cdata_end_split_across_feeds_then_a_broken_pi(Tokenizer, cut):
+    data = HEADER + b"<message><body><![CDATA[x ]]></body><?<x"
+    bounds = [0] + [len(HEADER) + c for c in cut] + [len(data)]
+    chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    assert outcome(Tokenizer, chunks)[1] == (RESTRICTED, "restricted-xml")
+
+
 def test_unfinished_cdata_opener_is_refused_when_it_goes_wrong(Tokenizer):
     tok = Tokenizer()
     assert [type(t) for t in tok.feed(HEADER + b"<message><![CDAT")] == [StreamHeader]
