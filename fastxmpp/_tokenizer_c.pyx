@@ -269,7 +269,7 @@ cdef class Tokenizer:
     cdef _feed(self, bytes data):
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef const char *buf = PyBytes_AS_STRING(data)
-        cdef Py_ssize_t base, cut, done, part
+        cdef Py_ssize_t base, cut, done, part, lead
         cdef int status = 1
         if self._prolog is not None:
             self._prolog += data[:4096]
@@ -312,8 +312,7 @@ cdef class Tokenizer:
             status = capi.Parse(self._parser, buf + done, <int>part, 0)
             done += part
         if done:
-            self._keep_tail(buf, done)
-            self._last = <unsigned char>buf[done - 1]
+            self._keep_last(buf, done)
         if self._paused_now:
             self._held = data[self.s_spans[2 * self._ends_seen - 1] - base:]
             self._paused_now = False
@@ -380,11 +379,12 @@ cdef class Tokenizer:
             return base
         return base + ((over + LIMIT_PIECE - 1) // LIMIT_PIECE) * LIMIT_PIECE
 
-    cdef void _keep_tail(self, const char *buf, Py_ssize_t done) noexcept:
-        """Remember the three bytes before the last one given to expat."""
+    cdef void _keep_last(self, const char *buf, Py_ssize_t done) noexcept:
+        """Remember the last four bytes given to expat (``_tail`` then ``_last``)."""
         cdef int k
         if done >= 4:
             memcpy(self._tail, buf + done - 4, 3)
+            self._last = <unsigned char>buf[done - 1]
             return
         for k in range(<int>done):     # shift in what this feed adds
             self._tail[0] = self._tail[1]
