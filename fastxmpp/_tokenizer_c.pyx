@@ -269,7 +269,7 @@ cdef class Tokenizer:
     cdef _feed(self, bytes data):
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef const char *buf = PyBytes_AS_STRING(data)
-        cdef Py_ssize_t base, cut, done, part, lead
+        cdef Py_ssize_t base, cut, done, part
         cdef int status = 1
         if self._prolog is not None:
             self._prolog += data[:4096]
@@ -289,10 +289,6 @@ cdef class Tokenizer:
             # over the limit or of this feed), so that the error reported is the first the
             # Python twin finds too
             cut = self.s_stop - base
-            if isinstance(scan_err, (errors.RestrictedXML, errors.NotWellFormed)):
-                lead = self._broken_char(<const unsigned char *>buf, base, self.s_stop - 1)
-                if lead >= 0:   # expat reports a UTF-8 sequence cut short once it has 4 bytes
-                    cut = lead + 4 - base
             if cut < 0:
                 cut = 0
             elif cut > n:
@@ -392,11 +388,11 @@ cdef class Tokenizer:
             self._tail[2] = self._last
             self._last = <unsigned char>buf[k]
 
-    cdef Py_ssize_t _broken_char(self, const unsigned char *buf, Py_ssize_t base, Py_ssize_t lt) noexcept:
-        """The stream offset of a UTF-8 lead byte whose sequence the '<' at stream offset
-        ``lt`` cuts short, or -1 (``buf`` holds the feed from stream offset ``base``; the
-        bytes before it are in ``_last`` and ``_tail``)."""
-        cdef Py_ssize_t k, at
+    cdef Py_ssize_t _stop_at(self, const unsigned char *buf, Py_ssize_t base, Py_ssize_t stop) noexcept:
+        """``stop``, or past it when the byte before it cuts a UTF-8 sequence short: expat
+        reports that sequence only once it has 4 bytes (``buf`` holds the feed from stream
+        offset ``base``; the bytes before it are in ``_last`` and ``_tail``)."""
+        cdef Py_ssize_t k, at, lt = stop - 1
         cdef unsigned char c
         for k in range(1, 4):
             at = lt - k
@@ -407,14 +403,14 @@ cdef class Tokenizer:
             elif base - at <= 4:
                 c = self._tail[4 - (base - at)]
             else:
-                return -1
+                return stop
             if c < 0x80:
-                return -1
+                return stop
             if c >= 0xC0:
                 if k < (2 if c < 0xE0 else 3 if c < 0xF0 else 4):
-                    return at
-                return -1
-        return -1
+                    return at + 4
+                return stop
+        return stop
 
     cdef inline bint _over_before(self, Py_ssize_t d) noexcept:
         """Whether the Python twin finds the open stanza over the limit before it reads
@@ -459,7 +455,7 @@ cdef class Tokenizer:
                             err = self._over_limit()
                             break
                         err = errors.RestrictedXML("processing instructions are not allowed")
-                        self.s_stop = self.s_tag_start + 1
+                        self.s_stop = self._stop_at(data, base, self.s_tag_start + 1)
                         break
                     state = S_PI
                     self.s_term = 0
@@ -505,7 +501,7 @@ cdef class Tokenizer:
                         err = self._over_limit()
                         break
                     err = errors.PolicyViolation(f"elements nested deeper than {max_depth - 1}")
-                    self.s_stop = base + i
+                    self.s_stop = self._stop_at(data, base, base + i)
                     break
                 if prev == b'/':
                     if depth == 1:
@@ -530,7 +526,7 @@ cdef class Tokenizer:
                     self.s_bang[self.s_bang_len] = data[i]
                     self.s_bang_len += 1
                     i += 1
-                self.s_stop = self.s_tag_start + 1
+                self.s_stop = self._stop_at(data, base, self.s_tag_start + 1)
                 if self._over_before(self.s_tag_start + 2):
                     err = self._over_limit()
                     break

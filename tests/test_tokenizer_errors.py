@@ -111,6 +111,16 @@ def test_limit_and_syntax(Tokenizer, stanza, error):
     assert outcome(Tokenizer, [data], max_stanza_bytes=200)[1] == (error, error.condition)
 
 
+@pytest.mark.parametrize("stanza, error", [
+    (b"<message><body>x</body></message>", POLICY),
+    (b"<message><bod\xeb>x</body></message>", NWF),   # its name is broken before it is too deep
+])
+def test_depth_limit_and_syntax(Tokenizer, stanza, error):
+    data = HEADER + stanza
+    assert outcome(Tokenizer, [data], max_depth=1)[1] == (error, error.condition)
+    assert outcome(Tokenizer, byte_by_byte(data), max_depth=1)[1] == (error, error.condition)
+
+
 def test_limit_checked_per_piece_in_large_feeds(Tokenizer):
     # a comment 200 KB into a stanza whose limit is 20 KB: over the limit first
     data = HEADER + b"<message><body>" + b"t" * 200_000 + b"<!-- c --></body></message>"
