@@ -84,6 +84,8 @@ cdef class Tokenizer:
     # scanner
     cdef Py_ssize_t s_pos, s_tag_start, s_stanza_start
     cdef Py_ssize_t s_stop          # where expat stops when the scanner found an error
+    cdef object s_deferred          # that error, while expat waits for bytes before s_stop
+    cdef Py_ssize_t s_end           # the stream offset past the feed being scanned
     cdef int s_state, s_depth, s_quote, s_last, s_term, s_bang_len
     cdef char s_bang[8]
     cdef Py_ssize_t *s_spans        # (start, end) stream offsets of the stanzas completed by this feed
@@ -240,6 +242,7 @@ cdef class Tokenizer:
         self._replay = None
         self.s_pos = 0
         self.s_tag_start = -1
+        self.s_deferred = None
         self.s_stanza_start = -1
         self.s_state = S_TEXT
         self.s_depth = 0
@@ -281,7 +284,11 @@ cdef class Tokenizer:
                 self._prolog = None
         base = self.s_pos
         self.s_nspans = 0
-        scan_err = self._scan(<const unsigned char *>buf, n)
+        if self.s_deferred is None:
+            scan_err = self._scan(<const unsigned char *>buf, n)
+        else:
+            scan_err = self.s_deferred
+            self.s_pos = base + n
         cut = n
         if scan_err is not None:
             # expat judges the bytes up to where the scanner's error is found (a refused
@@ -321,6 +328,9 @@ cdef class Tokenizer:
                                           capi.GetErrorColumnNumber(self._parser))
             scan_err = expat_error(code, (<bytes>capi.ErrorString(code)).decode("utf-8", "replace"),
                                    line, column)
+        elif scan_err is not None and self.s_stop > base + n:
+            # a UTF-8 sequence cut short before the error: expat can tell only with more bytes
+            self.s_deferred, scan_err = scan_err, None
         if scan_err is not None:
             self._fail(scan_err)
         if self._held is None:
@@ -373,7 +383,8 @@ cdef class Tokenizer:
         cdef Py_ssize_t base = self.s_pos, over = start + self.max_stanza_bytes + 1 - base
         if over <= 0:
             return base
-        return base + ((over + LIMIT_PIECE - 1) // LIMIT_PIECE) * LIMIT_PIECE
+        over = base + ((over + LIMIT_PIECE - 1) // LIMIT_PIECE) * LIMIT_PIECE
+        return over if over < self.s_end else self.s_end
 
     cdef void _keep_last(self, const char *buf, Py_ssize_t done) noexcept:
         """Remember the last four bytes given to expat (``_tail`` then ``_last``)."""
@@ -426,6 +437,7 @@ cdef class Tokenizer:
     cdef object _scan(self, const unsigned char *data, Py_ssize_t n):
         """Find top-level element boundaries ahead of expat; enforce limits; refuse PIs, comments, DTDs."""
         cdef Py_ssize_t base = self.s_pos
+        self.s_end = base + n
         cdef Py_ssize_t i = 0, j, k
         cdef int state = self.s_state
         cdef int depth = self.s_depth

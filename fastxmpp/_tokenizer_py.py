@@ -80,32 +80,30 @@ def _refusal(text: bytes, j: int, offset: int) -> Optional[errors.StreamError]:
     return None
 
 
-def _first_refusal(text: bytes, stop: int, origin: int, cdata: bool) -> Optional[errors.StreamError]:
-    """The first comment, PI or DTD opened in ``text[:stop]`` outside CDATA sections
-    (``text[0]`` is at stream offset ``origin``; ``cdata``: it starts inside one).
+def _first_refusal(text: bytes, stop: int, origin: int, closer: Optional[bytes]) -> Optional[errors.StreamError]:
+    """The first comment, PI or DTD opened in ``text[:stop]`` outside CDATA sections and
+    the XML declaration (``text[0]`` is at stream offset ``origin``; ``closer``: it
+    starts inside one of those, which this ends).
 
     Used after expat has reported an error at ``stop``: expat accepted every ``<``
     before it as the start of markup in content, so the first such opener is the
     stream's first error (what the compiled twin's scanner finds)."""
     i = 0
     while i < stop:
-        if cdata:
-            j = text.find(b"]]>", i)
+        if closer is not None:
+            j = text.find(closer, i)
             if j < 0 or j >= stop:
                 return None
-            i, cdata = j + 3, False
+            i, closer = j + len(closer), None
             continue
         j = text.find(b"<", i, stop)
         if j < 0:
             return None
         if text.startswith(b"<![CDATA[", j):
-            i, cdata = j + 9, True
+            i, closer = j + 9, b"]]>"
             continue
         if text.startswith(b"<?", j) and origin + j <= 3:   # the XML declaration
-            k = text.find(b"?>", j)
-            if k < 0:
-                return None
-            i = k + 2
+            i, closer = j + 2, b"?>"
             continue
         refusal = _refusal(text, j, origin + j)
         if refusal is not None:
@@ -279,7 +277,8 @@ class Tokenizer:
         self._tail = b""
         self._tail_start = 0
         self._in_cdata = False
-        self._cdata_before = False
+        self._in_decl = False    # the XML declaration has begun and not ended
+        self._closer_before = None
         self._stanza_start = -1
         self._mark = 0
         self._pending = -1
@@ -308,7 +307,7 @@ class Tokenizer:
             self._shift = base - len(self._replay or b"")
         parse = self._parser.Parse
         err: Optional[errors.StreamError] = None
-        self._cdata_before = self._in_cdata
+        self._closer_before = b"]]>" if self._in_cdata else b"?>" if self._in_decl else None
         try:
             if n <= _PIECE:
                 parse(data, False)
@@ -361,11 +360,8 @@ class Tokenizer:
         finished; refuse it at once if it opens a comment, PI or DTD (expat would wait
         for its end, possibly for ever)."""
         base = self._pos
-        if self._in_cdata:   # keep the last two bytes: a ']]' may end the section in the next feed
-            last = self._data[max(0, end - base - 2):end - base]
-            if len(last) < 2:
-                last = (self._tail + last)[-2:]
-            self._tail, self._tail_start = last, end - len(last)
+        if self._in_cdata:
+            self._tail, self._tail_start = b"", end
             return None
         at = _unwrap(self._parser.CurrentByteIndex + self._shift, end)
         if at < self._tail_start:   # a long token begun in an earlier feed: not an opener
@@ -376,6 +372,8 @@ class Tokenizer:
         else:
             text, origin = self._data, base
         refusal = _refusal(text, at - origin, at)
+        if at <= 3 and text.startswith(b"<?", at - origin):
+            self._in_decl = True
         if end - at > 16:
             self._tail, self._tail_start = b"", end
         else:
@@ -386,11 +384,14 @@ class Tokenizer:
         # The first error in the stream wins: a comment, PI or DTD opened before the
         # place where expat failed (expat fails inside or after it), else expat's error.
         at = _unwrap(self._parser.ErrorByteIndex + self._shift, self._pos)
-        if self._tail and self._tail_start < self._pos:   # a token begun in the last feed
+        closer = self._closer_before
+        if closer is not None:   # the last bytes before may hold the start of the closer
+            text, origin = self._prev + self._data, self._pos - 4
+        elif self._tail and self._tail_start < self._pos:   # a token begun in the last feed
             text, origin = self._tail + self._data, self._tail_start
         else:
             text, origin = self._data, self._pos
-        refusal = _first_refusal(text, at - origin, origin, self._cdata_before)
+        refusal = _first_refusal(text, at - origin, origin, closer)
         if refusal is None and e.code in _AT_MARKUP:   # '<?xml' after the start, or after the end
             refusal = _refusal(text, at - origin, at)
         if refusal is not None:
@@ -490,6 +491,7 @@ class Tokenizer:
                 el.text = el.text + text if el.text else text
 
     def _xmldecl(self, version: Optional[str], encoding: Optional[str], standalone: int) -> None:
+        self._in_decl = False
         self._mark = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos) + 1
         self._pending = -1
 

@@ -89,6 +89,11 @@ def test_cdata_end_split_across_feeds_then_a_broken_pi(Tokenizer, cut):
     assert outcome(Tokenizer, chunks)[1] == (RESTRICTED, "restricted-xml")
 
 
+def test_markup_like_text_in_an_unfinished_xml_declaration_is_text(Tokenizer):
+    chunks = [b"<?xml version='0123456789abcdefghij", b"<!DOCTYPE \x00'?>"]
+    assert outcome(Tokenizer, chunks)[1] == (NWF, "not-well-formed")   # the NUL
+
+
 def test_unfinished_cdata_opener_is_refused_when_it_goes_wrong(Tokenizer):
     tok = Tokenizer()
     assert [type(t) for t in tok.feed(HEADER + b"<message><![CDAT")] == [StreamHeader]
