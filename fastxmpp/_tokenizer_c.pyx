@@ -400,11 +400,13 @@ cdef class Tokenizer:
             self._last = <unsigned char>buf[k]
 
     cdef Py_ssize_t _stop_at(self, const unsigned char *buf, Py_ssize_t base, Py_ssize_t stop) noexcept:
-        """``stop``, or past it when the byte before it cuts a UTF-8 sequence short: expat
-        reports that sequence only once it has 4 bytes (``buf`` holds the feed from stream
-        offset ``base``; the bytes before it are in ``_last`` and ``_tail``)."""
-        cdef Py_ssize_t k, at, lt = stop - 1
+        """``stop``, or past it when a UTF-8 lead byte among the three bytes before its last
+        begins a sequence that ends after it: expat judges a sequence only once it has all
+        its bytes (``buf`` holds the feed from stream offset ``base``; the bytes before it
+        are in ``_last`` and ``_tail``)."""
+        cdef Py_ssize_t k, at, need = stop, lt = stop - 1
         cdef unsigned char c
+        cdef int length
         for k in range(1, 4):
             at = lt - k
             if at >= base:
@@ -414,14 +416,12 @@ cdef class Tokenizer:
             elif base - at <= 4:
                 c = self._tail[4 - (base - at)]
             else:
-                return stop
-            if c < 0x80:
-                return stop
-            if c >= 0xC0:
-                if k < (2 if c < 0xE0 else 3 if c < 0xF0 else 4):
-                    return at + 4
-                return stop
-        return stop
+                break
+            # lead bytes as expat types them (0xC0, 0xC1 and 0xF5-0xFF are invalid at once)
+            length = 2 if 0xC2 <= c <= 0xDF else 3 if 0xE0 <= c <= 0xEF else 4 if 0xF0 <= c <= 0xF4 else 0
+            if at + length > need:
+                need = at + length
+        return need
 
     cdef inline bint _over_before(self, Py_ssize_t d) noexcept:
         """Whether the Python twin finds the open stanza over the limit before it reads

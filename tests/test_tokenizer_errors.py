@@ -55,6 +55,7 @@ def byte_by_byte(data):
         (b"<message><body>&#x41<!-- c --></body></message>", NWF),
         (b"<message><body>\xf0\x9f<!-- c --></body></message>", NWF),
         (b"<message><body>\xe4<? x ?></body></message>", NWF),
+        (b"<message><body>\xf0 <? x ?></body></message>", NWF),   # a space inside the sequence
         # ... and a comment wins over a later error inside it
         (b"<message><!--<!\x89 --></message>", RESTRICTED),
         # '<!' followed by anything but a CDATA section
