@@ -159,7 +159,7 @@ SEEDS = [
 PIECES = [b"<", b">", b"/", b"'", b'"', b"&", b"&amp;", b"&#0;", b"&#x10FFFF;", b"\xff", b"\xc3",
           b"\x00", b" ", b"xmlns='u'", b"xmlns:p='u'", b"p:", b"xml:", b"xmlns:xml='v'", b"=",
           b"]]>", b"<!--", b"<?", b"<!DOCTYPE", b"</stream:stream>", b"<stream:stream>", b"\r\n",
-          b"\xef\xbb\xbf", b"a", b":", b"-->", b"<![CDATA[", b"\xf0\x9f"]
+          b"\xef\xbb\xbf", b"a", b":", b"-->", b"<![CDATA[", b"\xf0\x9f", b"\xf0", b"\xe4\xb8", b"\xf0 "]
 
 
 def mutate(rng, data):
