@@ -362,14 +362,14 @@ cdef class Tokenizer:
             self.s_spans = smaller
             self.s_spans_cap = 16
 
-    cdef object _end_stanza(self, Py_ssize_t end):
+    cdef object _end_stanza(self, const unsigned char *data, Py_ssize_t base, Py_ssize_t end):
         cdef Py_ssize_t size = end - self.s_stanza_start
         if size > self.max_stanza_bytes:
             # expat judges the stanza first, as far as the Python twin lets it; if it gets
             # to the end, _end() refuses the stanza
             self.s_stop = self._limit_stop(self.s_stanza_start)
             if self.s_stop >= end:
-                self.s_stop = end
+                self.s_stop = self._stop_at(data, base, end)
                 self._record(self.s_stanza_start, -end)
             return errors.PolicyViolation(
                 f"stanza of {size} bytes exceeds the limit of {self.max_stanza_bytes}")
@@ -517,7 +517,7 @@ cdef class Tokenizer:
                     break
                 if prev == b'/':
                     if depth == 1:
-                        err = self._end_stanza(base + i)
+                        err = self._end_stanza(data, base, base + i)
                         if err is not None:
                             break
                 else:
@@ -530,7 +530,7 @@ cdef class Tokenizer:
                 state = S_TEXT
                 depth -= 1
                 if depth == 1:
-                    err = self._end_stanza(base + i)
+                    err = self._end_stanza(data, base, base + i)
                     if err is not None:
                         break
             elif state == S_BANG:
