@@ -329,8 +329,14 @@ cdef class Tokenizer:
             scan_err = expat_error(code, (<bytes>capi.ErrorString(code)).decode("utf-8", "replace"),
                                    line, column)
         elif scan_err is not None and self.s_stop > base + n:
-            # a UTF-8 sequence cut short before the error: expat can tell only with more bytes
-            self.s_deferred, scan_err = scan_err, None
+            # a UTF-8 sequence cut short before the error: expat can tell only with more
+            # bytes, unless the stanza is over the limit by the end of this feed (which the
+            # Python twin checks then)
+            if self.s_stanza_start >= 0 and base + n - self.s_stanza_start > self.max_stanza_bytes:
+                scan_err = errors.PolicyViolation(
+                    f"stanza exceeds the limit of {self.max_stanza_bytes} bytes")
+            else:
+                self.s_deferred, scan_err = scan_err, None
         if scan_err is not None:
             self._fail(scan_err)
         if self._held is None:
