@@ -247,6 +247,9 @@ class Tokenizer:
 
     def _cdata_end(self) -> None:
         self._in_cdata = False
+        if self._depth == 1:   # between stanzas: the section was top-level markup, now whole
+            self._mark = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos) + 3
+            self._pending = -1
 
     def _new_stream(self) -> None:
         self._parser: Optional["expat.XMLParserType"] = self._create_parser()

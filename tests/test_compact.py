@@ -78,6 +78,17 @@ def test_compact_only_between_stanzas(Tokenizer):
         assert [canon(t) for t in first + rest] == expected[0], cut
 
 
+def test_compact_after_top_level_cdata(Tokenizer):
+    # text between stanzas, in a CDATA section: once it has ended, it holds nothing back
+    tok = Tokenizer()
+    tok.feed(HEADER + b"<![CDATA[<message>]]>")
+    assert tok.compact() is True
+    assert [canon(t) for t in tok.feed(MESSAGE)] == [canon(Tokenizer().feed(HEADER + MESSAGE)[1])]
+    tok = Tokenizer()
+    tok.feed(HEADER + b"<![CDATA[<message>")
+    assert tok.compact() is False
+
+
 def test_compact_refuses_mid_stanza_and_elsewhere(Tokenizer):
     assert Tokenizer().compact() is False                          # nothing fed
     tok = Tokenizer()
