@@ -333,8 +333,7 @@ cdef class Tokenizer:
             # bytes, unless the stanza is over the limit by the end of this feed (which the
             # Python twin checks then)
             if self.s_stanza_start >= 0 and base + n - self.s_stanza_start > self.max_stanza_bytes:
-                scan_err = errors.PolicyViolation(
-                    f"stanza exceeds the limit of {self.max_stanza_bytes} bytes")
+                scan_err = self._over_limit()
             else:
                 self.s_deferred, scan_err = scan_err, None
         if scan_err is not None:
@@ -585,9 +584,7 @@ cdef class Tokenizer:
             k = base + n
             if self.s_stanza_start >= 0:
                 if k - self.s_stanza_start > self.max_stanza_bytes:
-                    err = errors.PolicyViolation(
-                        f"stanza exceeds the limit of {self.max_stanza_bytes} bytes")
-                    self.s_stop = self._limit_stop(self.s_stanza_start)
+                    err = self._over_limit()
             elif state != S_TEXT and k - self.s_tag_start > self.max_stanza_bytes:
                 err = errors.PolicyViolation(f"markup exceeds the limit of {self.max_stanza_bytes} bytes")
                 self.s_stop = self._limit_stop(self.s_tag_start)

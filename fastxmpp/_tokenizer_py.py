@@ -345,27 +345,23 @@ class Tokenizer:
             if pos - self._stanza_start > limit:
                 return errors.PolicyViolation(f"stanza exceeds the limit of {limit} bytes")
             return None
-        self._find_pending(pos)
-        if self._pending >= 0 and pos - self._pending > limit:
-            return errors.PolicyViolation(f"markup exceeds the limit of {limit} bytes")
-        return None
-
-    def _find_pending(self, pos: int) -> None:
-        """Between stanzas: the '<' of top-level markup begun before ``pos`` and not complete."""
-        if self._pending < 0:
+        if self._pending < 0:   # the first '<' after the last whole top-level markup
             base = self._pos
             j = self._data.find(b"<", max(0, self._mark - base), pos - base)
             if j >= 0:
                 self._pending = base + j
+        if self._pending >= 0 and pos - self._pending > limit:
+            return errors.PolicyViolation(f"markup exceeds the limit of {limit} bytes")
+        return None
 
     def _check_pending(self, end: int) -> Optional[errors.StreamError]:
         """After expat has seen the stream up to ``end``: remember the token it has not
         finished; refuse it at once if it opens a comment, PI or DTD (expat would wait
         for its end, possibly for ever)."""
-        base = self._pos
         if self._in_cdata:
             self._tail, self._tail_start = b"", end
             return None
+        base = self._pos
         at = _unwrap(self._parser.CurrentByteIndex + self._shift, end)
         if at < self._tail_start:   # a long token begun in an earlier feed: not an opener
             self._tail, self._tail_start = b"", end
