@@ -370,12 +370,13 @@ cdef class Tokenizer:
     cdef object _end_stanza(self, const unsigned char *data, Py_ssize_t base, Py_ssize_t end):
         cdef Py_ssize_t size = end - self.s_stanza_start
         if size > self.max_stanza_bytes:
-            # expat judges the stanza first, as far as the Python twin lets it; if it gets
-            # to the end, _end() refuses the stanza
-            self.s_stop = self._limit_stop(self.s_stanza_start)
-            if self.s_stop >= end:
-                self.s_stop = self._stop_at(data, base, end)
-                self._record(self.s_stanza_start, -end)
+            # expat judges the stanza first, as far as the Python twin lets it: to the end
+            # of the 64 KiB piece where that twin finds it over the limit, or to its end,
+            # where _end() refuses the stanza
+            if self._limit_stop(self.s_stanza_start) < end:
+                return self._over_limit()
+            self.s_stop = self._stop_at(data, base, end)
+            self._record(self.s_stanza_start, -end)
             return errors.PolicyViolation(
                 f"stanza of {size} bytes exceeds the limit of {self.max_stanza_bytes}")
         self._record(self.s_stanza_start, end)

@@ -285,6 +285,7 @@ class Tokenizer:
         self._stanza_start = -1
         self._mark = 0
         self._pending = -1
+        self._pending_next = b""   # the byte after it, kept for when it was in an earlier feed
 
     def _fail(self, err: errors.StreamError) -> None:
         err.events = self._events
@@ -345,13 +346,18 @@ class Tokenizer:
             if pos - self._stanza_start > limit:
                 return errors.PolicyViolation(f"stanza exceeds the limit of {limit} bytes")
             return None
+        base = self._pos
         if self._pending < 0:   # the first '<' after the last whole top-level markup
-            base = self._pos
             j = self._data.find(b"<", max(0, self._mark - base), pos - base)
             if j >= 0:
                 self._pending = base + j
+                self._pending_next = self._data[j + 1:j + 2]
         if self._pending >= 0 and pos - self._pending > limit:
-            return errors.PolicyViolation(f"markup exceeds the limit of {limit} bytes")
+            # between stanzas a start tag is the next stanza's, as the compiled twin says
+            i = self._pending + 1 - base
+            after = self._data[i:i + 1] if i >= 0 else self._pending_next
+            what = "stanza" if self._depth == 1 and after not in b"/?!" else "markup"
+            return errors.PolicyViolation(f"{what} exceeds the limit of {limit} bytes")
         return None
 
     def _check_pending(self, end: int) -> Optional[errors.StreamError]:
@@ -474,6 +480,9 @@ class Tokenizer:
             if el.tag in self.restart_triggers:
                 raise _Paused()
         elif depth == 1:
+            # the stream's end tag is whole: no longer markup pending against the limit
+            self._mark = _unwrap(self._parser.CurrentByteIndex + self._shift, self._pos) + 1
+            self._pending = -1
             self._events.append(_STREAM_END)
         else:
             self._cur = self._stack.pop()

@@ -13,14 +13,15 @@ import pytest
 
 from conftest import load
 from fastxmpp import errors
-from fastxmpp.tokens import StreamHeader
+from fastxmpp.tokens import StreamEnd, StreamHeader
 from test_tokenizer import END, FEATURES, HEADER, MESSAGE, canon
 
 NWF, RESTRICTED, POLICY = errors.NotWellFormed, errors.RestrictedXML, errors.PolicyViolation
 
 
-def outcome(Tokenizer, chunks, compact_after=(), **limits):
-    """Tokens (canonical) and the error's class and condition, feeding ``chunks`` in order."""
+def outcome(Tokenizer, chunks, compact_after=(), with_message=False, **limits):
+    """Tokens (canonical) and the error's class and condition (and its message, with
+    ``with_message``), feeding ``chunks`` in order."""
     tok, out = Tokenizer(**limits), []
     try:
         for i, chunk in enumerate(chunks):
@@ -31,7 +32,8 @@ def outcome(Tokenizer, chunks, compact_after=(), **limits):
             if i in compact_after:
                 out.append(("compact", tok.compact()))
     except errors.StreamError as exc:
-        return out + [canon(t) for t in exc.events], (type(exc), exc.condition)
+        error = (type(exc), exc.condition) + ((str(exc),) if with_message else ())
+        return out + [canon(t) for t in exc.events], error
     return out, None
 
 
@@ -139,6 +141,43 @@ def test_limit_checked_per_piece_in_large_feeds(Tokenizer):
     assert outcome(Tokenizer, [data], max_stanza_bytes=20_000)[1] == (RESTRICTED, "restricted-xml")
 
 
+@pytest.mark.parametrize("chunks, message", [
+    # a start tag between stanzas is the next stanza's, however the feeds split it
+    ([HEADER + b"<message to='" + b"x" * 300 + b"'>"], "stanza exceeds the limit of 200 bytes"),
+    ([HEADER + b"<", b"message to='" + b"x" * 300], "stanza exceeds the limit of 200 bytes"),
+    ([HEADER, b"<message to='" + b"x" * 300], "stanza exceeds the limit of 200 bytes"),
+    # the stream's end tag is no stanza: over the limit while unfinished at a feed's end...
+    ([HEADER + b"<", b"/stream:stream" + b" " * 300], "markup exceeds the limit of 200 bytes"),
+    ([HEADER + b"</stream:stream" + b" " * 300, b">"], "markup exceeds the limit of 200 bytes"),
+    # ... and no fault when it is whole within one feed
+    ([HEADER + b"<message/></stream:stream" + b" " * 300 + b">"], None),
+])
+def test_what_is_over_the_limit(Tokenizer, chunks, message):
+    tok = Tokenizer(max_stanza_bytes=200)
+    if message is None:
+        assert isinstance(tok.feed(chunks[0])[-1], StreamEnd)
+        return
+    with pytest.raises(POLICY) as info:
+        for chunk in chunks:
+            tok.feed(chunk)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("size, limit, message", [
+    # found at the stanza's end...
+    (300, 200, "stanza of 332 bytes exceeds the limit of 200"),
+    (30_000, 20_000, "stanza of 30032 bytes exceeds the limit of 20000"),
+    # ... or after the 64 KiB piece of the feed in which it went over the limit
+    (140_000, 20_000, "stanza exceeds the limit of 20000 bytes"),
+])
+def test_where_a_stanza_is_found_over_the_limit(Tokenizer, size, limit, message):
+    stanza = b"<message><body>" + b"x" * size + b"</body></message>"
+    with pytest.raises(POLICY) as info:
+        Tokenizer(max_stanza_bytes=limit).feed(HEADER + stanza + MESSAGE)
+    assert message in str(info.value)
+    assert info.value.events and isinstance(info.value.events[0], StreamHeader)
+
+
 def test_restarted_stream_header_over_the_limit(Tokenizer):
     proceed = b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
     broken = HEADER.replace(b"version='1.0'?>", b"version='1.")     # an XML declaration never ended
@@ -184,6 +223,7 @@ def mutate(rng, data):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_twins_agree_on_mutated_streams(seed):
+    """Same tokens, same error: class, condition and message."""
     compiled, python = load("c", "tokenizer").Tokenizer, load("py", "tokenizer").Tokenizer
     rng = random.Random(seed)
     errors_seen = set()
@@ -197,7 +237,7 @@ def test_twins_agree_on_mutated_streams(seed):
         if rng.random() < 0.3:
             limits["max_depth"] = rng.randint(1, 4)
         compact_after = {i for i in range(len(chunks)) if rng.random() < 0.3}
-        got = outcome(compiled, chunks, compact_after, **limits)
-        assert got == outcome(python, chunks, compact_after, **limits), (data, chunks, limits)
+        got = outcome(compiled, chunks, compact_after, True, **limits)
+        assert got == outcome(python, chunks, compact_after, True, **limits), (data, chunks, limits)
         errors_seen.add(got[1] and got[1][0])
     assert {NWF, RESTRICTED, POLICY} <= errors_seen   # the mutations reach every kind of error
