@@ -4,7 +4,7 @@ Same behaviour as ``_tokenizer_c``; see ``fastxmpp.tokenizer`` for the contract.
 """
 from __future__ import annotations
 
-from typing import FrozenSet, List, Optional, Tuple, Union
+from typing import Dict, FrozenSet, List, Optional, Tuple, Union
 from xml.parsers import expat
 
 from . import errors
@@ -138,6 +138,36 @@ class Tokenizer:
     from the bytes held back.
     """
 
+    # per stream, set by _new_stream(); see the comments there
+    # None after compact() until the next feed; the handlers, which use it, run only
+    # inside its Parse(), so it is declared without None
+    _parser: expat.XMLParserType
+    _decls: List[Tuple[bytes, bytes]]
+    _replay: Optional[bytes]
+    _origin: Optional[Tuple[int, ...]]
+    _shift: int
+    _names: Dict[str, str]
+    _depth: int
+    _max_level: int
+    _stack: List[Element]
+    _cur: Element            # the element being built (None between stanzas)
+    _events: List[Token]
+    _header_ns: Optional[str]
+    _prolog: Optional[bytes]
+    _held: Optional[bytes]
+    _pos: int
+    _data: bytes
+    _prev: bytes
+    _tail: bytes
+    _tail_start: int
+    _in_cdata: bool
+    _in_decl: bool
+    _closer_before: Optional[bytes]
+    _stanza_start: int
+    _mark: int
+    _pending: int
+    _pending_next: bytes
+
     def __init__(
         self,
         *,
@@ -207,7 +237,7 @@ class Tokenizer:
             return False
         self._replay = replay
         self._origin = shift_position(self._origin, parser.CurrentLineNumber, parser.CurrentColumnNumber)
-        self._parser = None
+        self._parser = None  # type: ignore[assignment]
         self._names = {}
         return True
 
@@ -252,23 +282,23 @@ class Tokenizer:
             self._pending = -1
 
     def _new_stream(self) -> None:
-        self._parser: Optional["expat.XMLParserType"] = self._create_parser()
+        self._parser = self._create_parser()
         # after compact(): the header replayed to the next parser, the stream's
         # line and column where it takes over (then its own, after the replay),
         # and stream offset minus expat's byte index
-        self._decls: List[Tuple[bytes, bytes]] = []
-        self._replay: Optional[bytes] = None
-        self._origin: Optional[Tuple[int, ...]] = None
+        self._decls = []
+        self._replay = None
+        self._origin = None
         self._shift = 0
-        self._names: dict = {}
+        self._names = {}
         self._depth = 0
         self._max_level = self.max_depth + 1  # the stream root is level 1
-        self._stack: List[Element] = []
-        self._cur: Optional[Element] = None
-        self._events: List[Token] = []
-        self._header_ns: Optional[str] = None
-        self._prolog: Optional[bytes] = b""
-        self._held: Optional[bytes] = None
+        self._stack = []
+        self._cur = None  # type: ignore[assignment]
+        self._events = []
+        self._header_ns = None
+        self._prolog = b""
+        self._held = None
         # stream offsets: bytes given to expat before the current feed, the first
         # byte of the stanza being parsed, the byte past the last top-level markup
         # seen whole, and the '<' of top-level markup not yet complete (-1: none)
@@ -298,8 +328,8 @@ class Tokenizer:
             self._prolog += data[:4096]
             try:
                 ok = check_prolog(self._prolog)
-            except errors.StreamError as err:
-                self._fail(err)
+            except errors.StreamError as exc:
+                self._fail(exc)
             if ok:
                 self._prolog = None
         base = self._pos
@@ -416,7 +446,9 @@ class Tokenizer:
                 return at
         if i >= 0:
             return at + self._data.find(b">", i) + 1 - i
-        return at + self._parser.GetInputContext().find(b">") + 1  # '</x' began in an earlier feed
+        context = self._parser.GetInputContext()  # '</x' began in an earlier feed
+        assert context is not None   # expat is inside a handler: it has a buffer
+        return at + context.find(b">") + 1
 
     def _name(self, raw: str) -> str:
         name = self._names.get(raw)
@@ -468,7 +500,7 @@ class Tokenizer:
         self._depth = depth - 1
         if depth == 2:
             el = self._cur
-            self._cur = None
+            self._cur = None  # type: ignore[assignment]  # drop the reference between stanzas
             end = self._stanza_end(el)
             size = end - self._stanza_start
             if size > self.max_stanza_bytes:

@@ -329,9 +329,8 @@ class Client(HandlerRegistry):
             from .dns import resolve_addresses
 
             host = (await resolve_addresses(host, nameservers=self.nameservers, port=self.dns_port))[0]
-        _, protocol = await loop.create_connection(lambda: _Protocol(self), host, endpoint.port)
-        self._protocol = protocol
-        transport = protocol.transport
+        transport, protocol = await loop.create_connection(lambda: _Protocol(self), host, endpoint.port)
+        self._protocol = protocol  # its connection_made() got this same transport
         transport.set_write_buffer_limits(high=self.write_buffer_limit)
         if endpoint.direct_tls:
             await self._tls_handshake(protocol, self.jid.domain)

@@ -22,6 +22,9 @@ import dns.asyncresolver
 import dns.exception
 import dns.rdatatype
 import dns.resolver
+from dns.rdtypes.IN.A import A
+from dns.rdtypes.IN.AAAA import AAAA
+from dns.rdtypes.IN.SRV import SRV
 
 from ..connect import (
     DNSError,
@@ -66,7 +69,7 @@ async def _query(resolver: dns.asyncresolver.Resolver, name: str, timeout: float
     return [
         SRVRecord(rr.priority, rr.weight, rr.port, rr.target.to_text(omit_final_dot=True) or ".")
         for rr in answer
-        if rr.rdtype == dns.rdatatype.SRV
+        if isinstance(rr, SRV)
     ]
 
 
@@ -145,7 +148,7 @@ async def resolve_addresses(
             raise DNSTimeout(errno.ETIMEDOUT, f"looking up {name} timed out") from exc
         except dns.exception.DNSException as exc:
             raise DNSError(f"looking up {name} failed: {exc}") from exc
-        found.extend(rr.address for rr in answer)
+        found.extend(rr.address for rr in answer if isinstance(rr, (A, AAAA)))
     if not found:
         raise DNSError(f"{name} has no address")
     return found

@@ -18,11 +18,26 @@ can be summed.
 from __future__ import annotations
 
 from array import array
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypedDict
 
 __all__ = ["Histogram", "DEFAULT_PERCENTILES"]
 
 DEFAULT_PERCENTILES: Tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
+
+
+class _HistogramDictBase(TypedDict):
+    highest_trackable: int
+    precision_bits: int
+    min: Optional[int]
+    max: Optional[int]
+    total: int
+    buckets: List[List[int]]  # [index, count] pairs
+
+
+class _HistogramDict(_HistogramDictBase, total=False):
+    """:meth:`Histogram.to_dict`'s encoding; ``clamped`` may be missing from older dumps."""
+
+    clamped: int
 
 
 class Histogram:
@@ -201,7 +216,7 @@ class Histogram:
         out["max"] = scaled(self.max)
         return out
 
-    def to_dict(self) -> Dict[str, object]:
+    def to_dict(self) -> _HistogramDict:
         """A compact, JSON-friendly encoding (non-empty buckets only); see :meth:`from_dict`."""
         return {
             "highest_trackable": self.highest_trackable,
@@ -214,14 +229,14 @@ class Histogram:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, object]) -> "Histogram":
-        h = cls(int(data["highest_trackable"]), int(data["precision_bits"]))  # type: ignore[arg-type]
-        for index, n in data["buckets"]:  # type: ignore[union-attr]
+    def from_dict(cls, data: _HistogramDict) -> "Histogram":
+        h = cls(int(data["highest_trackable"]), int(data["precision_bits"]))
+        for index, n in data["buckets"]:
             h._counts[index] += n
             h.count += n
-        h.min, h.max = data["min"], data["max"]  # type: ignore[assignment]
-        h.total = int(data["total"])  # type: ignore[arg-type]
-        h.clamped = int(data.get("clamped", 0))  # type: ignore[union-attr,arg-type]
+        h.min, h.max = data["min"], data["max"]
+        h.total = int(data["total"])
+        h.clamped = int(data.get("clamped", 0))
         return h
 
     def __eq__(self, other: object) -> bool:

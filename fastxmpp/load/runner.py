@@ -35,7 +35,7 @@ import ssl
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, TextIO
+from typing import Any, Callable, Dict, List, Optional, TextIO, TypedDict
 
 from ..element import Element
 from ..errors import SASLError
@@ -122,6 +122,21 @@ class Target:
     insecure: bool = False
     local: bool = False
     server_pid: Optional[int] = None
+
+
+class _ClientOptions(TypedDict):
+    """The keyword arguments :meth:`LoadRunner._make_client` gives every client."""
+
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext
+    sasl_cache: ScramKeyCache
+    tls_session_cache: Optional[TLSSessionCache]
+    stream_management: bool
+    keepalive: Optional[float]
+    reconnect: bool
+    connect_timeout: float
+    iq_timeout: float
 
 
 class _User:
@@ -347,11 +362,11 @@ class LoadRunner:
     # -- logins ------------------------------------------------------------------------------
     def _make_client(self, user: _User) -> Any:
         cfg, target = self.config, self.target
-        kwargs = dict(host=target.host, port=target.port, ssl_context=self.ssl_context,
-                      sasl_cache=self.sasl_cache, tls_session_cache=self.tls_cache,
-                      stream_management=cfg.stream_management,
-                      keepalive=None, reconnect=False, connect_timeout=cfg.login_timeout,
-                      iq_timeout=cfg.iq_timeout)
+        kwargs = _ClientOptions(host=target.host, port=target.port, ssl_context=self.ssl_context,
+                                sasl_cache=self.sasl_cache, tls_session_cache=self.tls_cache,
+                                stream_management=cfg.stream_management,
+                                keepalive=None, reconnect=False, connect_timeout=cfg.login_timeout,
+                                iq_timeout=cfg.iq_timeout)
         jid = f"{user.jid}/{cfg.resource}"
         if self._client_factory is not None:
             return self._client_factory(jid, cfg.password, **kwargs)

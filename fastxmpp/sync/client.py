@@ -23,7 +23,7 @@ import socket
 import ssl
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union, cast
 
 from .. import errors, events
 from ..backoff import Backoff
@@ -289,7 +289,8 @@ class Client(HandlerRegistry):
     def tls_resumed(self) -> bool:
         """Whether this connection's TLS handshake resumed an earlier session."""
         sock = self._sock
-        return bool(self._tls and sock is not None and sock.session_reused)
+        # _tls: sock is what _wrap_tls() made (an ssl.SSLSocket, or gevent's, not a subclass)
+        return bool(self._tls and sock is not None and cast(ssl.SSLSocket, sock).session_reused)
 
     # -- sending ---------------------------------------------------------------------------------
     def send(self, stanza: Element) -> None:

@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 import dns.exception
 import dns.rdatatype
 import dns.resolver
+from dns.rdtypes.IN.SRV import SRV
 
 from ..connect import (
     DNSError,
@@ -68,7 +69,7 @@ def _query(resolver: dns.resolver.Resolver, name: str, timeout: float, deadline:
     return [
         SRVRecord(rr.priority, rr.weight, rr.port, rr.target.to_text(omit_final_dot=True) or ".")
         for rr in answer
-        if rr.rdtype == dns.rdatatype.SRV
+        if isinstance(rr, SRV)
     ]
 
 

@@ -41,7 +41,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "ProsodyServer",
@@ -298,7 +298,7 @@ class ProsodyServer:
         self.accounts_path = self.data_path / _store_encode(self.domain) / "accounts"
         self.startup_seconds: Optional[float] = None
         self._proc: Optional[subprocess.Popen] = None
-        self._console = None
+        self._console: Optional[BinaryIO] = None
 
     # ------------------------------------------------------------------ setup
 
@@ -781,7 +781,8 @@ class ProsodyServer:
         return "\n".join(chunks) or "(prosody wrote no log)"
 
     def __repr__(self) -> str:
-        state = "running pid %d" % self.pid if self.running else "stopped"
+        pid = self.pid  # not None while running
+        state = "running pid %d" % pid if pid is not None and self.running else "stopped"
         return "<ProsodyServer %s on %s:%d, %s>" % (self.domain, self.host, self.port, state)
 
 
