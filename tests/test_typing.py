@@ -27,7 +27,7 @@ def run(args):
 
 
 def test_mypy_finds_no_error_in_the_package(tmp_path):
-    done = run(["mypy", "--cache-dir", str(tmp_path), "fastxmpp"])
+    done = run(["mypy", "--cache-dir", str(tmp_path), "-p", "fastxmpp"])
     assert done.returncode == 0, done.stdout + done.stderr
 
 
