@@ -138,9 +138,9 @@ class Tokenizer:
     from the bytes held back.
     """
 
-    # per stream, set by _new_stream(); see the comments there
-    # None after compact() until the next feed; the handlers, which use it, run only
-    # inside its Parse(), so it is declared without None
+    # Per stream, set by _new_stream() (see the comments there).  _parser is None after
+    # compact() until the next feed; the handlers that use it run only inside its
+    # Parse(), so it is declared without None.
     _parser: expat.XMLParserType
     _decls: List[Tuple[bytes, bytes]]
     _replay: Optional[bytes]
