@@ -237,7 +237,8 @@ def test_twins_agree_on_mutated_streams(seed):
         if rng.random() < 0.3:
             limits["max_depth"] = rng.randint(1, 4)
         compact_after = {i for i in range(len(chunks)) if rng.random() < 0.3}
-        got = outcome(compiled, chunks, compact_after, True, **limits)
-        assert got == outcome(python, chunks, compact_after, True, **limits), (data, chunks, limits)
+        got = outcome(compiled, chunks, compact_after, with_message=True, **limits)
+        want = outcome(python, chunks, compact_after, with_message=True, **limits)
+        assert got == want, (data, chunks, limits)
         errors_seen.add(got[1] and got[1][0])
     assert {NWF, RESTRICTED, POLICY} <= errors_seen   # the mutations reach every kind of error
