@@ -137,12 +137,12 @@ def measure(n: int, blocks: bool = False) -> Dict[str, float]:
     pctx = _pyopenssl_context(str(server.ca_file)) if _pyopenssl is not None else None
     contexts = {"tcp": None, "tls1.2": tls12}
     cpu = {v: 0.0 for v in _variants()}
-    seen = {v: 0 for v in _variants()}
+    warmed = set()   # each variant's first connection is its warm-up, not counted
     session = None
     reused = 0
     for variant in order:
-        warm_up = seen[variant] == 0
-        seen[variant] += 1
+        warm_up = variant not in warmed
+        warmed.add(variant)
         t0 = time.thread_time()
         if variant.startswith("pyopenssl"):
             _one_pyopenssl(port, pctx)
