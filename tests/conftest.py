@@ -11,8 +11,27 @@ import os
 import sys
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+# The test command's Hypothesis profile (scripts/test passes --hypothesis-profile=fastxmpp):
+# the same examples on every run, whatever the machine's load or the example database
+# holds.  derandomize: examples come from a seed fixed per test, not from the clock;
+# database=None: nothing is read or written between runs (a fresh clone and the tenth run
+# try the same inputs); no too_slow health check: a loaded machine or an empty cache
+# (Hypothesis regenerating its Unicode tables) must not fail a test; no deadline (timing);
+# max_examples fixed here for the tests that do not set their own count.
+settings.register_profile(
+    "fastxmpp",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("fastxmpp")  # also for a bare `pytest`; --hypothesis-profile overrides it
 
 TWINS = ("c", "py")
 
