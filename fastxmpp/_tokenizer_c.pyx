@@ -507,6 +507,7 @@ cdef class Tokenizer:
                     self.s_last = data[n - 1]
                     i = n
                     break
+                c = data[j]     # what stopped the loop (said again: the compiler cannot tell it ran)
                 if c != b'>':
                     self.s_quote = c
                     i = j + 1
