@@ -123,7 +123,7 @@ def test_incoming_iq_handler_and_default_error(prosody, account):
                 if req.get("type") == "get":
                     reply = Element("{jabber:client}iq", {"type": "result", "id": req.get("id"), "to": req.get("from")})
                     reply.subelement("{urn:example}q", text="42")
-                    await b.send(reply)
+                    return reply
 
             result = await a.iq(iq(type="get", to=jb + "/b", payload=Element("{urn:example}q")))
             assert result.findtext("{urn:example}q/{urn:example}q") or result.find("{urn:example}q").text == "42"

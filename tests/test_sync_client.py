@@ -23,6 +23,7 @@ import pytest
 from fastxmpp import errors
 from fastxmpp.backoff import Backoff
 from fastxmpp.element import Element
+from fastxmpp.handlers import CLAIMED
 from fastxmpp.stanza import iq, message
 from fastxmpp.stanza_errors import ServiceUnavailable, StanzaError
 from fastxmpp.sync import Client, ConnectionLost
@@ -240,6 +241,7 @@ def test_incoming_iq_handled(make_client):
         query = reply.subelement("{%s}query" % NS_TEST_QUERY)
         query.subelement("{%s}echo" % NS_TEST_QUERY, text=request.find("{%s}query" % NS_TEST_QUERY).get("x"))
         b.send(reply)
+        return CLAIMED
 
     with Pump(b):
         request = iq(type="get", to=b.bound_jid, payload=Element("{%s}query" % NS_TEST_QUERY, {"x": "42"}))

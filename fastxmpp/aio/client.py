@@ -13,7 +13,7 @@ from .. import errors, events
 from ..backoff import Backoff
 from ..connect import Endpoint, explicit_endpoint
 from ..element import Element
-from ..handlers import KIND_START, HandlerRegistry, error_reply
+from ..handlers import KIND_START, HandlerRegistry, iq_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
@@ -527,6 +527,8 @@ class Client(HandlerRegistry):
                 self.bound_jid = event.jid
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_result(event)
+                for listener in self._session_listeners or ():
+                    self._call(listener, event)
                 if self.on_session_started is not None:
                     self._call(self.on_session_started, event)
             elif isinstance(event, events.ResumeFailed):
@@ -553,6 +555,9 @@ class Client(HandlerRegistry):
                     protocol.transport.pause_reading()
             else:
                 queue.put_nowait(stanza)
+        if kind == "iq" and stanza.get("type") in ("get", "set"):
+            self._dispatch_request(stanza, handlers)
+            return
         for fn in handlers:
             # _call(), inlined: this runs once per stanza and handler
             try:
@@ -562,12 +567,42 @@ class Client(HandlerRegistry):
                 continue
             if result is not None and inspect.isawaitable(result):
                 self._spawn(result)
-        if kind == "iq" and not handlers and not self._queues and stanza.get("type") in ("get", "set"):
-            self._reply_unavailable(stanza)
 
-    def _reply_unavailable(self, request: Element) -> None:
-        reply = error_reply(request)
-        if self._protocol is not None and self.is_ready:
+    def _dispatch_request(self, request: Element, handlers: Any) -> None:
+        """An IQ get/set: its payload's handler, or every on_iq handler; then the reply
+        (:func:`~fastxmpp.handlers.iq_reply`) once the coroutines among them are done."""
+        route = self._iq_route(request)
+        if route is None and not handlers and self._queues:
+            return  # a stanzas() consumer has it, and answers it
+        results: List[Any] = []
+        pending: List[Awaitable[Any]] = []
+        for fn in (route,) if route is not None else handlers:
+            try:
+                result = fn(request)
+            except Exception as exc:
+                log.exception("handler %r failed", fn)
+                result = exc
+            if result is not None and inspect.isawaitable(result):
+                pending.append(result)
+            else:
+                results.append(result)
+        if pending:
+            self._spawn(self._reply_when_done(request, results, pending, route is not None))
+        else:
+            self._send_reply(iq_reply(request, results, route is not None))
+
+    async def _reply_when_done(self, request: Element, results: List[Any], pending: List[Awaitable[Any]],
+                               routed: bool) -> None:
+        for awaitable in pending:
+            try:
+                results.append(await awaitable)
+            except Exception as exc:
+                log.exception("IQ handler failed")
+                results.append(exc)
+        self._send_reply(iq_reply(request, results, routed))
+
+    def _send_reply(self, reply: Optional[Element]) -> None:
+        if reply is not None and self._protocol is not None and self.is_ready:
             self.send_nowait(reply)
 
     def _call(self, fn: Callable[[Any], Any], arg: Any) -> None:

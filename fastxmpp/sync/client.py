@@ -29,7 +29,7 @@ from .. import errors, events
 from ..backoff import Backoff
 from ..connect import Endpoint, explicit_endpoint
 from ..element import Element
-from ..handlers import HandlerRegistry, error_reply
+from ..handlers import HandlerRegistry, iq_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
@@ -487,6 +487,8 @@ class Client(HandlerRegistry):
             elif isinstance(event, events.SessionStarted):
                 self.bound_jid = event.jid
                 self._session = event
+                for listener in self._session_listeners or ():
+                    self._call(listener, event)
                 if self.on_session_started is not None:
                     self._call(self.on_session_started, event)
             elif isinstance(event, events.StanzasAcked):
@@ -542,20 +544,30 @@ class Client(HandlerRegistry):
         self._dispatched += 1
         kind = stanza.tag[len(NS_CLIENT) + 2:]
         handlers = self._handlers.get(kind)
-        if handlers:
+        if kind == "iq" and stanza.get("type") in ("get", "set"):
+            self._dispatch_request(stanza, handlers or ())
+        elif handlers:
             for fn in list(handlers):
                 self._call(fn, stanza)
-        elif kind == "iq" and stanza.get("type") in ("get", "set"):
-            self._reply_unavailable(stanza)
         else:
             if self._max_queued is not None and len(self._queue) >= self._max_queued:
                 log.warning("receive queue full (%d): dropping the oldest stanza", self._max_queued)
                 self._queue.popleft()
             self._queue.append(stanza)
 
-    def _reply_unavailable(self, request: Element) -> None:
-        reply = error_reply(request)
-        if self.is_ready:
+    def _dispatch_request(self, request: Element, handlers: Any) -> None:
+        """An IQ get/set: its payload's handler, or every on_iq handler, then the reply
+        (:func:`~fastxmpp.handlers.iq_reply`)."""
+        route = self._iq_route(request)
+        results: List[Any] = []
+        for fn in (route,) if route is not None else list(handlers):
+            try:
+                results.append(fn(request))
+            except Exception as exc:
+                log.exception("handler %r failed", fn)
+                results.append(exc)
+        reply = iq_reply(request, results, route is not None)
+        if reply is not None and self.is_ready:
             self.send(reply)
 
     def _hand_back(self, stanzas: List[Element], condition: Optional[str]) -> None:
