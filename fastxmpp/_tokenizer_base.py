@@ -25,6 +25,7 @@ _XML_ERROR_INCORRECT_ENCODING = 19
 _XML_ERROR_EXTERNAL_ENTITY_HANDLING = 21
 _XML_ERROR_ENTITY_DECLARED_IN_PE = 24
 
+_BOM = b"\xef\xbb\xbf"
 _ENCODING_RE = re.compile(rb"""encoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
@@ -50,8 +51,15 @@ def check_prolog(head: bytes) -> Optional[bool]:
         return None
     if head[:2] in (b"\xfe\xff", b"\xff\xfe") or head[0] == 0 or head[1] == 0:
         raise errors.UnsupportedEncoding("only UTF-8 is allowed (UTF-16 detected)")
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
+    if head.startswith(_BOM[:len(head)]):
+        if len(head) < len(_BOM):
+            return None
+        # RFC 6120 section 11.6: a stream carries no byte order mark, and U+FEFF anywhere in
+        # it, first character included, is a zero width no-break space, not a BOM.  Expat
+        # would skip it; read as a character it is text before the stream header.
+        raise errors.NotWellFormed(
+            "U+FEFF at the start of the stream: a zero width no-break space (RFC 6120 section 11.6,"
+            " no byte order mark in XMPP), text before the stream header (line 1, column 0)")
     if not head.startswith(b"<?"):
         return True if len(head) >= 2 else None
     end = head.find(b"?>")

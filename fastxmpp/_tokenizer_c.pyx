@@ -146,6 +146,16 @@ cdef class Tokenizer:
     def stream_open(self):
         return self._depth >= 1
 
+    @property
+    def in_stanza(self):
+        """True while a top-level element after the stream header is open or its start
+        tag partly received (a '<' at the end of the bytes fed counts); False between
+        stanzas, before the header, after a restart trigger and after an error."""
+        if self._held is not None or self._failed is not None or self._depth < 1:
+            return False
+        return (self._depth >= 2 or self.s_stanza_start >= 0
+                or (self.s_state == S_LT and self.s_depth == 1))
+
     def feed(self, data):
         """Parse ``data`` (bytes); return the tokens it completed."""
         if self._failed is not None:

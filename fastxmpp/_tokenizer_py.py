@@ -195,6 +195,15 @@ class Tokenizer:
     def stream_open(self) -> bool:
         return self._depth >= 1
 
+    @property
+    def in_stanza(self) -> bool:
+        """True while a top-level element after the stream header is open or its start
+        tag partly received (a '<' at the end of the bytes fed counts); False between
+        stanzas, before the header, after a restart trigger and after an error."""
+        if self._depth != 1 or self._held is not None or self._failed is not None:
+            return self._depth >= 2 and self._held is None and self._failed is None
+        return self._pending >= 0 and self._pending_next not in (b"/", b"?", b"!")
+
     def feed(self, data: bytes) -> List[Token]:
         if self._failed is not None:
             raise type(self._failed)(self._failed.text)
@@ -382,11 +391,13 @@ class Tokenizer:
             if j >= 0:
                 self._pending = base + j
                 self._pending_next = self._data[j + 1:j + 2]
+        if self._pending >= 0 and not self._pending_next:   # the '<' ended an earlier feed
+            i = self._pending + 1 - base
+            if 0 <= i < pos - base:
+                self._pending_next = self._data[i:i + 1]
         if self._pending >= 0 and pos - self._pending > limit:
             # between stanzas a start tag is the next stanza's, as the compiled twin says
-            i = self._pending + 1 - base
-            after = self._data[i:i + 1] if i >= 0 else self._pending_next
-            what = "stanza" if self._depth == 1 and after not in b"/?!" else "markup"
+            what = "stanza" if self._depth == 1 and self._pending_next not in b"/?!" else "markup"
             return errors.PolicyViolation(f"{what} exceeds the limit of {limit} bytes")
         return None
 

@@ -1,6 +1,7 @@
 """Stream management (XEP-0198) bookkeeping, sans-IO: counters, the unacked queue, resumption state."""
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, List, Optional, Tuple
@@ -9,6 +10,24 @@ from . import errors
 
 NS_SM = "urn:xmpp:sm:3"
 MOD = 1 << 32  # the h counters wrap at 2**32 (XEP-0198)
+
+# XEP-0198's schema types 'h' as xs:unsignedInt: ASCII digits with an optional sign ('-'
+# only for zero), leading zeros allowed, and whitespace collapsed (leading and trailing
+# XML spaces dropped); the value at most 2**32 - 1.  int() would also take '1_000', Unicode
+# digits and values past the range.
+_UNSIGNED_INT = re.compile(r"[ \t\r\n]*(?:\+|-(?=0+[ \t\r\n]*\Z))?([0-9]+)[ \t\r\n]*\Z")
+
+
+def parse_h(text: Optional[str]) -> int:
+    """The value of an 'h' attribute; raises UndefinedCondition (the condition XEP-0198
+    uses for a bad 'h') when it is missing or not an xs:unsignedInt."""
+    match = _UNSIGNED_INT.match(text or "")
+    if match is None:
+        raise errors.UndefinedCondition(f"invalid h={text!r}: not an unsigned 32-bit integer")
+    value = int(match.group(1))
+    if value >= MOD:
+        raise errors.UndefinedCondition(f"invalid h={text!r}: above 2**32 - 1")
+    return value
 
 
 @dataclass

@@ -28,7 +28,7 @@ from .jid import JID
 from .sasl import Mechanism, choose_mechanism
 from .serializer import serialize, stream_footer, stream_header
 from .sm import MOD as SM_MOD
-from .sm import NS_SM, SMState, StreamManagement
+from .sm import NS_SM, SMState, StreamManagement, parse_h
 from .tokenizer import Tokenizer
 from .tokens import StreamEnd, StreamHeader
 
@@ -220,6 +220,12 @@ class ClientStream:
             self._fail(errors.PolicyViolation("data after <proceed/> before the TLS handshake"))
             raise errors.PolicyViolation("data after <proceed/> before the TLS handshake")
         self._open_stream()
+
+    @property
+    def in_stanza(self) -> bool:
+        """True when the bytes received so far end inside a top-level element (a stanza
+        begun and not finished); a keepalive does not count such a read as a sign of life."""
+        return self._tokenizer.in_stanza
 
     def events(self) -> List[events.Event]:
         out, self._events = self._events, []
@@ -612,13 +618,7 @@ class ClientStream:
 
     def _apply_ack(self, h: Optional[str]) -> Tuple[Any, ...]:
         try:
-            value = int(h or "")
-        except ValueError:
-            err = errors.UndefinedCondition(f"invalid h={h!r}")
-            self._fail(err)
-            raise err from None
-        try:
-            return self.sm.acked(value)
+            return self.sm.acked(parse_h(h))
         except errors.StreamError as err:
             self._fail(err)
             raise

@@ -311,3 +311,70 @@ def test_no_counting_without_stream_management_and_inbound_wraps_at_2_32():
     s.receive_data(b"<presence from='romeo@example.net/o'/><r xmlns='urn:xmpp:sm:3'/>")
     assert s.sm.state.inbound == 0
     assert s.data_to_send().endswith(b"<a xmlns='urn:xmpp:sm:3' h='0'/>")
+
+
+def _bound(resume=None):
+    """A stream through TLS, SASL and resource binding, checking nothing on the way."""
+    s = ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], resume=resume)
+    s.start()
+    for reply in (HDR + TLS_FEATURES, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", None,
+                  HDR + SASL_FEATURES, b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + HDR + BIND_FEATURES):
+        if reply is None:
+            s.tls_established({})
+        else:
+            s.receive_data(reply)
+    if resume is None:
+        bind_id = s.data_to_send().split(b"id=\"")[1].split(b"\"")[0].decode()
+        s.receive_data(("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                        "<jid>juliet@example.com/balcony</jid></bind></iq>" % bind_id).encode())
+    s.data_to_send()
+    s.events()
+    return s
+
+
+def _sm_ready():
+    s = _bound()
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    s.send(message(to="romeo@example.net", body="x"))
+    s.data_to_send()
+    return s
+
+
+@pytest.mark.parametrize("h", ["1", "01", "+1", " 1 ", "\t1\n", "0", "-0", "000"])
+def test_ack_h_is_read_as_xs_unsigned_int(h):
+    s = _sm_ready()
+    s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='%s'/>" % h.replace("\t", "&#9;").replace("\n", "&#10;").encode())
+    assert len(s.unacked()) == 1 - int(h)
+    assert s.state == "ready"
+
+
+@pytest.mark.parametrize("h", [str(1 << 32), str((1 << 32) + 1), "99999999999999999999", "-1", "1_0",
+                               "\u0661", "", "0x1", "1.0", "+", "- 0", "+-1"])
+def test_ack_h_outside_unsigned_int_is_undefined_condition(h):
+    """XEP-0198: 'h' is an xs:unsignedInt; a value past 2**32 - 1 is refused, not wrapped."""
+    s = _sm_ready()
+    with pytest.raises(errors.UndefinedCondition, match="invalid h"):
+        s.receive_data(("<a xmlns='urn:xmpp:sm:3' h='%s'/>" % h).encode())
+    assert s.state == "closed"
+    assert b"<undefined-condition" in s.data_to_send()
+
+
+@pytest.mark.parametrize("element", [
+    b"<resumed xmlns='urn:xmpp:sm:3' previd='sm1' h='4294967297'/>",
+    b"<failed xmlns='urn:xmpp:sm:3' h='4294967296'><item-not-found"
+    b" xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+])
+def test_resumption_h_above_2_32_is_undefined_condition(element):
+    r = _bound(resume=_sm_ready().sm_state())
+    with pytest.raises(errors.UndefinedCondition, match="above 2"):
+        r.receive_data(element)
+    assert r.state == "closed"
+
+
+def test_in_stanza_follows_the_tokenizer():
+    s = _bound()
+    assert not s.in_stanza
+    s.receive_data(b"<message from='romeo@example.net/o'><bo")
+    assert s.in_stanza
+    s.receive_data(b"dy>x</body></message>")
+    assert not s.in_stanza
