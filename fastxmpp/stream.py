@@ -542,10 +542,12 @@ class ClientStream:
             self.sm = StreamManagement()
             self._out.append(b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
             self.sm.enabled = True
+            # SessionStarted waits for the answer (_on_enabled, _on_enable_failed), so that
+            # its sm_enabled and resumable say what the server granted
+            return
         self._events.append(events.SessionStarted(
-            jid=self.bound_jid, resumed=False, sm_enabled=enabling))
-        if not enabling:   # negotiation is over (else after <enabled/> or <failed/>)
-            self.compact()
+            jid=self.bound_jid, resumed=False, sm_enabled=False))
+        self.compact()  # negotiation is over
 
     def _unexpected(self, stanza: Element) -> errors.StreamError:
         err = errors.BadFormat(f"unexpected {stanza.tag} in state {self.state!r}")
@@ -592,17 +594,25 @@ class ClientStream:
 
     def _on_enabled(self, el: Element) -> None:
         state = self.sm.state
+        first = self.sm.enabled and not self.sm.active  # the answer to our <enable/>
         state.id = el.get("id")
         state.resumable = el.get("resume") in ("true", "1")
         state.location = el.get("location")
         state.max = int(el.get("max")) if (el.get("max") or "").isdigit() else None
         self.sm.active = True
+        if first:
+            self._events.append(events.SessionStarted(
+                jid=self.bound_jid, resumed=False, sm_enabled=True, resumable=state.resumable))
         self.compact()
 
     def _on_enable_failed(self, el: Element) -> None:
         log.info("stream management refused: %s", _condition(el))
         self.sm.take_unacked()
+        started = self.sm.enabled and not self.sm.active
         self.sm = StreamManagement()
+        if started:
+            self._events.append(events.SessionStarted(
+                jid=self.bound_jid, resumed=False, sm_enabled=False))
         self.compact()
 
     def _on_ack_request(self, _el: Element) -> None:

@@ -48,9 +48,34 @@ def negotiate(stream=None, bind_features=BIND_FEATURES):
     s.receive_data(("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
                     "<jid>juliet@example.com/balcony</jid></bind></iq>" % bind_id).encode())
     evs = s.events()
-    assert kinds(evs) == ["StreamOpened", "Authenticated", "StreamOpened", "SessionStarted"]
-    assert str(evs[-1].jid) == "juliet@example.com/balcony"
+    if b"<sm " in bind_features:  # SessionStarted comes with the answer to <enable/>
+        assert kinds(evs) == ["StreamOpened", "Authenticated", "StreamOpened"]
+        assert str(s.bound_jid) == "juliet@example.com/balcony"
+    else:
+        assert kinds(evs) == ["StreamOpened", "Authenticated", "StreamOpened", "SessionStarted"]
+        assert str(evs[-1].jid) == "juliet@example.com/balcony"
+        assert not evs[-1].sm_enabled and not evs[-1].resumable
     return s
+
+
+@pytest.mark.parametrize("answer, sm_enabled, resumable", [
+    (b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>", True, True),
+    (b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='1'/>", True, True),
+    (b"<enabled xmlns='urn:xmpp:sm:3' id='sm1'/>", True, False),
+    (b"<failed xmlns='urn:xmpp:sm:3'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+     b"</failed>", False, False),
+])
+def test_first_session_says_whether_it_is_resumable(answer, sm_enabled, resumable):
+    """SessionStarted of a fresh session waits for the answer to <enable/> and carries it."""
+    s = negotiate()
+    s.receive_data(answer)
+    (ev,) = s.events()
+    assert isinstance(ev, events.SessionStarted)
+    assert (ev.resumed, ev.sm_enabled, ev.resumable) == (False, sm_enabled, resumable)
+    assert str(ev.jid) == "juliet@example.com/balcony"
+    assert (s.sm_state() is not None) == resumable
+    s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm2' resume='true'/>")  # never twice
+    assert not [e for e in s.events() if isinstance(e, events.SessionStarted)]
 
 
 def test_full_negotiation_and_stream_management():
@@ -59,6 +84,7 @@ def test_full_negotiation_and_stream_management():
     assert s.data_to_send() == b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>"
     s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true' max='300'/>")
     assert s.sm.active and s.sm_state().id == "sm1"
+    assert kinds(s.events()) == ["SessionStarted"]
     s.send(message(to="romeo@example.net", body="hi"))
     s.send(message(to="romeo@example.net", body="again"))
     assert len(s.unacked()) == 2
@@ -227,13 +253,17 @@ def test_on_stanza_callback_keeps_the_order_of_events():
                    b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>"
                    b"<message from='romeo@example.net/o'><body>2</body></message>")
     # nothing was pending before the first message: it went straight to the callback
-    assert [m.findtext("{jabber:client}body") for m in got] == ["1", "2"]
-    assert s.events() == [] and s.sm.state.inbound == 1  # counted once SM was active
+    # the second message queues behind SessionStarted (which came with <enabled/>)
+    assert [m.findtext("{jabber:client}body") for m in got] == ["1"]
+    evs = s.events()
+    assert kinds(evs) == ["SessionStarted", "StanzaReceived"] and evs[0].resumable
+    assert evs[1].stanza.findtext("{jabber:client}body") == "2"
+    assert s.sm.state.inbound == 1  # counted once SM was active
     s.send(message(to="romeo@example.net", body="hi"))
     s.receive_data(b"<a xmlns='urn:xmpp:sm:3' h='1'/><message from='romeo@example.net/o'><body>3</body></message>")
     # an event was pending: the message is queued behind it instead
     evs = s.events()
-    assert kinds(evs) == ["StanzasAcked", "StanzaReceived"] and len(got) == 2
+    assert kinds(evs) == ["StanzasAcked", "StanzaReceived"] and len(got) == 1
     assert evs[1].stanza.findtext("{jabber:client}body") == "3"
 
 
@@ -242,6 +272,7 @@ def test_stanzas_while_ready_are_counted_and_routed_by_kind():
     s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], on_stanza=got.append))
     s.data_to_send()
     s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    assert kinds(s.events()) == ["SessionStarted"]
     pending = s.send_iq(iq(type="get", to="example.com"))
     s.receive_data(b"<presence from='romeo@example.net/o'/>"
                    b"<iq type='get' id='q1' from='romeo@example.net/o'><query xmlns='jabber:iq:version'/></iq>"
@@ -275,6 +306,7 @@ def test_ack_requested_every_ack_every_stanzas_and_unacked_kept_in_order():
     s = negotiate(ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], ack_every=3))
     s.data_to_send()
     s.receive_data(b"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>")
+    assert kinds(s.events()) == ["SessionStarted"]
     r = b"<r xmlns='urn:xmpp:sm:3'/>"
     sent = [message(to="romeo@example.net", body=str(i)) for i in range(7)]
     for m in sent[:2]:
