@@ -6,7 +6,7 @@ to send back before closing.  ``Local...`` errors mean the caller misused the AP
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Type
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Type
 
 __all__ = [
     "XMPPError",
@@ -38,6 +38,9 @@ __all__ = [
     "UnsupportedStanzaType",
     "UnsupportedVersion",
     "SASLError",
+    "NoUsableMechanism",
+    "MechanismNotOffered",
+    "ChannelBindingUnavailable",
     "STREAM_ERROR_CLASSES",
     "stream_error_class",
 ]
@@ -197,3 +200,38 @@ class SASLError(XMPPError):
         super().__init__(f"{condition}: {text}" if text else condition)
         self.condition = condition
         self.text = text
+
+
+class NoUsableMechanism(SASLError):
+    """No SASL mechanism the server offers can be used (condition ``no-usable-mechanism``)."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__("no-usable-mechanism", text)
+
+
+class MechanismNotOffered(NoUsableMechanism):
+    """The mechanisms asked for (``mechanisms=[...]``) are not among those the server offers.
+
+    ``requested`` and ``offered`` hold both lists.
+    """
+
+    def __init__(self, text: str = "", *, requested: Sequence[str] = (), offered: Sequence[str] = ()) -> None:
+        super().__init__(text)
+        self.requested = tuple(requested)
+        self.offered = tuple(offered)
+
+
+class ChannelBindingUnavailable(NoUsableMechanism):
+    """A SCRAM ``-PLUS`` mechanism needs a channel binding that both sides support, and none is.
+
+    ``mechanisms`` are the -PLUS mechanisms that could not be used, ``missing`` the
+    channel-binding types the server supports that this connection cannot provide,
+    ``available`` those it can; the message says how to get one.
+    """
+
+    def __init__(self, text: str = "", *, mechanisms: Sequence[str] = (), missing: Sequence[str] = (),
+                 available: Sequence[str] = ()) -> None:
+        super().__init__(text)
+        self.mechanisms = tuple(mechanisms)
+        self.missing = tuple(missing)
+        self.available = tuple(available)

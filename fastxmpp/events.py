@@ -11,6 +11,7 @@ __all__ = [
     "Event",
     "TLSRequested",
     "StreamOpened",
+    "KeyDerivationRequested",
     "Authenticated",
     "SessionStarted",
     "StanzaReceived",
@@ -46,6 +47,21 @@ class TLSRequested(Event):
     """The server said ``<proceed/>``: the driver must start TLS, then call ``tls_established()``."""
 
     server_hostname: str
+
+
+@dataclass(**_opts)
+class KeyDerivationRequested(Event):
+    """SCRAM needs a PBKDF2 with more iterations than ``scram_inline_iterations``.
+
+    The SASL exchange waits: the driver runs ``derivation.run()`` (a
+    :class:`~fastxmpp.sasl.KeyDerivation`: pure, thread-safe, releases the GIL),
+    in a thread if it has an event loop, and calls
+    ``ClientStream.key_derived(result)``.  ``derivation`` holds the password; its
+    repr does not show it.
+    """
+
+    mechanism: str
+    derivation: Any
 
 
 @dataclass(**_opts)

@@ -44,7 +44,7 @@ from typing import (
     Tuple,
 )
 
-from .errors import SASLError
+from .errors import ChannelBindingUnavailable, LocalProtocolError, MechanismNotOffered, NoUsableMechanism, SASLError
 
 __all__ = [
     "Mechanism",
@@ -57,6 +57,9 @@ __all__ = [
     "CHANNEL_BINDING_PREFERENCE",
     "DEFAULT_MECHANISM_ORDER",
     "DEFAULT_MIN_ITERATIONS",
+    "DEFAULT_MAX_ITERATIONS",
+    "DEFAULT_INLINE_ITERATIONS",
+    "KeyDerivation",
     "SASL_FAILURE_CONDITIONS",
     "channel_bindings_from_ssl",
     "tls_server_end_point",
@@ -113,8 +116,14 @@ DEFAULT_MECHANISM_ORDER: Tuple[str, ...] = (
 
 #: RFC 7677 section 4: the iteration count SHOULD be at least 4096.
 DEFAULT_MIN_ITERATIONS = 4096
-#: Refuse absurd counts: a hostile server could otherwise burn our CPU.
+#: Refuse absurd counts: a hostile server could otherwise burn our CPU (10,000,000
+#: SHA-1 iterations take about 3 s of one core).
 DEFAULT_MAX_ITERATIONS = 10_000_000
+#: Above this count :class:`~fastxmpp.stream.ClientStream` does not run PBKDF2 inline but
+#: asks its driver to (``KeyDerivationRequested``): the asyncio client runs it in a thread.
+#: Counts up to it (RFC 7677 suggests 4096; servers use up to some 10,000s) take a few
+#: milliseconds at most and stay inline.
+DEFAULT_INLINE_ITERATIONS = 100_000
 
 # SCRAM hash name (as in the mechanism name) -> hashlib name.
 _SCRAM_HASHES: Dict[str, str] = {
@@ -414,6 +423,9 @@ class Mechanism:
     """Base class of the client side of one SASL exchange (single use)."""
 
     name: str = ""
+    #: Set (and :meth:`challenge` returned ``None``) while the exchange waits for a
+    #: key derivation run outside (see :class:`Scram`); ``None`` otherwise.
+    key_derivation: Optional["KeyDerivation"] = None
 
     def __init__(self) -> None:
         self._complete = False
@@ -428,9 +440,17 @@ class Mechanism:
         """Data for ``<auth/>``: ``None`` = none; ``b""`` = empty, sent as ``=``."""
         return None
 
-    def challenge(self, data: bytes) -> bytes:
-        """Answer a server ``<challenge/>`` (``data`` already base64-decoded)."""
+    def challenge(self, data: bytes) -> Optional[bytes]:
+        """Answer a server ``<challenge/>`` (``data`` already base64-decoded).
+
+        ``None`` (only from a :class:`Scram` with ``inline_iterations``): no answer
+        yet, run :attr:`key_derivation` and pass its result to :meth:`keys_derived`.
+        """
         raise _malformed(f"{self.name} does not expect a server challenge")
+
+    def keys_derived(self, salted_password: bytes) -> bytes:
+        """The result of :attr:`key_derivation`; returns the answer to the challenge."""
+        raise LocalProtocolError(f"{self.name} is not waiting for a key derivation")
 
     def success(self, data: Optional[bytes]) -> None:
         """Handle ``<success/>``; ``data`` is its decoded text or ``None``."""
@@ -611,9 +631,34 @@ class ScramKeyCache:
         return f"<ScramKeyCache {len(self)}/{self.maxsize} hits={self.hits} misses={self.misses}>"
 
 
+@dataclass(frozen=True)
+class KeyDerivation:
+    """The PBKDF2 (RFC 5802 ``Hi()``) a SCRAM exchange needs: :meth:`run` it anywhere.
+
+    ``algorithm`` is the :mod:`hashlib` name, ``password`` the SASLprep-ed password in
+    UTF-8.  :meth:`run` is pure and thread-safe, and :func:`hashlib.pbkdf2_hmac`
+    releases the GIL, so a driver can run it in a thread while its event loop goes on.
+    """
+
+    __slots__ = ("algorithm", "password", "salt", "iterations")
+    algorithm: str
+    password: bytes
+    salt: bytes
+    iterations: int
+
+    def run(self) -> bytes:
+        """The salted password (blocks: about 0.3 s per million SHA-1 iterations)."""
+        return hashlib.pbkdf2_hmac(self.algorithm, self.password, self.salt, self.iterations)
+
+    def __repr__(self) -> str:  # never print the password
+        return (f"KeyDerivation(algorithm={self.algorithm!r}, salt=<{len(self.salt)} bytes>, "
+                f"iterations={self.iterations})")
+
+
 # Scram states: one method per message, each allowed in exactly one state.
 _S_START = "start"
 _S_SENT_FIRST = "sent-client-first"
+_S_DERIVING = "deriving-keys"
 _S_SENT_FINAL = "sent-client-final"
 _S_VERIFIED = "server-verified"
 _S_DONE = "done"
@@ -631,6 +676,15 @@ class Scram(Mechanism):
     ``advertised_mechanisms`` / ``advertised_cb_types`` are the lists the
     server advertised; when given, a XEP-0474 ``h=`` (or legacy ``d=``)
     attribute in server-first-message is verified against them.
+
+    The server's iteration count must lie within ``min_iterations`` and
+    ``max_iterations`` (``mechanism-too-weak`` otherwise: the cap keeps a hostile
+    server from burning our CPU).  With ``inline_iterations`` set, a count above it
+    whose keys are not in ``salted_password_cache`` is not derived inline:
+    :meth:`handle_server_first` returns ``None`` and sets :attr:`key_derivation`;
+    the caller runs it (in a thread, say) and hands the result to
+    :meth:`keys_derived`, which returns client-final.  ``None`` (the default):
+    always inline.
 
     One method per message: :meth:`client_first` -> :meth:`handle_server_first`
     (returns client-final) -> :meth:`handle_server_final`.  The generic
@@ -652,6 +706,7 @@ class Scram(Mechanism):
         advertised_cb_types: Optional[Sequence[str]] = None,
         min_iterations: int = DEFAULT_MIN_ITERATIONS,
         max_iterations: int = DEFAULT_MAX_ITERATIONS,
+        inline_iterations: Optional[int] = None,
     ) -> None:
         super().__init__()
         self._hashlib_name = _scram_hashlib_name(hash_name)
@@ -684,7 +739,10 @@ class Scram(Mechanism):
             raise ValueError("need 1 <= min_iterations <= max_iterations")
         self.min_iterations = min_iterations
         self.max_iterations = max_iterations
+        self.inline_iterations = inline_iterations
         self._state = _S_START
+        self._server_first = ""  # kept for client-final while the keys are derived
+        self._nonce = ""
         self._server_signature: Optional[bytes] = None
         #: True when the server sent and we checked a XEP-0474 hash.
         self.downgrade_protected = False
@@ -697,14 +755,33 @@ class Scram(Mechanism):
         self._state = _S_SENT_FIRST
         return (self._gs2_header + self._client_first_bare).encode("utf-8")
 
-    def handle_server_first(self, data: bytes) -> bytes:
-        """Check server-first-message; return client-final-message."""
+    def handle_server_first(self, data: bytes) -> Optional[bytes]:
+        """Check server-first-message; return client-final-message.
+
+        ``None`` when the keys must be derived outside first (more than
+        ``inline_iterations``, not cached): see :attr:`key_derivation`.
+        """
         self._expect(_S_SENT_FIRST, "server-first-message")
         try:
             return self._handle_server_first(data)
         except BaseException:
             self._state = _S_FAILED
             raise
+
+    def keys_derived(self, salted_password: bytes) -> bytes:
+        """The result of :meth:`KeyDerivation.run` for :attr:`key_derivation`; return
+        client-final-message."""
+        derivation = self.key_derivation
+        if self._state != _S_DERIVING or derivation is None:
+            raise LocalProtocolError(f"keys_derived() in SCRAM state {self._state}")
+        if len(salted_password) != hashlib.new(self._hashlib_name).digest_size:
+            raise ValueError(f"a {derivation.algorithm} salted password has "
+                             f"{hashlib.new(self._hashlib_name).digest_size} bytes, not {len(salted_password)}")
+        self.key_derivation = None
+        keys = self._keys_from(salted_password)
+        if self._cache is not None:
+            self._cache[(self.hash_name, self._password, derivation.salt, derivation.iterations)] = keys
+        return self._client_final(keys)
 
     def handle_server_final(self, data: bytes) -> None:
         """Check server-final-message (``v=`` signature or ``e=`` error)."""
@@ -721,7 +798,7 @@ class Scram(Mechanism):
     def initial_response(self) -> Optional[bytes]:
         return self.client_first()
 
-    def challenge(self, data: bytes) -> bytes:
+    def challenge(self, data: bytes) -> Optional[bytes]:
         if self._state == _S_START and not data:
             return self.client_first()
         if self._state == _S_SENT_FIRST:
@@ -758,23 +835,30 @@ class Scram(Mechanism):
         if self._state != state:
             raise _malformed(f"{what} not allowed in SCRAM state {self._state}")
 
-    def _keys(self, salt: bytes, iterations: int) -> Tuple[bytes, bytes]:
+    def _keys(self, salt: bytes, iterations: int) -> Optional[Tuple[bytes, bytes]]:
+        """(ClientKey, ServerKey) from the cache or derived inline; None: derive outside."""
         key = (self.hash_name, self._password, salt, iterations)
         cache = self._cache
         if cache is not None:
             cached = cache.get(key)
             if cached is not None:
                 return cached
-        salted = hashlib.pbkdf2_hmac(self._hashlib_name, self._password.encode("utf-8"), salt, iterations)
-        keys = (
-            hmac.digest(salted, b"Client Key", self._hashlib_name),
-            hmac.digest(salted, b"Server Key", self._hashlib_name),
-        )
+        derivation = KeyDerivation(self._hashlib_name, self._password.encode("utf-8"), salt, iterations)
+        if self.inline_iterations is not None and iterations > self.inline_iterations:
+            self.key_derivation = derivation
+            return None
+        keys = self._keys_from(derivation.run())
         if cache is not None:
             cache[key] = keys
         return keys
 
-    def _handle_server_first(self, data: bytes) -> bytes:
+    def _keys_from(self, salted: bytes) -> Tuple[bytes, bytes]:
+        return (
+            hmac.digest(salted, b"Client Key", self._hashlib_name),
+            hmac.digest(salted, b"Server Key", self._hashlib_name),
+        )
+
+    def _handle_server_first(self, data: bytes) -> Optional[bytes]:
         try:
             message = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
@@ -824,12 +908,20 @@ class Scram(Mechanism):
                 self.downgrade_protected = True
             # Other optional extensions are ignored (RFC 5802 section 5.1).
 
-        client_key, server_key = self._keys(salt, iterations)
+        self._server_first, self._nonce = message, nonce
+        keys = self._keys(salt, iterations)
+        if keys is None:
+            self._state = _S_DERIVING
+            return None
+        return self._client_final(keys)
+
+    def _client_final(self, keys: Tuple[bytes, bytes]) -> bytes:
+        client_key, server_key = keys
         cbind_input = self._gs2_header.encode("utf-8")
         if self.channel_binding is not None:
             cbind_input += bytes(self.channel_binding.data)
-        final_without_proof = f"c={base64.b64encode(cbind_input).decode('ascii')},r={nonce}"
-        auth_message = f"{self._client_first_bare},{message},{final_without_proof}".encode("utf-8")
+        final_without_proof = f"c={base64.b64encode(cbind_input).decode('ascii')},r={self._nonce}"
+        auth_message = f"{self._client_first_bare},{self._server_first},{final_without_proof}".encode("utf-8")
         stored_key = hashlib.new(self._hashlib_name, client_key).digest()
         client_signature = hmac.digest(stored_key, auth_message, self._hashlib_name)
         proof = bytes(a ^ b for a, b in zip(client_key, client_signature))
@@ -884,6 +976,8 @@ def choose_mechanism(
     preference: Optional[Sequence[str]] = None,
     salted_password_cache: Optional[MutableMapping[Any, Tuple[bytes, bytes]]] = None,
     min_iterations: int = DEFAULT_MIN_ITERATIONS,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    inline_iterations: Optional[int] = None,
     anonymous_trace: Optional[str] = None,
 ) -> Mechanism:
     """Pick the strongest usable mechanism from the server's ``offered`` list.
@@ -904,7 +998,15 @@ def choose_mechanism(
     ``y`` so a server that does support binding detects the stripped list; if
     the server offers -PLUS but no type we share, flag ``n`` (XEP-0474 rule 6).
 
-    Raises ``SASLError("no-usable-mechanism")`` when nothing fits.
+    ``min_iterations``, ``max_iterations`` and ``inline_iterations`` go to
+    :class:`Scram`.
+
+    Raises :class:`~fastxmpp.errors.NoUsableMechanism` (condition
+    ``no-usable-mechanism``) when nothing fits: :class:`~fastxmpp.errors.MechanismNotOffered`
+    when the server offers none of ``preference``,
+    :class:`~fastxmpp.errors.ChannelBindingUnavailable` when only -PLUS mechanisms
+    were left and no channel binding is usable (its message says which type is
+    missing and how to get one).
     """
     offered_set = {m.upper() for m in offered}
     order = [m.upper() for m in preference] if preference is not None else list(DEFAULT_MECHANISM_ORDER)
@@ -912,6 +1014,7 @@ def choose_mechanism(
     binding = _pick_channel_binding(channel_bindings, server_cb_types)
     server_offers_plus = any(m.startswith("SCRAM-") and m.endswith("-PLUS") for m in offered_set)
     skipped: List[str] = []
+    unbound: List[str] = []  # -PLUS offered, but no channel binding both sides support
 
     for mech in order:
         if mech not in offered_set:
@@ -941,6 +1044,7 @@ def choose_mechanism(
             if hash_name.upper() not in _HASH_ALIASES:
                 continue
             if plus and binding is None:
+                unbound.append(mech)
                 continue
             return Scram(
                 hash_name,
@@ -953,9 +1057,86 @@ def choose_mechanism(
                 advertised_mechanisms=list(offered),
                 advertised_cb_types=list(server_cb_types) if server_cb_types else None,
                 min_iterations=min_iterations,
+                max_iterations=max_iterations,
+                inline_iterations=inline_iterations,
             )
+
+    offered_text = ", ".join(offered) or "nothing"
+    not_offered = [m for m in order if m not in offered_set] if preference is not None else []
+    if preference is not None and len(not_offered) == len(order):
+        asked = ", ".join(order) or "none (an empty list)"
+        raise MechanismNotOffered(
+            f"the server does not offer the SASL mechanism(s) asked for (mechanisms=): {asked}; "
+            f"it offers: {offered_text}",
+            requested=order,
+            offered=list(offered),
+        )
+    if unbound and have_credentials:
+        raise _channel_binding_unavailable(unbound, channel_bindings, server_cb_types, encrypted,
+                                           not_offered, offered_text)
     reasons = "; ".join(skipped)
-    what = f"server offers {', '.join(offered) or 'nothing'}"
+    what = f"server offers {offered_text}"
+    if not_offered:
+        what += f" (not {', '.join(not_offered)}, asked for with mechanisms=)"
     if not have_credentials and not client_cert:
         what += " and no credentials were given"
-    raise SASLError("no-usable-mechanism", f"{what}{'; ' + reasons if reasons else ''}")
+    raise NoUsableMechanism(f"{what}{'; ' + reasons if reasons else ''}")
+
+
+#: How to get each channel-binding type (for ChannelBindingUnavailable).
+_CB_HOW_TO: Dict[str, str] = {
+    "tls-exporter": (
+        "tls-exporter (RFC 9266) needs TLS 1.3 and a TLS object with export_keying_material(), "
+        "which Python's ssl module does not have (pyOpenSSL's Connection has it)"
+    ),
+    "tls-unique": (
+        "tls-unique (RFC 5929) exists only on TLS 1.2 (RFC 9266 leaves it undefined on TLS 1.3): "
+        "cap the connection at TLS 1.2 (ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2) "
+        "if the server allows TLS 1.2"
+    ),
+    "tls-server-end-point": (
+        "tls-server-end-point (RFC 5929) works on any TLS version: it needs the 'cryptography' "
+        "package and a server certificate signed with one hash (not Ed25519/Ed448)"
+    ),
+}
+
+
+def _channel_binding_unavailable(
+    mechanisms: List[str],
+    channel_bindings: Optional[Dict[str, bytes]],
+    server_cb_types: Optional[Sequence[str]],
+    encrypted: bool,
+    not_offered: List[str],
+    offered_text: str,
+) -> ChannelBindingUnavailable:
+    """The error for -PLUS mechanisms that cannot be used: which binding is missing, and how to get one."""
+    have = [t for t in CHANNEL_BINDING_PREFERENCE if t in (channel_bindings or {})]
+    have += sorted(t for t in (channel_bindings or {}) if t not in CHANNEL_BINDING_PREFERENCE)
+    if server_cb_types:
+        supported = list(server_cb_types)
+        server_text = f"the server supports {', '.join(supported)} (its XEP-0440 list)"
+    else:
+        supported = [t for t in CHANNEL_BINDING_PREFERENCE if t in _RFC_DEFAULT_CB_TYPES]
+        server_text = (f"the server sent no XEP-0440 list, so only {' and '.join(supported)} are assumed "
+                       f"(tls-server-end-point never is)")
+    missing = [t for t in supported if t not in have]
+    if have:
+        have_text = f"this connection provides {', '.join(have)}"
+    elif not encrypted:
+        have_text = "this connection provides none (it is not encrypted: channel binding needs TLS)"
+    else:
+        have_text = "this connection provides none"
+    hints = [_CB_HOW_TO.get(t, f"{t} is not a type fastxmpp can compute") for t in missing]
+    unlisted = [t for t in have if t not in supported]
+    if "tls-server-end-point" in unlisted:
+        hints.append("tls-server-end-point is only used when the server lists it in its "
+                     "XEP-0440 <sasl-channel-binding/> feature")
+    text = (f"{', '.join(mechanisms)} needs a channel binding both sides support, and there is none: "
+            f"{server_text}; {have_text}")
+    if missing:
+        text += f"; missing: {', '.join(missing)}"
+    if hints:
+        text += ". " + "; ".join(hints)
+    if not_offered:
+        text += f". (Not offered by the server, which offers {offered_text}: {', '.join(not_offered)}.)"
+    return ChannelBindingUnavailable(text, mechanisms=mechanisms, missing=missing, available=have)

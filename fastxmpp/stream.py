@@ -12,6 +12,7 @@ Driver loop::
     while ...:
         stream.receive_data(recv())         # may raise StreamError / SASLError
         for event in stream.events(): ...   # TLSRequested -> start TLS, then stream.tls_established(...)
+                                            # KeyDerivationRequested -> stream.key_derived(event.derivation.run())
         send(stream.data_to_send())
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import errors, events
 from .element import Element
 from .jid import JID
-from .sasl import Mechanism, choose_mechanism
+from .sasl import DEFAULT_INLINE_ITERATIONS, DEFAULT_MAX_ITERATIONS, DEFAULT_MIN_ITERATIONS, Mechanism, choose_mechanism
 from .serializer import serialize, stream_footer, stream_header
 from .sm import MOD as SM_MOD
 from .sm import NS_SM, SMState, StreamManagement, parse_h
@@ -82,6 +83,8 @@ TRANSITIONS: Dict[Tuple[str, str], str] = {
     ("sasl", "challenge"): "_on_challenge",
     ("sasl", "success"): "_on_success",
     ("sasl", "sasl-failure"): "_on_sasl_failure",
+    # waiting for the driver's key derivation (KeyDerivationRequested): the server must wait too
+    ("sasl-key", "sasl-failure"): "_on_sasl_failure",
     ("resume", "sm-resumed"): "_on_resumed",
     ("resume", "sm-failed"): "_on_resume_failed",
     ("bind", "stanza"): "_on_bind_stanza",
@@ -95,7 +98,7 @@ TRANSITIONS: Dict[Tuple[str, str], str] = {
     ("closing", "sm-r"): "_on_ack_request",
     ("closing", "sm-a"): "_on_ack",
 }
-for _state in ("await-header", "starttls", "sasl", "resume", "bind", "session", "ready", "closing"):
+for _state in ("await-header", "starttls", "sasl", "sasl-key", "resume", "bind", "session", "ready", "closing"):
     TRANSITIONS[(_state, "stream-error")] = "_on_stream_error"
     TRANSITIONS[(_state, "end")] = "_on_end"
 TRANSITIONS[("await-features", "end")] = "_on_end"
@@ -122,12 +125,22 @@ class ClientStream:
     ``on_stanza``, if given, is called with each received stanza (not IQ
     responses) at once, instead of queueing a ``StanzaReceived``, whenever no
     other event is queued: the order of stanzas and events stays the same.
+
+    SCRAM: the server's PBKDF2 iteration count must be at most
+    ``scram_max_iterations`` (default 10,000,000, about 3 s of CPU; more fails
+    with ``SASLError("mechanism-too-weak")``).  A count above
+    ``scram_inline_iterations`` (default 100,000; ``None``: never) whose keys are
+    not in ``sasl_cache`` is not derived inside :meth:`receive_data`: the stream
+    pauses in state ``sasl-key`` and emits :class:`~fastxmpp.events.KeyDerivationRequested`;
+    the driver runs ``event.derivation.run()`` (the asyncio client in a thread)
+    and hands the result to :meth:`key_derived`.
     """
 
     # slots keep an idle session small; "__dict__" still takes any other attribute
     __slots__ = (
         "jid", "password", "tls_active", "require_tls", "allow_plain_unencrypted", "allow_anonymous",
-        "client_cert", "mechanism_preference", "sasl_cache", "stream_management", "ack_every", "lang",
+        "client_cert", "mechanism_preference", "sasl_cache", "scram_max_iterations", "scram_inline_iterations",
+        "stream_management", "ack_every", "lang",
         "state", "authenticated", "mechanism", "bound_jid", "server_features", "channel_bindings", "sm",
         "on_stanza", "_resume_requested", "_tokenizer", "_out", "_events", "_mechanism", "_pending_iq",
         "_ids", "_id_prefix", "_internal_iq", "__dict__", "__weakref__")
@@ -144,6 +157,8 @@ class ClientStream:
         client_cert: bool = False,
         mechanisms: Optional[List[str]] = None,
         sasl_cache: Any = None,
+        scram_max_iterations: int = DEFAULT_MAX_ITERATIONS,
+        scram_inline_iterations: Optional[int] = DEFAULT_INLINE_ITERATIONS,
         stream_management: bool = True,
         resume: Optional[SMState] = None,
         ack_every: int = 50,
@@ -161,6 +176,10 @@ class ClientStream:
         self.client_cert = client_cert
         self.mechanism_preference = mechanisms
         self.sasl_cache = sasl_cache
+        if scram_max_iterations < DEFAULT_MIN_ITERATIONS:
+            raise ValueError(f"scram_max_iterations must be at least {DEFAULT_MIN_ITERATIONS} (RFC 7677)")
+        self.scram_max_iterations = scram_max_iterations
+        self.scram_inline_iterations = scram_inline_iterations
         self.stream_management = stream_management
         self.ack_every = ack_every
         self.lang = lang
@@ -226,6 +245,20 @@ class ClientStream:
         """True when the bytes received so far end inside a top-level element (a stanza
         begun and not finished); a keepalive does not count such a read as a sign of life."""
         return self._tokenizer.in_stanza
+
+    def key_derived(self, salted_password: bytes) -> None:
+        """The result of ``KeyDerivationRequested.derivation.run()``: the SASL exchange goes on.
+
+        Ignored when the stream closed meanwhile (the driver's thread may finish late).
+        """
+        if self.state == "closed":
+            return
+        mech = self._mechanism
+        if self.state != "sasl-key" or mech is None:
+            raise errors.LocalProtocolError(f"key_derived() in state {self.state!r}")
+        response = self._sasl_step(lambda: mech.keys_derived(salted_password))
+        self.state = "sasl"
+        self._send_response(response)
 
     def events(self) -> List[events.Event]:
         out, self._events = self._events, []
@@ -414,8 +447,6 @@ class ClientStream:
         cb_el = features.find("{%s}sasl-channel-binding" % NS_SASL_CB)
         cb_types = [c.get("type") for c in cb_el.findall("{%s}channel-binding" % NS_SASL_CB)] \
             if cb_el is not None else None
-        if self.mechanism_preference is not None:
-            offered = [m for m in offered if m in self.mechanism_preference] or []
         try:
             mech = choose_mechanism(
                 offered,
@@ -429,6 +460,8 @@ class ClientStream:
                 client_cert=self.client_cert,
                 preference=self.mechanism_preference,
                 salted_password_cache=self.sasl_cache,
+                max_iterations=self.scram_max_iterations,
+                inline_iterations=self.scram_inline_iterations,
             )
         except errors.SASLError:
             self._out.append(stream_footer())
@@ -452,6 +485,14 @@ class ClientStream:
         mech = self._mechanism
         assert mech is not None
         response = self._sasl_step(lambda: mech.challenge(_b64decode(el.text)))
+        if response is None:  # SCRAM waits for a PBKDF2 too slow to run here
+            self.state = "sasl-key"
+            self._events.append(events.KeyDerivationRequested(
+                mechanism=mech.name, derivation=mech.key_derivation))
+            return
+        self._send_response(response)
+
+    def _send_response(self, response: bytes) -> None:
         self._out.append(serialize(
             Element("{%s}response" % NS_SASL, text=_b64encode(response))))
 

@@ -791,3 +791,131 @@ def test_core_imports_no_ssl_or_network():
             "print(sorted(bad)); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# Key derivation outside the exchange (inline_iterations) and the iteration cap
+# ---------------------------------------------------------------------------
+
+RFC5802_FINAL = b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+
+
+def test_large_iteration_count_pauses_for_the_caller_to_derive():
+    m = rfc5802_mech(inline_iterations=4095)  # SF asks for 4096
+    assert m.challenge(SF) is None
+    derivation = m.key_derivation
+    assert derivation == sasl.KeyDerivation("sha1", b"pencil", base64.b64decode("QSXCR+Q6sek8bf92"), 4096)
+    assert "pencil" not in repr(derivation) and "4096" in repr(derivation)
+    with pytest.raises(SASLError):  # the server must wait for our answer
+        m.challenge(SF)
+
+
+def test_derived_keys_give_the_same_answer_as_inline():
+    m = rfc5802_mech(inline_iterations=4095)
+    assert m.challenge(SF) is None
+    assert m.keys_derived(m.key_derivation.run()) == RFC5802_FINAL
+    assert m.key_derivation is None
+    m.success(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=")
+    assert m.is_complete
+    # at or below the threshold: inline, as before
+    assert rfc5802_mech(inline_iterations=4096).challenge(SF) == RFC5802_FINAL
+
+
+def test_derived_keys_fill_the_cache_and_a_cached_count_does_not_pause():
+    cache = ScramKeyCache()
+    m = rfc5802_mech(inline_iterations=10, salted_password_cache=cache)
+    assert m.challenge(SF) is None
+    m.keys_derived(m.key_derivation.run())
+    assert len(cache) == 1
+    again = rfc5802_mech(inline_iterations=10, salted_password_cache=cache)
+    assert again.challenge(SF) == RFC5802_FINAL and again.key_derivation is None
+
+
+def test_plus_with_derivation_outside_binds_the_channel():
+    m = Scram("SHA-256", "user", "pencil", cnonce="abc", channel_binding=CB, inline_iterations=100)
+    server = ScramServer("sha256", "pencil", iterations=4096, cb_data=CB.data)
+    assert m.challenge(server.first(m.initial_response())) is None
+    final = m.keys_derived(m.key_derivation.run())
+    assert base64.b64decode(dict(a.split(b"=", 1) for a in final.split(b","))[b"c"]) == b"p=tls-exporter,," + CB.data
+    m.success(server.final(final))  # the independent server checked the proof
+    assert m.is_complete and m.name == "SCRAM-SHA-256-PLUS"
+
+
+def test_keys_derived_misuse():
+    from fastxmpp.errors import LocalProtocolError
+
+    m = rfc5802_mech(inline_iterations=10)
+    with pytest.raises(LocalProtocolError):
+        m.keys_derived(b"\0" * 20)  # nothing asked for yet
+    m.challenge(SF)
+    with pytest.raises(ValueError, match="20 bytes"):
+        m.keys_derived(b"short")
+    with pytest.raises(LocalProtocolError):
+        Plain("user", "pencil").keys_derived(b"\0" * 20)
+
+
+def test_max_iterations_is_configurable_through_choose_mechanism():
+    m = choose_mechanism(["SCRAM-SHA-1"], encrypted=True, min_iterations=1000, max_iterations=4000, **CREDS)
+    m.initial_response()
+    with pytest.raises(SASLError) as exc:
+        m.challenge(b"r=" + m._cnonce.encode() + b"x,s=QSXCR+Q6sek8bf92,i=4096")
+    assert exc.value.condition == "mechanism-too-weak"
+    assert "4096 PBKDF2 iterations, maximum is 4000" in exc.value.text
+    m = choose_mechanism(["SCRAM-SHA-1"], encrypted=True, inline_iterations=10, **CREDS)
+    m.initial_response()
+    assert m.challenge(b"r=" + m._cnonce.encode() + b"x,s=QSXCR+Q6sek8bf92,i=4096") is None
+    assert sasl.DEFAULT_MAX_ITERATIONS == 10_000_000 and sasl.DEFAULT_INLINE_ITERATIONS == 100_000
+
+
+# ---------------------------------------------------------------------------
+# Clear errors: a forced mechanism the server does not offer, -PLUS without a binding
+# ---------------------------------------------------------------------------
+
+
+def test_forced_mechanism_not_offered_names_it_and_lists_the_offered():
+    from fastxmpp.errors import MechanismNotOffered, NoUsableMechanism
+
+    with pytest.raises(MechanismNotOffered) as exc:
+        choose_mechanism(["SCRAM-SHA-1", "PLAIN"], preference=["SCRAM-SHA-512", "scram-sha-256"],
+                         encrypted=True, **CREDS)
+    err = exc.value
+    assert isinstance(err, NoUsableMechanism) and isinstance(err, SASLError)
+    assert err.condition == "no-usable-mechanism"
+    assert err.requested == ("SCRAM-SHA-512", "SCRAM-SHA-256") and err.offered == ("SCRAM-SHA-1", "PLAIN")
+    assert "asked for (mechanisms=): SCRAM-SHA-512, SCRAM-SHA-256" in err.text
+    assert "it offers: SCRAM-SHA-1, PLAIN" in err.text
+    assert "offers nothing" not in str(err)
+    with pytest.raises(MechanismNotOffered, match="it offers: nothing"):
+        choose_mechanism([], preference=["PLAIN"], encrypted=True, **CREDS)
+
+
+def test_plus_on_tls13_without_a_usable_binding_says_which_is_missing():
+    from fastxmpp.errors import ChannelBindingUnavailable
+
+    # TLS 1.3 with CPython's ssl: tls-server-end-point only; no XEP-0440 list from the server
+    with pytest.raises(ChannelBindingUnavailable) as exc:
+        choose_mechanism(["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"], preference=["SCRAM-SHA-256-PLUS"],
+                         channel_bindings=EP, encrypted=True, **CREDS)
+    err = exc.value
+    assert err.condition == "no-usable-mechanism"
+    assert err.mechanisms == ("SCRAM-SHA-256-PLUS",)
+    assert err.missing == ("tls-exporter", "tls-unique") and err.available == ("tls-server-end-point",)
+    text = err.text
+    assert text.startswith("SCRAM-SHA-256-PLUS needs a channel binding")
+    assert "missing: tls-exporter, tls-unique" in text
+    assert "export_keying_material" in text  # how to get tls-exporter
+    assert "TLSVersion.TLSv1_2" in text  # how to get tls-unique
+    assert "XEP-0440" in text  # why the end-point binding we have is not used
+
+
+def test_plus_binding_missing_with_a_xep0440_list():
+    from fastxmpp.errors import ChannelBindingUnavailable
+
+    with pytest.raises(ChannelBindingUnavailable) as exc:
+        choose_mechanism(["SCRAM-SHA-1-PLUS"], channel_bindings=EXP, server_cb_types=["tls-server-end-point"],
+                         encrypted=True, **CREDS)
+    assert exc.value.missing == ("tls-server-end-point",)
+    assert "the server supports tls-server-end-point (its XEP-0440 list)" in exc.value.text
+    assert "'cryptography' package" in exc.value.text
+    with pytest.raises(ChannelBindingUnavailable, match="not encrypted"):
+        choose_mechanism(["SCRAM-SHA-1-PLUS"], encrypted=False, **CREDS)
