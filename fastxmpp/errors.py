@@ -193,7 +193,9 @@ class SASLError(XMPPError):
     Conditions: aborted, account-disabled, credentials-expired, encryption-required,
     incorrect-encoding, invalid-authzid, invalid-mechanism, malformed-request,
     mechanism-too-weak, not-authorized, temporary-auth-failure; plus the local
-    ``server-signature-mismatch`` / ``downgrade-detected`` / ``no-usable-mechanism``.
+    ``server-signature-mismatch`` / ``downgrade-detected`` / ``no-usable-mechanism``
+    (raised as :class:`NoUsableMechanism` or one of its subclasses,
+    :class:`MechanismNotOffered` and :class:`ChannelBindingUnavailable`).
     """
 
     def __init__(self, condition: str, text: str = "") -> None:

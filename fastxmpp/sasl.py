@@ -1073,7 +1073,7 @@ def choose_mechanism(
         )
     if unbound and have_credentials:
         raise _channel_binding_unavailable(unbound, channel_bindings, server_cb_types, encrypted,
-                                           not_offered, offered_text)
+                                           not_offered, offered_text, skipped)
     reasons = "; ".join(skipped)
     what = f"server offers {offered_text}"
     if not_offered:
@@ -1108,6 +1108,7 @@ def _channel_binding_unavailable(
     encrypted: bool,
     not_offered: List[str],
     offered_text: str,
+    skipped: List[str],
 ) -> ChannelBindingUnavailable:
     """The error for -PLUS mechanisms that cannot be used: which binding is missing, and how to get one."""
     have = [t for t in CHANNEL_BINDING_PREFERENCE if t in (channel_bindings or {})]
@@ -1139,4 +1140,6 @@ def _channel_binding_unavailable(
         text += ". " + "; ".join(hints)
     if not_offered:
         text += f". (Not offered by the server, which offers {offered_text}: {', '.join(not_offered)}.)"
+    if skipped:
+        text += ". Also: " + "; ".join(skipped)
     return ChannelBindingUnavailable(text, mechanisms=mechanisms, missing=missing, available=have)
