@@ -25,6 +25,7 @@ Domains: SRV names are built from the ASCII (A-label) form of the domain.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import ipaddress
 import random
@@ -47,6 +48,7 @@ __all__ = [
     "ascii_domain",
     "ip_literal",
     "srv_names",
+    "connect_failure",
 ]
 
 #: Port of the RFC 6120 fallback (STARTTLS, no SRV records).
@@ -262,3 +264,24 @@ def srv_names(domain: str) -> Tuple[str, str]:
     """The absolute SRV owner names to query: (Direct TLS, STARTTLS)."""
     base = ascii_domain(domain)
     return f"{XMPPS_CLIENT}.{base}.", f"{XMPP_CLIENT}.{base}."
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    """One failed connection attempt in words: the errno's name and text for an OS error."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("TimeoutError", "timeout"):
+        if not code:
+            return f"timed out after {timeout:g}s" + (f" ({exc})" if str(exc) else "")
+    if isinstance(exc, OSError) and code in errno.errorcode and exc.strerror:
+        return f"{errno.errorcode[code]} ({exc.strerror})"
+    return repr(exc)
+
+
+def connect_failure(domain: str, failures: Sequence[Tuple[Endpoint, BaseException]], timeout: float) -> str:
+    """The message of the error raised when no endpoint of ``domain`` could be reached:
+    each endpoint tried, with why it failed (``127.0.0.1:5222: ECONNREFUSED (Connection
+    refused)``).  The drivers raise it with the last failure as the cause."""
+    if not failures:
+        return f"could not connect to {domain}: no endpoint to try"
+    tried = "; ".join(f"{endpoint.host}:{endpoint.port}: {_describe(exc, timeout)}" for endpoint, exc in failures)
+    return f"could not connect to {domain}: {tried}"

@@ -344,6 +344,24 @@ class ClientStream:
     def unacked(self) -> List[Any]:
         return list(self.sm.state.unacked)
 
+    def connection_lost(self) -> Tuple[Optional[SMState], List[Any]]:
+        """The transport is gone: what a new connection should do about this session.
+
+        Returns ``(resume, lost)``: ``resume`` is the state to resume from (None when
+        the session cannot be resumed), ``lost`` the stanzas the server may never have
+        received and that no resumption can deliver, for the application to handle
+        (nothing is dropped silently).  A resumption cut short before the server
+        answered keeps the state it started from: the server may still hold the
+        session, so the next connection tries again with the same counters and queue.
+        """
+        self.receive_eof()
+        state = self.sm_state()
+        if state is not None:
+            return state, []
+        if self._resume_requested and self.sm.state.id:
+            return self.sm.state, []  # resumption neither answered nor failed yet
+        return None, self.sm.take_unacked()
+
     # -- negotiation --------------------------------------------------------------------------
     def _open_stream(self) -> None:
         sender = str(self.jid.bare) if self.tls_active and self.jid.localpart else None

@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from fastxmpp import errors, stanza_errors
+from fastxmpp.backoff import Backoff
 from fastxmpp.aio import Client, ConnectionLost
 from fastxmpp.element import Element
 from fastxmpp.stanza import iq, message
@@ -184,7 +185,7 @@ def test_connection_cut_mid_traffic_resumes_without_loss_or_duplicates(prosody, 
                 await asyncio.sleep(0.02)
             for i in range(30):
                 await a.send(message(to=jb + "/b", body=str(i)))
-            a._protocol.transport.abort()  # the socket dies under the client, acks pending
+            a.abort()  # the connection dies under the client, acks pending
             event = await asyncio.wait_for(resumed, 20)
             assert event.resumed
             for i in range(30, 40):
@@ -403,3 +404,48 @@ def test_direct_tls(tmp_path):
                 assert c.stream.server_features.find("{urn:ietf:params:xml:ns:xmpp-tls}starttls") is None
                 assert (await c.iq(ping(srv.domain))).get("type") == "result"
         run(main())
+
+
+def test_cuts_right_after_resumption_inside_the_handler_still_reconnect(prosody, account):
+    """Issue 13.5: a loss inside on_session_started, right after a resumption (and again
+    during the reconnection that follows), leads to a new attempt each time; nothing is
+    lost or duplicated."""
+    (ja, pa), (jb, pb) = account(), account()
+
+    async def main():
+        received = []
+        async with client(prosody, jb + "/b", pb) as b:
+            b.on_message(lambda st: received.append(st.findtext("{jabber:client}body")))
+            a = client(prosody, ja + "/a", pa, reconnect=True)
+            a.backoff = Backoff(initial=0.01, maximum=0.05)
+            sessions = asyncio.Queue()
+            cuts = [3]  # abort inside the handler of the next three resumed sessions
+
+            def started(event):
+                sessions.put_nowait(event)
+                if event.resumed and cuts[0] > 0:
+                    cuts[0] -= 1
+                    a.abort()
+            a.on_session_started = started
+            await a.connect()
+            first = await sessions.get()
+            assert not first.resumed and first.resumable  # with the answer to <enable/>
+            for i in range(20):
+                await a.send(message(to=jb + "/b", body=str(i)))
+            a.abort()
+            for _ in range(4):  # three resumptions cut inside the handler, then one that stays
+                event = await asyncio.wait_for(sessions.get(), 30)
+                assert event.resumed
+            await asyncio.wait_for(_until(lambda: a.is_ready), 30)
+            for i in range(20, 30):
+                await a.send(message(to=jb + "/b", body=str(i)))
+            await asyncio.wait_for(_until(lambda: len(received) >= 30), 30)
+            await asyncio.sleep(0.3)
+            await a.close()
+        assert received == [str(i) for i in range(30)]
+    run(main())
+
+
+async def _until(predicate):
+    while not predicate():
+        await asyncio.sleep(0.02)

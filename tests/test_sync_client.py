@@ -471,3 +471,17 @@ def test_server_restart_gives_fresh_session(make_client, server):
         assert sorted(back + got_acked) == sorted(before[client] + during[client])
     assert a.ping(timeout=10).get("type") == "result"
     assert c.sm_state() is not None  # the fresh session is resumable again
+
+
+def test_abort_is_a_connection_loss_and_reconnect_resumes(make_client):
+    a, b = make_client(), make_client()
+    a.wait_for_acks(timeout=10)
+    a.abort()
+    assert not a.is_ready and a.sm_state() is not None
+    with pytest.raises(ConnectionLost) as info:
+        a.send(message(to=b.bound_jid, body="x"))
+    assert "abort()" in str(info.value.__cause__)
+    a.backoff = Backoff(initial=0.01, maximum=0.05)
+    assert a.reconnect().resumed
+    a.send(message(to=b.bound_jid, body="after"))
+    assert body_of(b.recv(timeout=10)) == "after"

@@ -334,7 +334,7 @@ def test_aio_automatic_reconnect_resumes_tls(ticket_server):
         await sessions.get()
         assert not c.tls_resumed
         first = c._protocol
-        c._protocol.transport.abort()
+        c.abort()
         await asyncio.wait_for(sessions.get(), 20)
         assert c._protocol is not first and c.tls_resumed
         await aio_round_trip(c, srv)

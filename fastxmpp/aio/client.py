@@ -11,16 +11,17 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
 from .. import errors, events
 from ..backoff import Backoff
-from ..connect import Endpoint, explicit_endpoint
+from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
 from ..handlers import KIND_START, HandlerRegistry, iq_reply
 from ..jid import JID
-from ..sasl import channel_bindings_from_ssl
+from ..sasl import DEFAULT_MAX_ITERATIONS, channel_bindings_from_ssl
 from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
 from ..tlsconfig import make_client_context, server_hostname_for
 from ..tlssessions import TLSSessionCache
+from . import im as _im
 
 __all__ = ["Client", "ConnectionLost"]
 
@@ -36,6 +37,8 @@ _TLS_RECORD = 16384  # the most plaintext one TLS record carries
 _FLUSH_EVERY = 32  # stanzas queued without a flush before send() writes at once
 _KIND_OF_TAG = {"{jabber:client}" + kind: kind for kind in ("message", "presence", "iq")}
 _read_buffers = threading.local()
+_HOLD_QUEUES = 1  # a stanzas() queue is full
+_HOLD_HANDLERS = 2  # max_pending_handlers coroutine handlers are running
 
 
 def _read_buffer() -> memoryview:
@@ -57,12 +60,13 @@ class _Protocol(asyncio.BufferedProtocol):
     """
 
     __slots__ = ("client", "transport", "paused", "_drained", "lost", "tls", "_incoming", "_outgoing",
-                 "_handshake", "_buffer")
+                 "_handshake", "_buffer", "reading_paused")
 
     def __init__(self, client: "Client") -> None:
         self.client = client
         self.transport: Optional[asyncio.Transport] = None
         self.paused = False  # the transport's write buffer is above its high-water mark
+        self.reading_paused = False  # the client holds reading (back-pressure)
         self._drained: Optional[asyncio.Future] = None
         loop = asyncio.get_running_loop()
         self.lost = loop.create_future()
@@ -120,6 +124,7 @@ class _Protocol(asyncio.BufferedProtocol):
         tls, incoming = self.tls, self._incoming
         assert tls is not None and incoming is not None
         chunks = []
+        closed = False
         # one record per read; checking what is buffered first saves the SSLWantReadError
         while incoming.pending or tls.pending():
             try:
@@ -127,18 +132,25 @@ class _Protocol(asyncio.BufferedProtocol):
             except ssl.SSLWantReadError:
                 break  # a partial record: the rest comes with the next read
             except ssl.SSLZeroReturnError:
-                break  # close_notify: the TCP close follows
+                closed = True
+                break
             except ssl.SSLError as exc:
                 self.client._failed(exc)
                 if self.transport is not None:
                     self.transport.abort()
                 return
             if not chunk:
+                # close_notify (read() gives b"" for it): the server will send nothing
+                # more, whether or not it closes TCP; what came before it is still handled
+                closed = True
                 break
             chunks.append(chunk)
         self._send_tls()  # post-handshake messages (tickets, key updates)
         if chunks:
             self.client._data_received(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if closed and self.transport is not None:
+            self.client._failed(ConnectionLost("the server ended TLS (close_notify)"))
+            self.transport.abort()  # connection_lost() follows: a loss like any other
 
     # -- asyncio callbacks ---------------------------------------------------------------------
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -198,17 +210,24 @@ class Client(HandlerRegistry):
     ``async with Client(jid, password, ...) as client:`` connects, negotiates
     (STARTTLS or Direct TLS, SASL, bind, stream management) and is ready;
     leaving the block closes the stream cleanly.
+
+    ``scram_max_iterations`` caps the PBKDF2 iteration count a server may ask for in
+    SCRAM (default 10,000,000, about 3 s of CPU; more fails with
+    ``SASLError("mechanism-too-weak")``).  Counts above 100,000 are derived in a
+    thread (the default executor), so the event loop keeps running meanwhile.
     """
 
     # slots keep an idle session small; "__dict__" still takes any other attribute
     __slots__ = (
         "jid", "password", "host", "port", "direct_tls", "ssl_context", "require_tls",
         "allow_plain_unencrypted", "mechanisms", "sasl_cache", "tls_session_cache", "stream_management",
+        "scram_max_iterations",
         "reconnect", "max_reconnect_attempts", "keepalive", "dead_timeout", "connect_timeout", "iq_timeout",
         "write_buffer_limit", "nameservers", "dns_port", "backoff", "stream", "bound_jid", "error",
-        "_protocol", "_ready", "_iqs", "_queues", "_overflow", "_reading_paused", "_unflushed",
+        "_protocol", "_ready", "_iqs", "_queues", "_overflow", "_unflushed",
         "_flush_scheduled", "_closing", "_tasks", "_last_rx", "_keepalive_task", "_reconnect_task",
         "on_resume_failed", "on_session_started", "on_disconnected", "_endpoint", "_tls_key",
+        "close_timeout", "max_pending_handlers", "dropped_at_close", "_read_holds", "_resume",
         "__dict__", "__weakref__")
 
     def __init__(
@@ -226,6 +245,7 @@ class Client(HandlerRegistry):
         allow_plain_unencrypted: bool = False,
         mechanisms: Optional[List[str]] = None,
         sasl_cache: Any = None,
+        scram_max_iterations: int = DEFAULT_MAX_ITERATIONS,
         tls_session_cache: Optional[TLSSessionCache] = None,
         stream_management: bool = True,
         reconnect: bool = False,
@@ -237,6 +257,8 @@ class Client(HandlerRegistry):
         write_buffer_limit: int = 1 << 20,
         nameservers: Optional[List[str]] = None,
         dns_port: int = 53,
+        close_timeout: float = 2.0,
+        max_pending_handlers: int = 1000,
     ) -> None:
         self.jid = jid if isinstance(jid, JID) else JID(jid)
         self.password = password
@@ -248,6 +270,7 @@ class Client(HandlerRegistry):
         self.allow_plain_unencrypted = allow_plain_unencrypted
         self.mechanisms = mechanisms
         self.sasl_cache = sasl_cache
+        self.scram_max_iterations = scram_max_iterations
         self.tls_session_cache = tls_session_cache  # shared pool of TLS sessions to resume
         self.stream_management = stream_management
         self.reconnect = reconnect
@@ -269,7 +292,16 @@ class Client(HandlerRegistry):
         self._init_handlers()
         self._queues: List[asyncio.Queue] = []
         self._overflow: List[Tuple[asyncio.Queue, Any]] = []
-        self._reading_paused = False
+        self._read_holds = 0  # why reading is held: _HOLD_QUEUES | _HOLD_HANDLERS
+        #: How long close() waits for the server's </stream:stream> before dropping the connection.
+        self.close_timeout = close_timeout
+        #: Coroutine handlers (tasks) in flight at most: at this count the client stops
+        #: reading from the socket until half of them finished, so that TCP pushes back
+        #: on a server that sends faster than the handlers keep up.
+        self.max_pending_handlers = max(1, max_pending_handlers)
+        #: Stanzas that arrived after close() started: not handled, only counted.
+        self.dropped_at_close = 0
+        self._resume: Optional[SMState] = None  # what the next reconnection resumes
         self._unflushed = 0
         self._flush_scheduled = False
         self._closing = False
@@ -295,7 +327,8 @@ class Client(HandlerRegistry):
     async def connect(self, *, resume: Optional[SMState] = None) -> None:
         """Connect, negotiate and wait until the session is ready (or raise why not)."""
         self._closing = False
-        last: Optional[BaseException] = None
+        self.__dict__.pop("_dispatch", None)  # close() made it drop stanzas
+        failures: List[Tuple[Endpoint, BaseException]] = []
         for endpoint in await self._endpoints():
             try:
                 await asyncio.wait_for(self._connect_to(endpoint, resume), self.connect_timeout)
@@ -303,9 +336,10 @@ class Client(HandlerRegistry):
                 return
             except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
                 log.info("connecting to %s:%s failed: %r", endpoint.host, endpoint.port, exc)
-                last = exc
+                failures.append((endpoint, exc))
                 self._abort_transport()
-        raise ConnectionLost(f"could not connect to {self.jid.domain}: {last!r}") from last
+        raise ConnectionLost(connect_failure(self.jid.domain, failures, self.connect_timeout)) \
+            from (failures[-1][1] if failures else None)
 
     async def _endpoints(self) -> List[Endpoint]:
         if self.host is not None:
@@ -321,7 +355,7 @@ class Client(HandlerRegistry):
             self.jid, self.password, tls_active=endpoint.direct_tls, require_tls=self.require_tls,
             allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
             sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume,
-            on_stanza=self._dispatch)
+            on_stanza=self._dispatch, scram_max_iterations=self.scram_max_iterations)
         self._ready = loop.create_future()
         self._endpoint, self._tls_key = endpoint, None
         host = endpoint.host
@@ -349,22 +383,49 @@ class Client(HandlerRegistry):
             self._keepalive_task = loop.create_task(self._keepalive_loop())
 
     async def close(self) -> None:
-        """Close the stream cleanly (RFC 6120 closing handshake) and the connection."""
+        """Close the stream cleanly (RFC 6120 closing handshake) and the connection.
+
+        Returns within ``close_timeout`` seconds whatever the server does: when its
+        ``</stream:stream>`` has not come by then, the connection is dropped.  Stanzas
+        that arrive after close() started are not handled (not passed to handlers or
+        to :meth:`stanzas`): they are counted in :attr:`dropped_at_close`.  IQ
+        responses still complete their :meth:`iq` calls; handler tasks already
+        running are not waited for.
+        """
         self._closing = True
+        self._dispatch = self._drop_stanza  # type: ignore[method-assign]
+        if self.stream is not None:
+            self.stream.on_stanza = self._drop_stanza
         for task in (self._keepalive_task, self._reconnect_task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         protocol = self._protocol
         if protocol is None or protocol.transport is None:
             return
+        self._read_holds = 0
+        self._release_reading(0)  # read the server's answer, whatever held reading
         if self.stream is not None and self.stream.state not in ("closed", "idle"):
             self.stream.close()
             self._flush(protocol)
             try:
-                await asyncio.wait_for(asyncio.shield(protocol.lost), 5.0)
+                await asyncio.wait_for(asyncio.shield(protocol.lost), self.close_timeout)
             except asyncio.TimeoutError:
-                pass
+                log.info("no </stream:stream> from the server within %gs: dropping the connection",
+                         self.close_timeout)
         self._abort_transport()
+
+    def abort(self) -> None:
+        """Drop the connection at once, without ``</stream:stream>``.
+
+        This counts as a connection loss: pending :meth:`iq` calls fail with
+        :class:`ConnectionLost`, the stream management state is kept, and with
+        ``reconnect=True`` a new connection resumes the session.  Load and fault
+        tests use it; :meth:`close` is the clean way out.
+        """
+        self._abort_transport()
+
+    def _drop_stanza(self, stanza: Element) -> None:
+        self.dropped_at_close += 1
 
     @property
     def is_ready(self) -> bool:
@@ -375,6 +436,27 @@ class Client(HandlerRegistry):
         """Whether this connection's TLS handshake resumed an earlier session."""
         protocol = self._protocol
         return bool(protocol is not None and protocol.tls is not None and protocol.tls.session_reused)
+
+    # -- IM (RFC 6121, fastxmpp.im): each created, with its handlers, on first use -------------
+    @property
+    def roster(self) -> "_im.Roster":
+        """The roster: ``await client.roster.fetch()``, ``add()``, ``remove()``, a mapping of items."""
+        return _im.IM.of(self).roster
+
+    @property
+    def presence(self) -> "_im.Presence":
+        """Our presence (``await client.presence.available()``) and every contact's."""
+        return _im.IM.of(self).presence
+
+    @property
+    def subscriptions(self) -> "_im.Subscriptions":
+        """Presence subscriptions: ``subscribe()``, ``approve()``, ``on_request``, ``policy``."""
+        return _im.IM.of(self).subscriptions
+
+    @property
+    def messages(self) -> "_im.Messages":
+        """Parsed messages for ``on_message`` listeners, ``send()`` and ``reply()``."""
+        return _im.IM.of(self).messages
 
     # -- sending ---------------------------------------------------------------------------------
     async def send(self, stanza: Element) -> None:
@@ -412,8 +494,11 @@ class Client(HandlerRegistry):
         future = asyncio.get_running_loop().create_future()
         self._iqs[iq_id] = future
         self._flush(protocol)
+        wait = timeout or self.iq_timeout
         try:
-            response = await asyncio.wait_for(future, timeout or self.iq_timeout)
+            response = await asyncio.wait_for(future, wait)
+        except asyncio.TimeoutError:
+            raise asyncio.TimeoutError(f"no response to iq {iq_id!r} within {wait:g}s") from None
         finally:
             self._iqs.pop(iq_id, None)
             stream.cancel_iq(iq_id)
@@ -481,9 +566,23 @@ class Client(HandlerRegistry):
             self._overflow.pop(0)
             if queue in self._queues:
                 queue.put_nowait(item)
+        self._release_reading(_HOLD_QUEUES)
+
+    def _hold_reading(self, why: int) -> None:
+        """Stop reading from the socket (TCP then pushes back on the server)."""
+        self._read_holds |= why
         protocol = self._protocol
-        if self._reading_paused and protocol is not None and protocol.transport is not None:
-            self._reading_paused = False
+        if protocol is not None and not protocol.reading_paused and protocol.transport is not None:
+            protocol.reading_paused = True
+            protocol.transport.pause_reading()
+
+    def _release_reading(self, why: int) -> None:
+        """Read again once nothing else holds reading."""
+        self._read_holds &= ~why
+        protocol = self._protocol
+        if not self._read_holds and protocol is not None and protocol.reading_paused \
+                and protocol.transport is not None:
+            protocol.reading_paused = False
             protocol.transport.resume_reading()
 
     # -- protocol callbacks ---------------------------------------------------------------------
@@ -523,8 +622,11 @@ class Client(HandlerRegistry):
                     future.set_result(event.stanza)
             elif isinstance(event, events.TLSRequested):
                 self._start_tls(event.server_hostname)
+            elif isinstance(event, events.KeyDerivationRequested):
+                self._derive_key(event.derivation)
             elif isinstance(event, events.SessionStarted):
                 self.bound_jid = event.jid
+                self._resume = None  # the stream holds the session's state now
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_result(event)
                 for listener in self._session_listeners or ():
@@ -549,10 +651,8 @@ class Client(HandlerRegistry):
         for queue in self._queues:
             if self._overflow or queue.full():
                 self._overflow.append((queue, stanza))
-                protocol = self._protocol
-                if not self._reading_paused and protocol is not None and protocol.transport is not None:
-                    self._reading_paused = True
-                    protocol.transport.pause_reading()
+                if not self._read_holds & _HOLD_QUEUES:
+                    self._hold_reading(_HOLD_QUEUES)
             else:
                 queue.put_nowait(stanza)
         if kind == "iq" and stanza.get("type") in ("get", "set"):
@@ -616,13 +716,36 @@ class Client(HandlerRegistry):
 
     def _spawn(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)
-        self._tasks[task] = None
+        tasks = self._tasks
+        tasks[task] = None
         task.add_done_callback(self._task_done)
+        if len(tasks) >= self.max_pending_handlers:
+            self._hold_reading(_HOLD_HANDLERS)
 
     def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.pop(task, None)
+        tasks = self._tasks
+        tasks.pop(task, None)
+        if self._read_holds & _HOLD_HANDLERS and len(tasks) <= self.max_pending_handlers // 2:
+            self._release_reading(_HOLD_HANDLERS)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+    def _derive_key(self, derivation: Any) -> None:
+        """SCRAM waits for a long PBKDF2: run it in a thread (it releases the GIL), the loop goes on."""
+        future = asyncio.get_running_loop().run_in_executor(None, derivation.run)
+        future.add_done_callback(functools.partial(self._key_derived, self._protocol))
+
+    def _key_derived(self, protocol: Optional[_Protocol], future: asyncio.Future) -> None:
+        stream = self.stream
+        if protocol is None or protocol is not self._protocol or stream is None or future.cancelled():
+            return  # that connection is gone
+        try:
+            stream.key_derived(future.result())
+        except Exception as exc:  # noqa: BLE001 - the login fails with it
+            self._failed(exc)
+            self._abort_transport()
+            return
+        self._flush(protocol)
 
     def _start_tls(self, hostname: str) -> None:
         """<proceed/> arrived: hand every following byte to TLS at once, restart when done."""
@@ -676,8 +799,8 @@ class Client(HandlerRegistry):
         if protocol is not self._protocol:
             return
         stream = self.stream
+        resume, lost_stanzas = stream.connection_lost() if stream is not None else (None, [])
         if stream is not None:
-            stream.receive_eof()
             stream.events()
         lost = ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed")
         self._failed(lost if self.error is None else self.error)
@@ -686,25 +809,33 @@ class Client(HandlerRegistry):
         if self._closing:
             self._end_queues()
             return
-        resume = stream.sm_state() if stream is not None else None
-        if resume is None and stream is not None and stream.unacked():
-            # the session cannot be resumed: never drop stanzas silently
-            unacked = stream.unacked()
-            stream.sm.take_unacked()
+        if lost_stanzas:  # the session cannot be resumed: never drop stanzas silently
             log.warning("connection lost before stream management was confirmed; "
-                        "%d unacked stanzas handed back", len(unacked))
+                        "%d unacked stanzas handed back", len(lost_stanzas))
             if self.on_resume_failed is not None:
-                self._call(self.on_resume_failed, unacked)
-        if self.reconnect and (self._reconnect_task is None or self._reconnect_task.done()):
-            self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop(resume))
+                self._call(self.on_resume_failed, lost_stanzas)
+        if stream is not None:
+            self._resume = resume
+        # every loss of a session that was up leads to a new attempt, whatever the
+        # reconnect loop is doing: a running loop sees the loss once connect() returns
+        if self.reconnect and self.bound_jid is not None and \
+                (self._reconnect_task is None or self._reconnect_task.done()):
+            self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    def _alive(self) -> bool:
+        protocol, stream = self._protocol, self.stream
+        return protocol is not None and not protocol.lost.done() and stream is not None \
+            and stream.state == "ready"
 
     def _abort_transport(self) -> None:
         protocol = self._protocol
         if protocol is not None and protocol.transport is not None:
             protocol.transport.abort()
 
-    async def _reconnect_loop(self, resume: Optional[SMState]) -> None:
-        while not self._closing:
+    async def _reconnect_loop(self) -> None:
+        """Connect again until a session is up and still alive (resuming ``_resume``,
+        which each loss updates); a loss while connect() runs is seen when it returns."""
+        while not self._closing and not self._alive():
             delay = self.backoff.next_delay()
             if self.max_reconnect_attempts is not None and self.backoff.attempts > self.max_reconnect_attempts:
                 log.error("giving up reconnecting after %d attempts", self.backoff.attempts - 1)
@@ -712,14 +843,18 @@ class Client(HandlerRegistry):
                 return
             log.info("reconnecting in %.2fs (attempt %d)", delay, self.backoff.attempts)
             await asyncio.sleep(delay)
+            if self._closing:
+                return
             try:
                 self.error = None
-                await self.connect(resume=resume)
+                await self.connect(resume=self._resume)
+            except errors.SASLError as exc:
+                log.error("reconnect failed, not trying again: %r", exc)
+                self.error = exc
+                self._end_queues()
                 return
-            except (errors.XMPPError, OSError, asyncio.TimeoutError) as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure leads to a new attempt
                 log.info("reconnect failed: %r", exc)
-                if isinstance(exc, errors.SASLError):
-                    return
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()

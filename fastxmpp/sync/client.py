@@ -27,16 +27,17 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 
 from .. import errors, events
 from ..backoff import Backoff
-from ..connect import Endpoint, explicit_endpoint
+from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
 from ..handlers import HandlerRegistry, iq_reply
 from ..jid import JID
-from ..sasl import channel_bindings_from_ssl
+from ..sasl import DEFAULT_MAX_ITERATIONS, channel_bindings_from_ssl
 from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
 from ..tlsconfig import make_client_context, server_hostname_for
 from ..tlssessions import TLSSessionCache
+from . import im as _im
 
 __all__ = ["Client", "ConnectionLost"]
 
@@ -47,6 +48,7 @@ NS_PING = "urn:xmpp:ping"
 RECV_SIZE = 65536
 
 _TIMEOUTS = (socket.timeout, BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+_CLOSED_BY_CLIENT = "connection closed by the client (close() was called)"
 
 
 class ConnectionLost(errors.XMPPError, ConnectionError):
@@ -64,6 +66,9 @@ class Client(HandlerRegistry):
     (:meth:`on_message`, :meth:`on_presence`, :meth:`on_iq`); a stanza of a
     kind without handlers is queued for :meth:`recv`, except an IQ get/set,
     which is answered with ``service-unavailable`` (RFC 6120 8.4).
+
+    ``scram_max_iterations`` caps the PBKDF2 iteration count a server may ask for in
+    SCRAM (default 10,000,000; more fails with ``SASLError("mechanism-too-weak")``).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class Client(HandlerRegistry):
         allow_plain_unencrypted: bool = False,
         mechanisms: Optional[List[str]] = None,
         sasl_cache: Any = None,
+        scram_max_iterations: int = DEFAULT_MAX_ITERATIONS,
         tls_session_cache: Optional[TLSSessionCache] = None,
         stream_management: bool = True,
         max_reconnect_attempts: Optional[int] = None,
@@ -104,6 +110,7 @@ class Client(HandlerRegistry):
         self.allow_plain_unencrypted = allow_plain_unencrypted
         self.mechanisms = mechanisms
         self.sasl_cache = sasl_cache
+        self.scram_max_iterations = scram_max_iterations
         #: Shared pool of TLS sessions to resume from (None: always a full handshake).
         self.tls_session_cache = tls_session_cache
         self.stream_management = stream_management
@@ -137,6 +144,8 @@ class Client(HandlerRegistry):
         self._iq_waiting: Set[str] = set()
         self._iq_results: Dict[str, Element] = {}
         self._dispatched = 0
+        #: Stanzas that arrived after close() started: not handled, only counted.
+        self.dropped_at_close = 0
         self._closing = False
         self._last_rx = 0.0
         self._probe_at: Optional[float] = None
@@ -166,14 +175,15 @@ class Client(HandlerRegistry):
         (:class:`~fastxmpp.errors.StreamError`) are raised at once.
         """
         self._closing = False
+        self.__dict__.pop("_dispatch", None)  # close() made it drop stanzas
         self._abort()
-        last: Optional[BaseException] = None
+        failures: List[Tuple[Endpoint, BaseException]] = []
         for endpoint in self._endpoints():
             try:
                 session = self._connect_to(endpoint, resume)
             except OSError as exc:  # includes socket.timeout, ssl.SSLError, ConnectionLost
                 log.info("connecting to %s:%s failed: %r", endpoint.host, endpoint.port, exc)
-                last = exc
+                failures.append((endpoint, exc))
                 self._abort()
                 continue
             except BaseException:
@@ -182,7 +192,8 @@ class Client(HandlerRegistry):
             self.backoff.reset()
             self.error = None
             return session
-        raise ConnectionLost(f"could not connect to {self.jid.domain}: {last!r}") from last
+        raise ConnectionLost(connect_failure(self.jid.domain, failures, self.connect_timeout)) \
+            from (failures[-1][1] if failures else None)
 
     def _endpoints(self) -> List[Endpoint]:
         if self.host is not None:
@@ -197,7 +208,8 @@ class Client(HandlerRegistry):
         stream = self.stream = ClientStream(
             self.jid, self.password, tls_active=endpoint.direct_tls, require_tls=self.require_tls,
             allow_plain_unencrypted=self.allow_plain_unencrypted, mechanisms=self.mechanisms,
-            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume)
+            sasl_cache=self.sasl_cache, stream_management=self.stream_management, resume=resume,
+            scram_max_iterations=self.scram_max_iterations)
         self._session = None
         self._tls = False
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=self.connect_timeout)
@@ -228,25 +240,46 @@ class Client(HandlerRegistry):
     def close(self) -> None:
         """Close the stream cleanly (RFC 6120 closing handshake) and the connection.
 
-        Waits at most ``close_timeout`` seconds for the server's ``</stream:stream>``;
-        stanzas arriving meanwhile are still dispatched.  Never raises for network errors.
+        Returns within ``close_timeout`` seconds whatever the server does: when its
+        ``</stream:stream>`` has not come by then, the connection is dropped.  Stanzas
+        that arrive after close() started are not handled (no handler, no
+        :meth:`recv`): they are counted in :attr:`dropped_at_close`.  Never raises
+        for network errors.
         """
         self._closing = True
+        self._dispatch = self._drop_stanza  # type: ignore[method-assign]
         stream = self.stream
         if self._sock is None:
             return
         try:
             if stream is not None and stream.state not in ("closed", "idle"):
+                deadline = time.monotonic() + self.close_timeout
                 stream.close()
                 self._flush()
-                deadline = time.monotonic() + self.close_timeout
-                while stream.state != "closed" and self._sock is not None:
-                    if not self._read_some(deadline):
-                        break
+                while stream.state != "closed" and self._sock is not None and time.monotonic() < deadline:
+                    self._read_some(deadline)
         except (errors.XMPPError, OSError) as exc:
             log.debug("error while closing: %r", exc)
         finally:
             self._abort()
+
+    def abort(self) -> None:
+        """Drop the connection at once, without ``</stream:stream>``.
+
+        This counts as a connection loss: the next call that reads or sends raises
+        :class:`ConnectionLost`, and the stream management state is kept, so
+        :meth:`reconnect` resumes the session.  Load and fault tests use it;
+        :meth:`close` is the clean way out.
+        """
+        stream = self.stream
+        if stream is not None and self._sock is not None:
+            stream.receive_eof()
+            stream.events()
+            self.error = ConnectionLost("connection aborted by the application (abort())")
+        self._abort()
+
+    def _drop_stanza(self, stanza: Element) -> None:
+        self.dropped_at_close += 1
 
     def reconnect(self, *, max_attempts: Optional[int] = None) -> events.SessionStarted:
         """Drop the current connection and connect again, resuming the session (XEP-0198).
@@ -258,14 +291,8 @@ class Client(HandlerRegistry):
         never) with :class:`ConnectionLost`; a SASL failure is raised at once.
         """
         limit = max_attempts if max_attempts is not None else self.max_reconnect_attempts
-        stream = self.stream
-        resume = stream.sm_state() if stream is not None else None
+        resume = self._after_loss()
         self._abort()
-        if resume is None and stream is not None:
-            lost = stream.unacked()
-            if lost:
-                stream.sm.take_unacked()
-                self._hand_back(lost, "not-resumable")
         last: Optional[BaseException] = None
         while True:
             delay = self.backoff.next_delay()
@@ -280,6 +307,20 @@ class Client(HandlerRegistry):
             except (errors.XMPPError, OSError) as exc:
                 log.info("reconnect failed: %r", exc)
                 last = exc
+                # the attempt may have got anywhere (resumed, failed to resume, bound a
+                # fresh session) before it broke: its stream says what to resume now
+                resume = self._after_loss()
+
+    def _after_loss(self) -> Optional[SMState]:
+        """What the next connection resumes; stanzas no resumption can deliver are handed back."""
+        stream = self.stream
+        if stream is None:
+            return None
+        resume, lost = stream.connection_lost()
+        stream.events()
+        if lost:
+            self._hand_back(lost, "not-resumable")
+        return resume
 
     @property
     def is_ready(self) -> bool:
@@ -291,6 +332,28 @@ class Client(HandlerRegistry):
         sock = self._sock
         # _tls: sock is what _wrap_tls() made (an ssl.SSLSocket, or gevent's, not a subclass)
         return bool(self._tls and sock is not None and cast(ssl.SSLSocket, sock).session_reused)
+
+    # -- IM (RFC 6121, fastxmpp.im): each created, with its handlers, on first use -------------
+    @property
+    def roster(self) -> "_im.Roster":
+        """The roster: ``client.roster.fetch()``, ``add()``, ``remove()``, a mapping of items."""
+        return _im.IM.of(self).roster
+
+    @property
+    def presence(self) -> "_im.Presence":
+        """Our presence (``client.presence.available()``) and every contact's.  Presence
+        stanzas then go to it, not to :meth:`recv`."""
+        return _im.IM.of(self).presence
+
+    @property
+    def subscriptions(self) -> "_im.Subscriptions":
+        """Presence subscriptions: ``subscribe()``, ``approve()``, ``on_request``, ``policy``."""
+        return _im.IM.of(self).subscriptions
+
+    @property
+    def messages(self) -> "_im.Messages":
+        """Parsed messages for ``on_message`` listeners, ``send()`` and ``reply()``."""
+        return _im.IM.of(self).messages
 
     # -- sending ---------------------------------------------------------------------------------
     def send(self, stanza: Element) -> None:
@@ -405,7 +468,7 @@ class Client(HandlerRegistry):
         while True:
             sock = self._sock
             if sock is None:
-                raise ConnectionLost("not connected") from self.error
+                raise ConnectionLost(_CLOSED_BY_CLIENT if self._closing else "not connected") from self.error
             if self._tls and _tls_gone(sock):
                 self._lost(None)
             now = time.monotonic()
@@ -482,6 +545,8 @@ class Client(HandlerRegistry):
                     self._starttls(event.server_hostname)
                 except errors.XMPPError as exc:
                     failure = failure or exc
+            elif isinstance(event, events.KeyDerivationRequested):  # no event loop to keep free
+                cast(ClientStream, self.stream).key_derived(event.derivation.run())
             elif isinstance(event, events.Authenticated):
                 self.mechanism = event.mechanism
             elif isinstance(event, events.SessionStarted):
@@ -613,7 +678,10 @@ class Client(HandlerRegistry):
 
     # -- failures -------------------------------------------------------------------------------
     def _lost(self, exc: Optional[BaseException]) -> None:
-        lost = ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed by the server")
+        if self._closing:  # after our own close(), whatever the socket says: we closed it
+            lost = ConnectionLost(_CLOSED_BY_CLIENT)
+        else:
+            lost = ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed by the server")
         if exc is not None:
             lost.__cause__ = exc
         self._fail(lost)
