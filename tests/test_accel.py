@@ -24,7 +24,8 @@ def test_compiled_twins_loaded_when_expected():
 def test_core_imports_no_io():
     code = (
         "import sys, fastxmpp, fastxmpp.stream, fastxmpp.tokenizer, fastxmpp.serializer, "
-        "fastxmpp.sasl, fastxmpp.jid, fastxmpp.sm, fastxmpp.connect, fastxmpp.backoff\n"
+        "fastxmpp.sasl, fastxmpp.jid, fastxmpp.sm, fastxmpp.connect, fastxmpp.backoff, "
+        "fastxmpp.im, fastxmpp.im.session\n"
         "bad = sorted({'asyncio', 'socket', 'ssl'} & set(sys.modules))\n"
         "print(','.join(bad))\n"
     )

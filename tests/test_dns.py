@@ -157,7 +157,8 @@ def test_errors_are_oserrors():
     assert issubclass(DNSTimeout, DNSError) and issubclass(DNSTimeout, TimeoutError)
 
 
-@pytest.mark.parametrize("module", ["connect", "backoff"])
+@pytest.mark.parametrize("module", ["connect", "backoff", "im.events", "im.roster", "im.store", "im.presence",
+                                    "im.subscriptions", "im.messages", "im.session"])
 def test_core_modules_are_sans_io(module):
     """The sans-IO modules import no network, event loop or DNS machinery."""
     import ast
@@ -172,7 +173,7 @@ def test_core_modules_are_sans_io(module):
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             imported.add(node.module.split(".")[0])
-    assert not imported & {"asyncio", "socket", "ssl", "dns", "selectors", "time"}
+    assert not imported & {"asyncio", "socket", "ssl", "threading", "dns", "selectors", "time"}
 
 
 # -- a real server ------------------------------------------------------------------

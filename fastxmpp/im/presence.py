@@ -1,0 +1,244 @@
+"""Presence (RFC 6121 section 4), sans-IO: our own presence, and every contact's resources.
+
+:class:`PresenceTracker` builds the presence stanzas we send (:meth:`~PresenceTracker.available`,
+:meth:`~PresenceTracker.unavailable`, directed with ``to=``), remembers the last broadcast
+presence the application set so that a fresh session can restore it, and follows each
+contact's resources from the presence the server delivers (:meth:`~PresenceTracker.receive`),
+with the best resource by priority and the last presence error per contact.
+
+Subscription presences (subscribe, subscribed, unsubscribe, unsubscribed) are left to
+:mod:`fastxmpp.im.subscriptions`.  A presence with a bad priority counts as priority 0, an
+unknown ``<show/>`` as plain available (each logged); an unknown type, a probe (servers
+answer those) or a sender that is not a valid JID is logged and ignored.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ..element import Element
+from ..events import Event, _opts
+from ..jid import JID, InvalidJID
+from ..stanza import PRESENCE_SHOWS, XML_LANG
+from ..stanza_errors import from_element
+from .events import ContactChanged, ContactOffline, ContactOnline, PresenceErrorReceived
+
+__all__ = ["ResourcePresence", "PresenceTracker", "parse_presence", "SHOW_RANK"]
+
+log = logging.getLogger("fastxmpp.im")
+
+_PRESENCE = "{jabber:client}presence"
+_SHOW = "{jabber:client}show"
+_STATUS = "{jabber:client}status"
+_PRIORITY = "{jabber:client}priority"
+_SUBSCRIPTION_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsubscribed"})
+
+#: How available each ``show`` is, to break ties between resources of the same priority.
+SHOW_RANK = {"chat": 5, None: 4, "away": 3, "xa": 2, "dnd": 1}
+
+JIDLike = Union[str, JID]
+
+
+@dataclass(**_opts)
+class ResourcePresence:
+    """The presence of one resource: ``show`` is None for plain available (or away, chat,
+    dnd, xa); ``status`` is the status text in the stanza's language (or the only one),
+    ``statuses`` every status as (xml:lang or None, text); ``stanza`` is the last presence."""
+
+    jid: JID
+    available: bool
+    show: Optional[str] = None
+    status: Optional[str] = None
+    statuses: Tuple[Tuple[Optional[str], str], ...] = ()
+    priority: int = 0
+    stanza: Any = None
+
+
+def _statuses(stanza: Element) -> Tuple[Optional[str], Tuple[Tuple[Optional[str], str], ...]]:
+    """(the status to show, every status with its language)."""
+    default_lang = stanza.get(XML_LANG)
+    found = tuple((el.get(XML_LANG, default_lang), el.text or "") for el in stanza.findall(_STATUS))
+    if not found:
+        return None, ()
+    for lang, text in found:
+        if lang == default_lang:
+            return text, found
+    return found[0][1], found
+
+
+def parse_presence(stanza: Element, jid: JID) -> ResourcePresence:
+    """The :class:`ResourcePresence` an available or unavailable presence from ``jid`` says
+    (a bad priority or show is logged and read as 0 / plain available)."""
+    available = stanza.get("type") != "unavailable"
+    show = stanza.findtext(_SHOW)
+    if show is not None:
+        show = show.strip()
+        if show not in PRESENCE_SHOWS:
+            log.warning("presence from %s: unknown show %r taken as available", jid, show)
+            show = None
+    priority = 0
+    text = stanza.findtext(_PRIORITY)
+    if text is not None:
+        try:
+            priority = int(text.strip())
+        except ValueError:
+            priority = 128  # out of range: handled below
+        if not -128 <= priority <= 127:
+            log.warning("presence from %s: bad priority %r taken as 0", jid, text)
+            priority = 0
+    status, statuses = _statuses(stanza)
+    return ResourcePresence(jid=jid, available=available, show=show if available else None,
+                            status=status, statuses=statuses, priority=priority, stanza=stanza)
+
+
+def _rank(presence: ResourcePresence) -> Tuple[int, int]:
+    return presence.priority, SHOW_RANK.get(presence.show, 0)
+
+
+def presence_stanza(*, type: Optional[str] = None, to: Any = None, show: Optional[str] = None,
+                    status: Union[None, str, Mapping[Optional[str], str]] = None,
+                    priority: Optional[int] = None, lang: Optional[str] = None) -> Element:
+    """A presence to send: ``status`` is one text, or a mapping of xml:lang (None: the
+    stanza's language) to text for several languages (RFC 6121 4.7.2.2)."""
+    from ..stanza import presence
+
+    el = presence(to=to, type=type, show=show, priority=priority)
+    if lang is not None:
+        el.set(XML_LANG, lang)
+    if isinstance(status, str):
+        status = {None: status}
+    for status_lang, text in (status or {}).items():
+        child = el.subelement(_STATUS, text=text)
+        if status_lang is not None and status_lang != lang:
+            child.set(XML_LANG, status_lang)
+    return el
+
+
+class PresenceTracker:
+    """Our presence and every contact's.  ``contacts`` maps a bare JID to its available
+    resources (full JID -> :class:`ResourcePresence`); ``errors`` maps a bare JID to the
+    last presence error it sent (cleared by its next available presence)."""
+
+    def __init__(self) -> None:
+        self.contacts: Dict[JID, Dict[JID, ResourcePresence]] = {}
+        self.errors: Dict[JID, Any] = {}
+        #: The last broadcast presence set through :meth:`available` (None: none, or
+        #: :meth:`unavailable` since); a fresh session sends it again.
+        self.own: Optional[Element] = None
+        #: Whether the initial presence went out in the current session.
+        self.sent_initial = False
+
+    # -- what we send -------------------------------------------------------------------------
+    def available(self, *, to: Any = None, show: Optional[str] = None,
+                  status: Union[None, str, Mapping[Optional[str], str]] = None,
+                  priority: Optional[int] = None, lang: Optional[str] = None) -> Element:
+        """An available presence: broadcast (and remembered) without ``to``, directed
+        (RFC 6121 4.6) with it."""
+        el = presence_stanza(to=to, show=show, status=status, priority=priority, lang=lang)
+        if to is None:
+            self.own = el
+            self.sent_initial = True
+        return el
+
+    def unavailable(self, *, to: Any = None,
+                    status: Union[None, str, Mapping[Optional[str], str]] = None,
+                    lang: Optional[str] = None) -> Element:
+        """An unavailable presence: broadcast (ends the presence session, 4.5) or directed."""
+        el = presence_stanza(type="unavailable", to=to, status=status, lang=lang)
+        if to is None:
+            self.own = None
+        return el
+
+    def session_started(self, resumed: bool) -> Tuple[Optional[Element], List[Event]]:
+        """A session started: after a fresh one (``resumed`` False) every contact is
+        offline until the server says otherwise, and our last broadcast presence (if the
+        application set one) is to be sent again.  Returns (that presence, the events)."""
+        if resumed:
+            return None, []
+        self.sent_initial = False
+        evs: List[Event] = [ContactOffline(jid=jid, presence=None) for jid in self.contacts]
+        self.contacts = {}
+        again = self.own
+        if again is not None:
+            self.sent_initial = True
+        return again, evs
+
+    # -- what we receive -----------------------------------------------------------------------
+    def receive(self, stanza: Element) -> List[Event]:
+        """Apply a received presence; returns the events (none for ignored stanzas)."""
+        kind = stanza.get("type")
+        if kind in _SUBSCRIPTION_TYPES:
+            return []
+        sender = stanza.get("from")
+        if sender is None:
+            log.debug("ignoring a presence without a sender")
+            return []
+        try:
+            jid = JID(sender)
+        except InvalidJID as exc:
+            log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
+            return []
+        if kind is None or kind == "unavailable":
+            return self._update(jid, parse_presence(stanza, jid))
+        if kind == "error":
+            error = from_element(stanza)
+            self.errors[jid.bare] = error
+            return [PresenceErrorReceived(jid=jid.bare, error=error)]
+        if kind == "probe":
+            log.debug("ignoring a presence probe from %s (the server answers probes)", jid)
+        else:
+            log.warning("ignoring a presence of unknown type %r from %s", kind, jid)
+        return []
+
+    def _update(self, jid: JID, presence: ResourcePresence) -> List[Event]:
+        bare = jid.bare
+        resources = self.contacts.get(bare)
+        if presence.available:
+            self.errors.pop(bare, None)
+            if resources is None:
+                self.contacts[bare] = {jid: presence}
+                return [ContactOnline(jid=bare, presence=presence)]
+            resources[jid] = presence
+            return [ContactChanged(jid=bare, presence=presence, best=self._best(resources))]
+        if resources is None:
+            return []
+        if jid.is_bare:  # unavailable from the bare JID: every resource is gone
+            resources.clear()
+        else:
+            if resources.pop(jid, None) is None:
+                return []
+        if resources:
+            return [ContactChanged(jid=bare, presence=presence, best=self._best(resources))]
+        del self.contacts[bare]
+        return [ContactOffline(jid=bare, presence=presence)]
+
+    # -- queries ------------------------------------------------------------------------------
+    @staticmethod
+    def _best(resources: Mapping[JID, ResourcePresence]) -> ResourcePresence:
+        return max(resources.values(), key=_rank)
+
+    def best(self, jid: JIDLike) -> Optional[ResourcePresence]:
+        """The resource of ``jid`` to talk to: highest priority, then most available show."""
+        resources = self.contacts.get(_bare(jid))
+        return self._best(resources) if resources else None
+
+    def resources(self, jid: JIDLike) -> List[ResourcePresence]:
+        """The available resources of ``jid``, best first."""
+        resources = self.contacts.get(_bare(jid))
+        return sorted(resources.values(), key=_rank, reverse=True) if resources else []
+
+    def is_online(self, jid: JIDLike) -> bool:
+        return bool(self.contacts.get(_bare(jid)))
+
+    def online(self) -> List[JID]:
+        """The bare JIDs with at least one available resource."""
+        return list(self.contacts)
+
+    def error(self, jid: JIDLike) -> Any:
+        """The last presence error from ``jid`` (a StanzaError), or None."""
+        return self.errors.get(_bare(jid))
+
+
+def _bare(jid: JIDLike) -> JID:
+    return (jid if isinstance(jid, JID) else JID(jid)).bare

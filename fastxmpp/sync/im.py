@@ -1,0 +1,92 @@
+"""``client.roster``, ``client.presence``, ``client.subscriptions`` and ``client.messages``
+for the blocking client: the sending methods, each a line or two over
+:mod:`fastxmpp.im` (which receives, decides and keeps the state)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+from ..element import Element
+from ..im import session
+from ..im.events import RosterReceived
+from ..im.messages import Message, build_message
+from ..im.roster import KEEP
+
+__all__ = ["IM", "Roster", "Presence", "Subscriptions", "Messages"]
+
+Status = Union[None, str, Mapping[Optional[str], str]]
+
+
+class Roster(session.RosterAPI):
+    def fetch(self) -> RosterReceived:
+        """Fetch the roster (with versioning when the server offers it); returns
+        :class:`~fastxmpp.im.events.RosterReceived` once it is applied."""
+        return self._received(self.client.iq(self.core.fetch_request(self._features())))
+
+    def add(self, jid: Any, *, name: Optional[str] = None, groups: Any = ()) -> None:
+        """Add ``jid`` or set all of its item (the server's push updates the roster)."""
+        self.client.iq(self.core.set_request(jid, name=name, groups=groups))
+
+    def update(self, jid: Any, *, name: Any = KEEP, groups: Any = KEEP) -> None:
+        """Change the name and/or groups of ``jid``, keeping what is not given."""
+        self.client.iq(self.core.set_request(jid, name=name, groups=groups))
+
+    def remove(self, jid: Any) -> None:
+        self.client.iq(self.core.remove_request(jid))
+
+
+class Presence(session.PresenceAPI):
+    def available(self, *, to: Any = None, show: Optional[str] = None, status: Status = None,
+                        priority: Optional[int] = None, lang: Optional[str] = None) -> None:
+        """Send available presence: broadcast (the first one after the roster), or directed ``to``."""
+        if self._roster_first(to):
+            self.im.roster.fetch()
+        self.client.send(self.core.available(to=to, show=show, status=status, priority=priority, lang=lang))
+
+    def unavailable(self, *, to: Any = None, status: Status = None, lang: Optional[str] = None) -> None:
+        self.client.send(self.core.unavailable(to=to, status=status, lang=lang))
+
+
+class Subscriptions(session.SubscriptionsAPI):
+    def subscribe(self, jid: Any, *, status: Optional[str] = None) -> None:
+        self.client.send(self.core.subscribe(jid, status=status))
+
+    def approve(self, jid: Any) -> None:
+        self.client.send(self.core.approve(jid))
+
+    def deny(self, jid: Any) -> None:
+        self.client.send(self.core.deny(jid))
+
+    cancel = deny
+
+    def unsubscribe(self, jid: Any) -> None:
+        self.client.send(self.core.unsubscribe(jid))
+
+    def preapprove(self, jid: Any) -> None:
+        self.client.send(self.core.preapprove(jid, self._features()))
+
+
+class Messages(session.MessagesAPI):
+    def send(self, to: Any, body: Status = None, **kw: Any) -> Element:
+        """Send a message (keywords of :func:`~fastxmpp.im.messages.build_message`); returns it."""
+        stanza = build_message(to=to, body=body, **kw)
+        self.client.send(stanza)
+        return stanza
+
+    def reply(self, message: Message, body: Status = None, **kw: Any) -> Element:
+        """Answer ``message`` keeping its type and thread."""
+        stanza = message.reply(body, **kw)
+        self.client.send(stanza)
+        return stanza
+
+
+class IM(session.IM):
+    features = session.Features(Roster, Presence, Subscriptions, Messages)
+
+    def send_now(self, stanza: Element) -> None:
+        self.client.send(stanza)
+
+    def _restore(self, refetch: bool, presence: Optional[Element]) -> None:
+        if refetch:
+            self.roster.fetch()
+        if presence is not None:
+            self.client.send(presence)
