@@ -156,3 +156,12 @@ def never_answer() -> Callable[[HostileServer], None]:
     def script(server: HostileServer) -> None:
         server.stop.wait(60)
     return script
+
+
+def drip_inside_a_stanza(interval: float = 0.05) -> Callable[[HostileServer], None]:
+    """Open a stanza, then send one byte of its text every ``interval`` seconds, forever."""
+    def script(server: HostileServer) -> None:
+        server.send(b"<message from='peer@example.com/x'><body>")
+        while not server.stop.wait(interval):
+            server.send(b"a")
+    return script

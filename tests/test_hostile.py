@@ -13,7 +13,8 @@ import pytest
 from fastxmpp import aio, sync
 from fastxmpp.stanza import iq
 from hostile_server import (
-    JID, HostileServer, close_notify_after_half_a_stanza, flood_and_ignore_close, never_answer)
+    JID, HostileServer, close_notify_after_half_a_stanza, drip_inside_a_stanza, flood_and_ignore_close,
+    never_answer)
 
 
 def ping():
@@ -176,3 +177,29 @@ def test_refused_connection_names_errno_host_and_port_in_both_clients():
         assert isinstance(info.value.__cause__, ConnectionRefusedError)
         assert "127.0.0.1:%d: ECONNREFUSED" % port in str(info.value)
     asyncio.run(main())
+
+
+# -- 7. keepalive: bytes inside a stanza are no sign of life ----------------------------------------
+def test_aio_keepalive_finds_a_server_that_drips_bytes_inside_a_stanza_dead():
+    with HostileServer(drip_inside_a_stanza()) as srv:
+        async def main():
+            c = aio.Client(JID, "pw", keepalive=0.2, dead_timeout=0.4, **srv.client_options())
+            lost = asyncio.get_running_loop().create_future()
+            c.on_disconnected = lambda exc: lost.done() or lost.set_result(exc)
+            await c.connect()
+            await asyncio.wait_for(lost, 60)  # generous; the old client never noticed
+            assert not c.is_ready
+            await c.close()
+        asyncio.run(main())
+
+
+def test_sync_keepalive_finds_a_server_that_drips_bytes_inside_a_stanza_dead():
+    with HostileServer(drip_inside_a_stanza()) as srv:
+        c = sync.Client(JID, "pw", keepalive_interval=0.2, dead_timeout=0.4, **srv.client_options())
+        c.connect()
+        deadline = time.monotonic() + 60  # generous; the old client never noticed
+        with pytest.raises(sync.ConnectionLost) as info:
+            while time.monotonic() < deadline:
+                c.process(timeout=1)
+        assert "keepalive" in str(info.value)
+        c.close()

@@ -149,7 +149,7 @@ class _Protocol(asyncio.BufferedProtocol):
         if chunks:
             self.client._data_received(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
         if closed and self.transport is not None:
-            self.client._failed(ConnectionLost("the server ended TLS (close_notify)"))
+            self.client._tls_closed(self)
             self.transport.abort()  # connection_lost() follows: a loss like any other
 
     # -- asyncio callbacks ---------------------------------------------------------------------
@@ -590,7 +590,6 @@ class Client(HandlerRegistry):
         stream = self.stream
         if protocol is not self._protocol or stream is None:
             return
-        self._last_rx = asyncio.get_running_loop().time()
         try:
             stream.receive_data(data)
         except errors.XMPPError as exc:
@@ -598,6 +597,11 @@ class Client(HandlerRegistry):
             self._flush(protocol)
             self._failed(exc)
             return
+        if not stream.in_stanza:
+            # a sign of life is a read that ends between stanzas (a whole stanza, an SM
+            # ack, a whitespace ping), not any byte: a server that drips bytes inside a
+            # stanza is dead to the keepalive
+            self._last_rx = asyncio.get_running_loop().time()
         self._handle_events(stream.events())
         self._flush(protocol)
 
@@ -785,6 +789,12 @@ class Client(HandlerRegistry):
         except errors.XMPPError as err:
             self._failed(err)
         self._flush(protocol)
+
+    def _tls_closed(self, protocol: _Protocol) -> None:
+        """close_notify: the end of the stream, an error unless the stream had ended."""
+        stream = self.stream
+        if protocol is self._protocol and stream is not None and stream.state != "closed":
+            self._failed(ConnectionLost("the server ended TLS (close_notify)"))
 
     def _failed(self, exc: BaseException) -> None:
         if self.error is None or not self.is_ready:

@@ -492,18 +492,27 @@ class Client(HandlerRegistry):
             if not data:
                 self._lost(None)
             self._feed(data)
+            if check is not None:  # data that keeps coming without a whole stanza
+                check = self._next_keepalive_check()
+                now = time.monotonic()
+                if check is not None and now >= check:
+                    self._keepalive_check(now)
             return True
 
     def _feed(self, data: bytes) -> None:
         stream = self.stream
         assert stream is not None
-        self._last_rx = time.monotonic()
-        self._probe_at = None
         failure: Optional[BaseException] = None
         try:
             stream.receive_data(data)
         except errors.XMPPError as exc:
             failure = exc
+        if not stream.in_stanza:
+            # a sign of life is a read that ends between stanzas (a whole stanza, an SM
+            # ack, a whitespace ping), not any byte: a server that drips bytes inside a
+            # stanza is dead to the keepalive
+            self._last_rx = time.monotonic()
+            self._probe_at = None
         err = self._handle_events(stream.events())
         if failure is None:
             failure = err
