@@ -507,14 +507,6 @@ RUNNERS = {"aio": run_aio, "sync": run_sync}
 
 # -- the tests -------------------------------------------------------------------------------
 
-# Until the clients' fixes land: the asyncio client stayed down after a cut right after a
-# resumption (issue 13 part 5), and abort() is being added to both clients.
-CLIENT_FIXES = pytest.mark.xfail(
-    not all(hasattr(cls, "abort") for cls in (AioClient, sync.Client)), strict=False,
-    reason="issue 13 part 5: the clients' abort() and the reconnect fix are not in yet")
-
-
-@CLIENT_FIXES
 @pytest.mark.parametrize("kind", ["aio", "sync"])
 def test_random_cuts_lose_and_duplicate_nothing(prosody, account, kind):
     outcome = RUNNERS[kind](prosody, account, make_outcome(kind))
@@ -523,7 +515,6 @@ def test_random_cuts_lose_and_duplicate_nothing(prosody, account, kind):
     assert outcome.cuts >= CUTS and outcome.resumed >= FORCED_RESUMED_ABORTS
 
 
-@CLIENT_FIXES
 @pytest.mark.parametrize("kind", ["aio", "sync"])
 def test_cut_right_after_each_resumption_is_reconnected(prosody, account, kind):
     """The moment of issue 13 part 5: abort() inside on_session_started of resumed sessions,
