@@ -272,7 +272,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError) or type(exc).__name__ in ("TimeoutError", "timeout"):
         if not code:
             return f"timed out after {timeout:g}s" + (f" ({exc})" if str(exc) else "")
-    if isinstance(exc, OSError) and code in errno.errorcode and exc.strerror:
+    if isinstance(exc, OSError) and isinstance(code, int) and code in errno.errorcode and exc.strerror:
         return f"{errno.errorcode[code]} ({exc.strerror})"
     return repr(exc)
 

@@ -14,63 +14,29 @@ domain such as :attr:`fastxmpp.jid.JID.domain` is converted with IDNA2008
 from __future__ import annotations
 
 import asyncio
-import errno
 import random
 from typing import List, Optional, Sequence, Tuple
 
 import dns.asyncresolver
 import dns.exception
 import dns.rdatatype
-import dns.resolver
 from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
-from dns.rdtypes.IN.SRV import SRV
 
-from ..connect import (
-    DNSError,
-    DNSTimeout,
-    Endpoint,
-    SRVRecord,
-    ascii_domain,
-    endpoints_for,
-    fallback_endpoint,
-    ip_literal,
-    srv_names,
-)
+from .._dns import NOT_FOUND, configure, endpoints_or_literal, lookup_failure, srv_records
+from ..connect import DNSError, DNSTimeout, Endpoint, SRVRecord, ascii_domain, endpoints_for, ip_literal, srv_names
 
 __all__ = ["resolve_srv", "resolve_endpoints", "resolve_addresses", "DNSError", "DNSTimeout"]
-
-
-def _resolver(nameservers: Optional[Sequence[str]], port: int, timeout: float) -> dns.asyncresolver.Resolver:
-    try:
-        resolver = dns.asyncresolver.Resolver(configure=nameservers is None)
-    except dns.exception.DNSException as exc:  # no /etc/resolv.conf, unreadable...
-        raise DNSError(f"cannot configure the DNS resolver: {exc}") from exc
-    resolver.port = port  # before the nameservers: dnspython reads it when they are set
-    if nameservers is not None:
-        if isinstance(nameservers, str):
-            nameservers = [nameservers]
-        resolver.nameservers = list(nameservers)
-    resolver.timeout = timeout
-    resolver.lifetime = timeout
-    resolver.cache = None
-    return resolver
 
 
 async def _query(resolver: dns.asyncresolver.Resolver, name: str, timeout: float) -> List[SRVRecord]:
     try:
         answer = await resolver.resolve(name, dns.rdatatype.SRV, lifetime=timeout, search=False)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+    except NOT_FOUND:
         return []
-    except dns.exception.Timeout as exc:
-        raise DNSTimeout(errno.ETIMEDOUT, f"SRV lookup of {name} timed out after {timeout:g}s") from exc
-    except dns.exception.DNSException as exc:  # NoNameservers (SERVFAIL/REFUSED), YXDOMAIN...
-        raise DNSError(f"SRV lookup of {name} failed: {exc}") from exc
-    return [
-        SRVRecord(rr.priority, rr.weight, rr.port, rr.target.to_text(omit_final_dot=True) or ".")
-        for rr in answer
-        if isinstance(rr, SRV)
-    ]
+    except dns.exception.DNSException as exc:
+        raise lookup_failure(f"SRV lookup of {name}", exc, timeout) from exc
+    return srv_records(answer)
 
 
 async def resolve_srv(
@@ -89,7 +55,7 @@ async def resolve_srv(
     answered SERVFAIL or REFUSED...) raise :class:`~fastxmpp.connect.DNSError`.
     """
     xmpps_name, xmpp_name = srv_names(domain)
-    resolver = _resolver(nameservers, port, timeout)
+    resolver = configure(dns.asyncresolver.Resolver, nameservers, port, timeout)
     results = await asyncio.gather(
         _query(resolver, xmpps_name, timeout),
         _query(resolver, xmpp_name, timeout),
@@ -115,8 +81,9 @@ async def resolve_endpoints(
     A host and port chosen by the user need no call at all:
     :func:`fastxmpp.connect.explicit_endpoint`.
     """
-    if ip_literal(domain) is not None:
-        return [fallback_endpoint(domain)]
+    literal = endpoints_or_literal(domain)
+    if literal is not None:
+        return literal
     xmpps, xmpp = await resolve_srv(domain, nameservers=nameservers, port=port, timeout=timeout)
     return endpoints_for(domain, xmpps, xmpp, rng=rng)
 
@@ -136,18 +103,16 @@ async def resolve_addresses(
     literal = ip_literal(host)
     if literal is not None:
         return [literal]
-    resolver = _resolver(nameservers, port, timeout)
+    resolver = configure(dns.asyncresolver.Resolver, nameservers, port, timeout)
     name = ascii_domain(host)
     found: List[str] = []
     for rdtype in ("AAAA", "A"):
         try:
             answer = await asyncio.wait_for(resolver.resolve(name, rdtype), timeout)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        except NOT_FOUND:
             continue
-        except (asyncio.TimeoutError, dns.exception.Timeout) as exc:
-            raise DNSTimeout(errno.ETIMEDOUT, f"looking up {name} timed out") from exc
-        except dns.exception.DNSException as exc:
-            raise DNSError(f"looking up {name} failed: {exc}") from exc
+        except (asyncio.TimeoutError, dns.exception.DNSException) as exc:
+            raise lookup_failure(f"looking up {name}", exc, timeout) from exc
         found.extend(rr.address for rr in answer if isinstance(rr, (A, AAAA)))
     if not found:
         raise DNSError(f"{name} has no address")

@@ -14,7 +14,6 @@ domain such as :attr:`fastxmpp.jid.JID.domain` is converted with IDNA2008
 """
 from __future__ import annotations
 
-import errno
 import random
 import time
 from typing import List, Optional, Sequence, Tuple
@@ -22,55 +21,25 @@ from typing import List, Optional, Sequence, Tuple
 import dns.exception
 import dns.rdatatype
 import dns.resolver
-from dns.rdtypes.IN.SRV import SRV
 
-from ..connect import (
-    DNSError,
-    DNSTimeout,
-    Endpoint,
-    SRVRecord,
-    endpoints_for,
-    fallback_endpoint,
-    ip_literal,
-    srv_names,
-)
+from .._dns import NOT_FOUND, configure, endpoints_or_literal, lookup_failure, srv_records
+from ..connect import DNSError, DNSTimeout, Endpoint, SRVRecord, endpoints_for, srv_names
 
 __all__ = ["resolve_srv", "resolve_endpoints", "DNSError", "DNSTimeout"]
 
 
-def _resolver(nameservers: Optional[Sequence[str]], port: int, timeout: float) -> dns.resolver.Resolver:
-    try:
-        resolver = dns.resolver.Resolver(configure=nameservers is None)
-    except dns.exception.DNSException as exc:  # no /etc/resolv.conf, unreadable...
-        raise DNSError(f"cannot configure the DNS resolver: {exc}") from exc
-    resolver.port = port  # before the nameservers: dnspython reads it when they are set
-    if nameservers is not None:
-        if isinstance(nameservers, str):
-            nameservers = [nameservers]
-        resolver.nameservers = list(nameservers)
-    resolver.timeout = timeout
-    resolver.lifetime = timeout
-    resolver.cache = None
-    return resolver
-
-
 def _query(resolver: dns.resolver.Resolver, name: str, timeout: float, deadline: float) -> List[SRVRecord]:
+    what = f"SRV lookup of {name}"
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise DNSTimeout(errno.ETIMEDOUT, f"SRV lookup of {name} timed out after {timeout:g}s")
+        raise lookup_failure(what, TimeoutError(), timeout)
     try:
         answer = resolver.resolve(name, dns.rdatatype.SRV, lifetime=remaining, search=False)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+    except NOT_FOUND:
         return []
-    except dns.exception.Timeout as exc:
-        raise DNSTimeout(errno.ETIMEDOUT, f"SRV lookup of {name} timed out after {timeout:g}s") from exc
-    except dns.exception.DNSException as exc:  # NoNameservers (SERVFAIL/REFUSED), YXDOMAIN...
-        raise DNSError(f"SRV lookup of {name} failed: {exc}") from exc
-    return [
-        SRVRecord(rr.priority, rr.weight, rr.port, rr.target.to_text(omit_final_dot=True) or ".")
-        for rr in answer
-        if isinstance(rr, SRV)
-    ]
+    except dns.exception.DNSException as exc:
+        raise lookup_failure(what, exc, timeout) from exc
+    return srv_records(answer)
 
 
 def resolve_srv(
@@ -89,7 +58,7 @@ def resolve_srv(
     failures raise :class:`~fastxmpp.connect.DNSError`.
     """
     xmpps_name, xmpp_name = srv_names(domain)
-    resolver = _resolver(nameservers, port, timeout)
+    resolver = configure(dns.resolver.Resolver, nameservers, port, timeout)
     deadline = time.monotonic() + timeout
     xmpps = _query(resolver, xmpps_name, timeout, deadline)
     xmpp = _query(resolver, xmpp_name, timeout, deadline)
@@ -110,7 +79,8 @@ def resolve_endpoints(
     A host and port chosen by the user need no call at all:
     :func:`fastxmpp.connect.explicit_endpoint`.
     """
-    if ip_literal(domain) is not None:
-        return [fallback_endpoint(domain)]
+    literal = endpoints_or_literal(domain)
+    if literal is not None:
+        return literal
     xmpps, xmpp = resolve_srv(domain, nameservers=nameservers, port=port, timeout=timeout)
     return endpoints_for(domain, xmpps, xmpp, rng=rng)
