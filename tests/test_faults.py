@@ -578,3 +578,71 @@ def test_first_session_is_resumable_sync(prosody, account):
         second = c.reconnect(max_attempts=20)
         assert (second.resumed, second.sm_enabled, second.resumable) == (True, True, True)
         c.close()
+
+
+# -- the proxy itself (no XMPP) -----------------------------------------------------------------
+
+def test_proxy_cuts_after_exact_byte_counts_and_on_time():
+    async def main():
+        got_upstream = []
+
+        async def upstream(reader, writer):
+            writer.write(bytes(range(200)))  # the "server" speaks first, 200 bytes
+            data = b""
+            try:
+                while True:
+                    chunk = await reader.read(1000)
+                    if not chunk:
+                        break
+                    data += chunk
+            except ConnectionError:
+                pass
+            got_upstream.append(data)
+            writer.close()
+
+        server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        plans = {0: Cut(after_bytes=100), 1: Cut(after_bytes=10, direction="up"),
+                 2: Cut(after_seconds=0.05)}
+        async with server, FaultProxy("127.0.0.1", port, plan=plans.get) as proxy:
+            async def session(send=b""):
+                reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+                if send:
+                    writer.write(send)
+                data = b""
+                try:
+                    while True:
+                        chunk = await asyncio.wait_for(reader.read(1000), 10)
+                        if not chunk:
+                            break
+                        data += chunk
+                except ConnectionError:
+                    pass
+                writer.close()
+                return data
+
+            assert await session() == bytes(range(100))      # cut in the middle of a "record"
+            await session(b"x" * 50)
+            for _ in range(500):
+                if len(got_upstream) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert got_upstream == [b"", b"x" * 10]          # only 10 bytes reached the server
+            # the third connection is cut by time (whatever came through by then)
+            data = await session()
+            assert data == bytes(range(len(data)))
+            assert [(c.connection, c.reason) for c in proxy.cuts] == [
+                (0, "bytes-down"), (1, "bytes-up"), (2, "time")]
+            assert (proxy.cuts[0].bytes_down, proxy.cuts[1].bytes_up) == (100, 10)
+            assert proxy.accepted == 3
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_proxy_listens_on_loopback_only_and_plans_are_seeded():
+    with pytest.raises(ValueError):
+        FaultProxy("127.0.0.1", 5222, host="0.0.0.0")
+    a, b = RandomCuts(seed=5), RandomCuts(seed=5)
+    assert [a(i) for i in range(50)] == [b(i) for i in range(50)]
+    assert RandomCuts(seed=5, probability=0.0)(3) is None
+    kinds = {("time" if c.after_seconds is not None else c.direction) for c in map(a, range(200))}
+    assert kinds == {"up", "down", "time"}
