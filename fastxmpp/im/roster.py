@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 from ..element import Element
 from ..events import Event, _opts
@@ -55,7 +55,7 @@ KEEP: Any = _Keep()
 class RosterItem:
     """One contact (RFC 6121 2.1.2): ``subscription`` is none, to, from or both; ``ask`` is
     "subscribe" while our request waits for the contact's answer; ``approved`` is True when
-    we pre-approved the contact's subscription."""
+    we pre-approved the contact's subscription; ``groups`` are sorted (a set, in RFC 6121)."""
 
     jid: JID
     name: Optional[str] = None
@@ -99,7 +99,7 @@ def parse_item(el: Element, *, push: bool = False) -> RosterItem:
             if name not in groups:
                 groups.append(name)
     return RosterItem(jid=jid, name=el.get("name") or None, subscription=subscription, ask=ask,
-                      approved=approved in ("true", "1"), groups=tuple(groups))
+                      approved=approved in ("true", "1"), groups=tuple(sorted(groups)))
 
 
 def item_to_dict(item: RosterItem) -> Dict[str, Any]:
@@ -120,7 +120,7 @@ def item_from_dict(data: Dict[str, Any]) -> RosterItem:
     if name is not None and not isinstance(name, str) or ask not in (None, "subscribe"):
         raise ValueError(f"bad name or ask in {data!r}")
     return RosterItem(jid=JID(data["jid"]), name=name, subscription=subscription, ask=ask,
-                      approved=bool(data.get("approved")), groups=tuple(groups))
+                      approved=bool(data.get("approved")), groups=tuple(sorted(groups)))
 
 
 def _item_element(query: Element, jid: JID, name: Optional[str], groups: Iterable[str]) -> Element:
@@ -137,9 +137,10 @@ def _item_element(query: Element, jid: JID, name: Optional[str], groups: Iterabl
     return item
 
 
-class Roster:
+class Roster(Mapping[JID, RosterItem]):
     """The account's roster: a read-only mapping of bare :class:`JID` to :class:`RosterItem`
-    (``roster["romeo@example.net"]`` takes a string too), kept in sync with the server.
+    (``roster["romeo@example.net"]`` takes a string too), kept in sync with the server;
+    ``by_jid`` is the dict behind it.
 
     ``account`` is the account's JID (pushes from anyone else are ignored); ``store`` keeps
     the roster and its version between sessions (default: a
@@ -148,7 +149,7 @@ class Roster:
 
     def __init__(self, account: JIDLike, *, store: Optional["RosterStore"] = None) -> None:
         self.account = _jid(account).bare
-        self.items: Dict[JID, RosterItem] = {}
+        self.by_jid: Dict[JID, RosterItem] = {}
         self.version: Optional[str] = None
         #: True once a fetch completed in the current session.
         self.loaded = False
@@ -172,36 +173,27 @@ class Roster:
         version, items = store.load()
         self._store = store
         self.version = version
-        self.items = {}
+        self.by_jid = {}
         for item in items:
-            self.items[item.jid] = item
+            self.by_jid[item.jid] = item
 
     # -- mapping ----------------------------------------------------------------------------
     def __getitem__(self, jid: JIDLike) -> RosterItem:
-        return self.items[_jid(jid)]
-
-    def get(self, jid: JIDLike, default: Any = None) -> Any:
         try:
-            return self.items.get(_jid(jid), default)
-        except InvalidJID:
-            return default
-
-    def __contains__(self, jid: object) -> bool:
-        return isinstance(jid, (str, JID)) and self.get(jid) is not None
+            return self.by_jid[_jid(jid)]
+        except (InvalidJID, TypeError):
+            raise KeyError(jid) from None
 
     def __iter__(self) -> Iterator[JID]:
-        return iter(self.items)
+        return iter(self.by_jid)
 
     def __len__(self) -> int:
-        return len(self.items)
-
-    def values(self) -> List[RosterItem]:
-        return list(self.items.values())
+        return len(self.by_jid)
 
     def groups(self) -> Dict[str, List[RosterItem]]:
         """Items by group name (an item in several groups is in each)."""
         out: Dict[str, List[RosterItem]] = {}
-        for item in self.items.values():
+        for item in self.by_jid.values():
             for group in item.groups:
                 out.setdefault(group, []).append(item)
         return out
@@ -219,9 +211,10 @@ class Roster:
 
     def set_request(self, jid: JIDLike, *, name: Any = KEEP, groups: Any = KEEP) -> Element:
         """The roster set adding or updating ``jid`` (2.3, 2.4): ``name`` (None: no name) and
-        ``groups`` (an iterable of names); :data:`KEEP` (the default) keeps the current value."""
+        ``groups`` (an iterable of names); :data:`KEEP` (the default) keeps the value this
+        roster holds (the server's as of the last push received)."""
         jid = _jid(jid)
-        current = self.items.get(jid)
+        current = self.by_jid.get(jid)
         if name is KEEP:
             name = current.name if current is not None else None
         if groups is KEEP:
@@ -249,7 +242,7 @@ class Roster:
         if query is None:
             if not self._versioned_request:
                 log.warning("roster result without <query/> to an unversioned request: roster kept")
-            return [RosterReceived(version=self.version, items=tuple(self.items.values()), cached=True)]
+            return [RosterReceived(version=self.version, items=tuple(self.by_jid.values()), cached=True)]
         items: Dict[JID, RosterItem] = {}
         for el in query:
             if el.tag != _ITEM:
@@ -263,7 +256,7 @@ class Roster:
                 log.warning("roster result: duplicate item %s skipped", item.jid)
                 continue
             items[item.jid] = item
-        old, self.items = self.items, items
+        old, self.by_jid = self.by_jid, items
         version = query.get("ver")
         self.version = version
         self.store.replace(version, items.values())
@@ -311,14 +304,14 @@ class Roster:
         assert query is not None
         version = query.get("ver", self.version)
         evs: List[Event] = []
-        before = self.items.get(item.jid)
+        before = self.by_jid.get(item.jid)
         if item.subscription == "remove":
             if before is not None:
-                del self.items[item.jid]
+                del self.by_jid[item.jid]
                 evs.append(RosterItemRemoved(item=before))
             self.store.update(version, item.jid, None)
         else:
-            self.items[item.jid] = item
+            self.by_jid[item.jid] = item
             if before is None:
                 evs.append(RosterItemAdded(item=item))
             elif before != item:

@@ -10,7 +10,7 @@ receive, decide and keep is here and in the sans-IO modules.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, ClassVar, Dict, Iterator, List, NamedTuple, Optional, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Type
 
 from ..element import Element
 from ..events import Event
@@ -56,7 +56,7 @@ class Feature:
         return stream.server_features if stream is not None else None
 
 
-class RosterAPI(Feature):
+class RosterAPI(Feature, Mapping[JID, RosterItem]):
     """``client.roster``: a read-only mapping of bare JID to
     :class:`~fastxmpp.im.roster.RosterItem`, kept in sync by roster pushes."""
 
@@ -98,20 +98,11 @@ class RosterAPI(Feature):
     def __getitem__(self, jid: Any) -> RosterItem:
         return self.core[jid]
 
-    def get(self, jid: Any, default: Any = None) -> Any:
-        return self.core.get(jid, default)
-
-    def __contains__(self, jid: object) -> bool:
-        return jid in self.core
-
     def __iter__(self) -> Iterator[JID]:
         return iter(self.core)
 
     def __len__(self) -> int:
         return len(self.core)
-
-    def values(self) -> List[RosterItem]:
-        return self.core.values()
 
     def groups(self) -> Any:
         return self.core.groups()
