@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from sys import intern
 from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
@@ -69,11 +70,13 @@ def _jid(value: JIDLike) -> JID:
     return value if isinstance(value, JID) else JID(value)
 
 
-def parse_item(el: Element, *, push: bool = False) -> RosterItem:
+def parse_item(el: Element, *, push: bool = False,
+               shared: Optional[Dict[Tuple[str, ...], Tuple[str, ...]]] = None) -> RosterItem:
     """The :class:`RosterItem` of an ``<item/>``; raises ValueError saying what is wrong.
 
     In a push (``push=True``) ``subscription='remove'`` is allowed and gives an item with
-    that subscription."""
+    that subscription.  Items parsed with the same ``shared`` dict share equal group tuples
+    (a large roster has few distinct ones)."""
     text = el.get("jid")
     if not text:
         raise ValueError("roster item without a jid")
@@ -93,13 +96,16 @@ def parse_item(el: Element, *, push: bool = False) -> RosterItem:
     groups: List[str] = []
     for child in el:
         if child.tag == _GROUP:
-            name = child.text or ""
+            name = intern(child.text or "")
             if not name:
                 raise ValueError(f"roster item {text} with an empty group")
             if name not in groups:
                 groups.append(name)
+    group_tuple = tuple(sorted(groups))
+    if shared is not None:
+        group_tuple = shared.setdefault(group_tuple, group_tuple)
     return RosterItem(jid=jid, name=el.get("name") or None, subscription=subscription, ask=ask,
-                      approved=approved in ("true", "1"), groups=tuple(sorted(groups)))
+                      approved=approved in ("true", "1"), groups=group_tuple)
 
 
 def item_to_dict(item: RosterItem) -> Dict[str, Any]:
@@ -142,9 +148,11 @@ class Roster(Mapping[JID, RosterItem]):
     (``roster["romeo@example.net"]`` takes a string too), kept in sync with the server;
     ``by_jid`` is the dict behind it.
 
-    ``account`` is the account's JID (pushes from anyone else are ignored); ``store`` keeps
-    the roster and its version between sessions (default: a
-    :class:`~fastxmpp.im.store.MemoryRosterStore`).
+    ``account`` is the account's JID (pushes from anyone else are ignored).  ``store`` keeps
+    the roster and its version elsewhere too (a :class:`~fastxmpp.im.store.JSONRosterStore`
+    for a file, a :class:`~fastxmpp.im.store.MemoryRosterStore` to hand to another client);
+    without one, the roster and version held here are what the next fetch of the same
+    object sends (in memory, for the life of the client), at no extra memory.
     """
 
     def __init__(self, account: JIDLike, *, store: Optional["RosterStore"] = None) -> None:
@@ -155,23 +163,21 @@ class Roster(Mapping[JID, RosterItem]):
         self.loaded = False
         self._versioned_request = False
         self._store: Optional["RosterStore"] = None
-        if store is None:
-            from .store import MemoryRosterStore
-
-            store = MemoryRosterStore()
-        self.store = store
+        if store is not None:
+            self.store = store
 
     # -- the store --------------------------------------------------------------------------
     @property
-    def store(self) -> "RosterStore":
-        assert self._store is not None
+    def store(self) -> Optional["RosterStore"]:
         return self._store
 
     @store.setter
-    def store(self, store: "RosterStore") -> None:
+    def store(self, store: Optional["RosterStore"]) -> None:
         """Use ``store`` from now on: its roster and version replace what is held."""
-        version, items = store.load()
         self._store = store
+        if store is None:
+            return
+        version, items = store.load()
         self.version = version
         self.by_jid = {}
         for item in items:
@@ -244,11 +250,12 @@ class Roster(Mapping[JID, RosterItem]):
                 log.warning("roster result without <query/> to an unversioned request: roster kept")
             return [RosterReceived(version=self.version, items=tuple(self.by_jid.values()), cached=True)]
         items: Dict[JID, RosterItem] = {}
+        shared: Dict[Tuple[str, ...], Tuple[str, ...]] = {}
         for el in query:
             if el.tag != _ITEM:
                 continue
             try:
-                item = parse_item(el)
+                item = parse_item(el, shared=shared)
             except ValueError as exc:
                 log.warning("roster result: skipping a malformed item: %s", exc)
                 continue
@@ -259,7 +266,8 @@ class Roster(Mapping[JID, RosterItem]):
         old, self.by_jid = self.by_jid, items
         version = query.get("ver")
         self.version = version
-        self.store.replace(version, items.values())
+        if self._store is not None:
+            self._store.replace(version, items.values())
         evs: List[Event] = []
         if old:
             for jid, item in items.items():
@@ -309,14 +317,16 @@ class Roster(Mapping[JID, RosterItem]):
             if before is not None:
                 del self.by_jid[item.jid]
                 evs.append(RosterItemRemoved(item=before))
-            self.store.update(version, item.jid, None)
+            if self._store is not None:
+                self._store.update(version, item.jid, None)
         else:
             self.by_jid[item.jid] = item
             if before is None:
                 evs.append(RosterItemAdded(item=item))
             elif before != item:
                 evs.append(RosterItemChanged(old=before, item=item))
-            self.store.update(version, item.jid, item)
+            if self._store is not None:
+                self._store.update(version, item.jid, item)
         self.version = version
         reply = Element(_IQ, {"type": "result", "id": push.get("id", "")})
         if push.get("from"):

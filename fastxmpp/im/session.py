@@ -78,8 +78,9 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
 
     @property
     def store(self) -> Any:
-        """Where the roster and its version are kept (set a
-        :class:`~fastxmpp.im.store.JSONRosterStore` before the first fetch to persist it)."""
+        """Where the roster and its version are kept besides this object (None: only here,
+        in memory); set a :class:`~fastxmpp.im.store.JSONRosterStore` before the first
+        fetch to keep them in a file."""
         return self.core.store
 
     @store.setter

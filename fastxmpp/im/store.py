@@ -9,9 +9,10 @@ A store is any object with these three methods (see :class:`RosterStore`):
 
 The roster calls ``load()`` once, when the store is set, and then one of the two others
 for every change it applies, so a store is always the server's roster at ``version``.
-:class:`MemoryRosterStore` is the default (a client that reconnects sends its version,
-and the server sends only the changes); :class:`JSONRosterStore` keeps it in a file, so a
-new process starts from there too.
+Without a store the roster object itself is the in-memory store (a client that reconnects
+sends its version, and the server may answer "no change").  :class:`MemoryRosterStore`
+keeps a copy that can be handed to another client; :class:`JSONRosterStore` keeps it in a
+file, so a new process starts from there too.
 """
 from __future__ import annotations
 
