@@ -489,3 +489,23 @@ def test_glue_messages():
     assert client.sent[-1].find("{jabber:client}thread").text == "t"
     im.messages.send("romeo@example.net", "x", type="normal")
     assert client.sent[-1].get("type") == "normal"
+
+
+def test_glue_bad_input_answered_or_logged_never_raised(caplog):
+    client = FakeClient()
+    im = im_of(client)
+    im.roster.core.apply_result(roster_result("<item jid='romeo@example.net'/>"))
+    im.presence
+    im.subscriptions
+    with caplog.at_level(logging.WARNING, logger="fastxmpp.im"):
+        client.deliver(push("<item jid='a@x'/><item jid='b@x'/>", id="two"))
+        assert client.sent[-1].get("type") == "error" and client.sent[-1].get("id") == "two"
+        assert client.sent[-1].find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}bad-request") is not None
+        client.deliver(push("<item jid='x@@y'/>", id="bad"))
+        assert client.sent[-1].find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}bad-request") is not None
+        client.deliver(pres("romeo@example.net/a", body="<priority>-999</priority><show>?</show>"))
+        client.deliver(pres("x@@y/a", "subscribe"))
+        client.deliver(pres("romeo@example.net/a", "bogus"))
+    assert list(im.roster) == [JID("romeo@example.net")]
+    assert im.presence.best("romeo@example.net").priority == 0
+    assert "bad priority" in caplog.text and "invalid JID" in caplog.text and "unknown type" in caplog.text

@@ -77,7 +77,9 @@ class ContactChanged(Event):
 
 @dataclass(**_opts)
 class ContactOffline(Event):
-    """The last available resource of ``jid`` went away (``presence`` is its unavailable)."""
+    """The last available resource of ``jid`` went away (``presence`` is its unavailable),
+    or a fresh session forgot every contact's presence (``presence`` is None) until the
+    server sends it again."""
 
     jid: JID
     presence: Any
