@@ -86,6 +86,14 @@ def test_result_fills_the_mapping():
     assert roster.loaded and roster.version == "1"
 
 
+def test_error_result_raises_and_changes_nothing():
+    roster = Roster(ME)
+    with pytest.raises(ServiceUnavailable):
+        roster.apply_result(X("<iq type='error' id='r1'><error type='cancel'><service-unavailable"
+                              " xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"))
+    assert not roster.loaded and len(roster) == 0
+
+
 def test_a_second_full_result_gives_the_differences():
     roster = Roster(ME)
     roster.apply_result(roster_result("<item jid='a@x'/><item jid='b@x'/>"))

@@ -22,7 +22,7 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping,
 from ..element import Element
 from ..events import Event, _opts
 from ..jid import JID, InvalidJID
-from ..stanza_errors import BadRequest, ServiceUnavailable
+from ..stanza_errors import BadRequest, ServiceUnavailable, from_element
 from .events import RosterItemAdded, RosterItemChanged, RosterItemRemoved, RosterReceived
 
 if TYPE_CHECKING:
@@ -242,7 +242,10 @@ class Roster(Mapping[JID, RosterItem]):
     def apply_result(self, result: Element) -> List[Event]:
         """Apply the result of :meth:`fetch_request`; returns :class:`RosterReceived`, preceded
         by an added/changed/removed event per difference from the roster held before (none
-        when it held nothing)."""
+        when it held nothing).  An error result raises its
+        :class:`~fastxmpp.stanza_errors.StanzaError` and changes nothing."""
+        if result.get("type") == "error":
+            raise from_element(result)
         self.loaded = True
         query = result.find(ROSTER_QUERY)
         if query is None:
