@@ -36,6 +36,7 @@ _SUBSCRIPTION_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsu
 
 #: How available each ``show`` is, to break ties between resources of the same priority.
 SHOW_RANK = {"chat": 5, None: 4, "away": 3, "xa": 2, "dnd": 1}
+_JID_CACHE = 65536  # senders whose parsed JID is kept (the cache is emptied when full)
 
 JIDLike = Union[str, JID]
 
@@ -55,41 +56,43 @@ class ResourcePresence:
     stanza: Any = None
 
 
-def _statuses(stanza: Element) -> Tuple[Optional[str], Tuple[Tuple[Optional[str], str], ...]]:
-    """(the status to show, every status with its language)."""
-    default_lang = stanza.get(XML_LANG)
-    found = tuple((el.get(XML_LANG, default_lang), el.text or "") for el in stanza.findall(_STATUS))
-    if not found:
-        return None, ()
-    for lang, text in found:
-        if lang == default_lang:
-            return text, found
-    return found[0][1], found
-
-
 def parse_presence(stanza: Element, jid: JID) -> ResourcePresence:
     """The :class:`ResourcePresence` an available or unavailable presence from ``jid`` says
     (a bad priority or show is logged and read as 0 / plain available)."""
     available = stanza.get("type") != "unavailable"
-    show = stanza.findtext(_SHOW)
-    if show is not None:
-        show = show.strip()
-        if show not in PRESENCE_SHOWS:
-            log.warning("presence from %s: unknown show %r taken as available", jid, show)
-            show = None
+    default_lang = stanza.get(XML_LANG)
+    show = priority_text = status = None
+    statuses = []
+    for child in stanza:  # one pass: presence storms go through here
+        tag = child.tag
+        if tag == _STATUS:
+            text = child.text or ""
+            lang = child.get(XML_LANG, default_lang)
+            if lang == default_lang and status is None:
+                status = text
+            statuses.append((lang, text))
+        elif tag == _SHOW:
+            if show is None:
+                show = (child.text or "").strip()
+        elif tag == _PRIORITY:
+            if priority_text is None:
+                priority_text = child.text or ""
+    if show is not None and show not in PRESENCE_SHOWS:
+        log.warning("presence from %s: unknown show %r taken as available", jid, show)
+        show = None
     priority = 0
-    text = stanza.findtext(_PRIORITY)
-    if text is not None:
+    if priority_text is not None:
         try:
-            priority = int(text.strip())
+            priority = int(priority_text)
         except ValueError:
             priority = 128  # out of range: handled below
         if not -128 <= priority <= 127:
-            log.warning("presence from %s: bad priority %r taken as 0", jid, text)
+            log.warning("presence from %s: bad priority %r taken as 0", jid, priority_text)
             priority = 0
-    status, statuses = _statuses(stanza)
+    if status is None and statuses:
+        status = statuses[0][1]
     return ResourcePresence(jid=jid, available=available, show=show if available else None,
-                            status=status, statuses=statuses, priority=priority, stanza=stanza)
+                            status=status, statuses=tuple(statuses), priority=priority, stanza=stanza)
 
 
 def _rank(presence: ResourcePresence) -> Tuple[int, int]:
@@ -128,6 +131,7 @@ class PresenceTracker:
         self.own: Optional[Element] = None
         #: Whether the initial presence went out in the current session.
         self.sent_initial = False
+        self._jids: Dict[str, Tuple[JID, JID]] = {}  # 'from' -> (JID, bare JID), parsed once
 
     # -- what we send -------------------------------------------------------------------------
     def available(self, *, to: Any = None, show: Optional[str] = None,
@@ -174,28 +178,34 @@ class PresenceTracker:
         if sender is None:
             log.debug("ignoring a presence without a sender")
             return []
-        try:
-            jid = JID(sender)
-        except InvalidJID as exc:
-            log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
-            return []
+        known = self._jids.get(sender)
+        if known is None:
+            try:
+                jid = JID(sender)
+            except InvalidJID as exc:
+                log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
+                return []
+            if len(self._jids) >= _JID_CACHE:
+                self._jids.clear()
+            known = self._jids[sender] = (jid, jid.bare)
+        jid, bare = known
         if kind is None or kind == "unavailable":
-            return self._update(jid, parse_presence(stanza, jid))
+            return self._update(jid, bare, parse_presence(stanza, jid))
         if kind == "error":
             error = from_element(stanza)
-            self.errors[jid.bare] = error
-            return [PresenceErrorReceived(jid=jid.bare, error=error)]
+            self.errors[bare] = error
+            return [PresenceErrorReceived(jid=bare, error=error)]
         if kind == "probe":
             log.debug("ignoring a presence probe from %s (the server answers probes)", jid)
         else:
             log.warning("ignoring a presence of unknown type %r from %s", kind, jid)
         return []
 
-    def _update(self, jid: JID, presence: ResourcePresence) -> List[Event]:
-        bare = jid.bare
+    def _update(self, jid: JID, bare: JID, presence: ResourcePresence) -> List[Event]:
         resources = self.contacts.get(bare)
         if presence.available:
-            self.errors.pop(bare, None)
+            if self.errors:
+                self.errors.pop(bare, None)
             if resources is None:
                 self.contacts[bare] = {jid: presence}
                 return [ContactOnline(jid=bare, presence=presence)]
