@@ -42,10 +42,13 @@ def expat_error(code: int, message: str, line: int, column: int) -> errors.Strea
 
 
 def check_prolog(head: bytes) -> Optional[bool]:
-    """Refuse anything but UTF-8 at the start of a stream.
+    """Refuse anything but UTF-8, and text before the stream header, at the start of a stream.
 
-    ``head`` is the stream's first bytes.  Returns True once UTF-8 is settled,
-    None while more bytes are needed; raises UnsupportedEncoding otherwise.
+    ``head`` is the stream's first bytes.  Returns True once they are settled (the XML
+    declaration, if any, and whitespace, then a '<'), None while more bytes are needed;
+    raises UnsupportedEncoding or NotWellFormed otherwise.  Both twins call it, so text
+    before the header is one error with one message, however expat would have tokenized
+    it (a quote there opens a literal that expat waits to see end).
     """
     if len(head) < 2:
         return None
@@ -60,17 +63,33 @@ def check_prolog(head: bytes) -> Optional[bool]:
         raise errors.NotWellFormed(
             "U+FEFF at the start of the stream: a zero width no-break space (RFC 6120 section 11.6,"
             " no byte order mark in XMPP), text before the stream header (line 1, column 0)")
-    if not head.startswith(b"<?"):
-        return True if len(head) >= 2 else None
-    end = head.find(b"?>")
-    if end < 0:
+    start = 0
+    if head.startswith(b"<?"):
+        end = head.find(b"?>")
+        if end < 0:
+            return None if len(head) < 4096 else True
+        match = _ENCODING_RE.search(head, 0, end)
+        if match:
+            enc = (match.group(1) or match.group(2) or b"").decode("ascii", "replace")
+            if enc.lower().replace("_", "-") not in ("utf-8", "utf8"):
+                raise errors.UnsupportedEncoding(f"only UTF-8 is allowed, not {enc!r}")
+        start = end + 2
+    text = head[start:].lstrip(b" \t\r\n")
+    if not text:
         return None if len(head) < 4096 else True
-    match = _ENCODING_RE.search(head, 0, end)
-    if match:
-        enc = (match.group(1) or match.group(2) or b"").decode("ascii", "replace")
-        if enc.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            raise errors.UnsupportedEncoding(f"only UTF-8 is allowed, not {enc!r}")
+    if text[0] != 0x3C:   # '<'
+        at = len(head) - len(text)
+        line, column = _position(head[:at])
+        raise errors.NotWellFormed(f"text before the stream header (line {line}, column {column})")
     return True
+
+
+def _position(data: bytes) -> Tuple[int, int]:
+    """Expat's line and column just past ``data`` (CR LF, CR and LF end a line; a column
+    counts characters)."""
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    last = lines[lines.rfind(b"\n") + 1:]
+    return lines.count(b"\n") + 1, sum(1 for b in last if b & 0xC0 != 0x80)
 
 
 def _attr_value(value: bytes) -> bytes:

@@ -100,6 +100,8 @@ cdef class Tokenizer:
     cdef object _error
     cdef bint _paused_now
     cdef Py_ssize_t _ends_seen
+    cdef bint _lag                  # expat has not ended a stanza the scanner passed (it waits
+                                    # for the rest of a UTF-8 sequence in '<\xf0/>')
     cdef object _header_ns
     cdef list _decls
     cdef tuple _ctx
@@ -153,7 +155,7 @@ cdef class Tokenizer:
         stanzas, before the header, after a restart trigger and after an error."""
         if self._held is not None or self._failed is not None or self._depth < 1:
             return False
-        return (self._depth >= 2 or self.s_stanza_start >= 0
+        return (self._depth >= 2 or self.s_stanza_start >= 0 or self._lag
                 or (self.s_state == S_LT and self.s_depth == 1))
 
     def feed(self, data):
@@ -217,7 +219,10 @@ cdef class Tokenizer:
         """The connection ended: refuse a stream cut in the middle of a stanza."""
         if self._failed is not None or self._held is not None:
             return []
-        if self._depth > 1 or (self.s_state != S_TEXT and self._depth >= 1):
+        # the scanner may have passed a tag that expat has not finished (it waits for the
+        # rest of a UTF-8 sequence): markup begun all the same
+        if self._depth > 1 or (self._depth == 1 and (self.s_state != S_TEXT or self.s_stanza_start >= 0
+                                                     or self.s_depth != 1 or self._lag)):
             self._fail(errors.NotWellFormed("connection closed in the middle of a stanza"))
         return []
 
@@ -267,6 +272,7 @@ cdef class Tokenizer:
         self._events = []
         self._error = None
         self._paused_now = False
+        self._lag = False
         self._header_ns = None
         self._decls = []
         self._ctx = None
@@ -348,6 +354,8 @@ cdef class Tokenizer:
                 self.s_deferred, scan_err = scan_err, None
         if scan_err is not None:
             self._fail(scan_err)
+        if n:
+            self._lag = self._ends_seen < self.s_nspans
         if self._held is None:
             self._keep_partial(buf, n)
         if self.s_spans_cap > SPANS_KEEP:

@@ -34,9 +34,12 @@ _PIECE = 1 << 16
 # (expat reports text around references and line ends piecewise) into one call
 _TEXT_BUFFER = 1 << 13
 _STREAM_END = StreamEnd()
-# expat errors reported at the '<' of markup in content or after the root element
+# expat errors reported at the start of a whole token, which is markup when it begins with
+# '<': '<?xml' after the start, anything after the root element, a token out of place
+# ('<![x' in the prolog)
 _AT_MARKUP = frozenset(expat.errors.codes[m] for m in (expat.errors.XML_ERROR_MISPLACED_XML_PI,
-                                                        expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT))
+                                                        expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT,
+                                                        expat.errors.XML_ERROR_SYNTAX))
 _new_element = Element.__new__
 
 
@@ -343,6 +346,8 @@ class Tokenizer:
                 self._prolog = None
         base = self._pos
         n = len(data)
+        if self._parser is None and not n:   # compacted, and nothing to parse: stays compact
+            return []
         self._data = data
         if self._parser is None:  # compacted: a new parser, in the header's scope
             parser = self._parser = self._create_parser(self._replay)
@@ -418,6 +423,18 @@ class Tokenizer:
         else:
             text, origin = self._data, base
         refusal = _refusal(text, at - origin, at)
+        if refusal is None and self._depth == 0:
+            # before the header expat takes in a DTD's opening token before it calls back:
+            # the first comment, PI or DTD opened anywhere in the feed, as the compiled
+            # twin's scanner finds it (only the prolog pays for this scan)
+            closer = self._closer_before
+            if closer is not None:
+                text0, origin0 = self._prev + self._data, base - 4
+            elif self._tail and self._tail_start < base:
+                text0, origin0 = self._tail + self._data, self._tail_start
+            else:
+                text0, origin0 = self._data, base
+            refusal = _first_refusal(text0, end - origin0, origin0, closer)
         if at <= 3 and text.startswith(b"<?", at - origin):
             self._in_decl = True
         if end - at > 16:
@@ -438,7 +455,9 @@ class Tokenizer:
         else:
             text, origin = self._data, self._pos
         refusal = _first_refusal(text, at - origin, origin, closer)
-        if refusal is None and e.code in _AT_MARKUP:   # '<?xml' after the start, or after the end
+        if refusal is None and e.code in _AT_MARKUP and 0 <= at - origin < len(text):
+            # markup the compiled twin's scanner judges as soon as it opens: a comment, PI
+            # or DTD, or '<!' with no CDATA section
             refusal = _refusal(text, at - origin, at)
         if refusal is not None:
             return refusal
@@ -551,7 +570,8 @@ class Tokenizer:
             raise errors.BadNamespacePrefix(f"content namespace {uri!r} bound to prefix {prefix!r}")
         if self._depth == 0 and prefix is None:
             if uri != self.content_ns:
-                raise errors.InvalidNamespace(f"content namespace must be {self.content_ns!r}, got {uri!r}")
+                # pyexpat passes None for xmlns='': the value is the empty string
+                raise errors.InvalidNamespace(f"content namespace must be {self.content_ns!r}, got {uri or ''!r}")
             self._header_ns = uri
         elif self._depth == 0 and prefix is not None:
             self._decls.append((prefix.encode("utf-8"), uri.encode("utf-8")))

@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+import fuzz_tokenizer
 from conftest import load
 from fastxmpp import errors
 from fastxmpp.tokens import StreamEnd, StreamHeader
@@ -205,20 +206,8 @@ PIECES = [b"<", b">", b"/", b"'", b'"', b"&", b"&amp;", b"&#0;", b"&#x10FFFF;", 
 
 
 def mutate(rng, data):
-    data = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        i = rng.randrange(len(HEADER) - 5, len(data) + 1)
-        op = rng.random()
-        if op < 0.3:
-            del data[i:i + rng.randint(1, 6)]
-        elif op < 0.7:
-            data[i:i] = rng.choice(PIECES)
-        elif op < 0.85 and i < len(data):
-            data[i] = rng.randrange(256)
-        else:
-            j = rng.randrange(len(HEADER), len(data) + 1)
-            data[i:i] = data[j:j + rng.randint(1, 30)]
-    return bytes(data)
+    return fuzz_tokenizer.mutate(rng, data, PIECES, lo=len(HEADER) - 5, copy_lo=len(HEADER),
+                                 rounds=lambda rng: rng.randint(1, 4))
 
 
 @pytest.mark.parametrize("seed", range(4))
