@@ -124,6 +124,8 @@ class Outcome:
         ]
         if self.stuck:
             lines.append("  STUCK: " + self.stuck)
+        if not self.ok():
+            lines.append("  the last events (monotonic seconds):")
             lines += ["    " + n for n in self.notes]
         return "\n".join(lines)
 
