@@ -352,6 +352,11 @@ cdef class Tokenizer:
                 scan_err = self._over_limit()
             else:
                 self.s_deferred, scan_err = scan_err, None
+        elif (self._depth == 1 and self.s_depth == 0 and self._held is None
+                and base + n - self.s_tag_start > self.max_stanza_bytes):
+            # the scanner passed the stream's end tag, expat waits for the rest of a UTF-8
+            # sequence in it: still markup pending, over the limit (as the Python twin finds)
+            scan_err = errors.PolicyViolation(f"markup exceeds the limit of {self.max_stanza_bytes} bytes")
         if scan_err is not None:
             self._fail(scan_err)
         if n:
