@@ -357,6 +357,10 @@ cdef class Tokenizer:
             # the scanner passed the stream's end tag, expat waits for the rest of a UTF-8
             # sequence in it: still markup pending, over the limit (as the Python twin finds)
             scan_err = errors.PolicyViolation(f"markup exceeds the limit of {self.max_stanza_bytes} bytes")
+        elif (self._depth <= 1 and self._held is None and self.s_state == S_TEXT and self.s_stanza_start < 0
+                and base + n - self.s_tag_start > self.max_stanza_bytes and _cut_markup(<const unsigned char *>buf, n)):
+            # the same for the last markup outside stanzas (an XML declaration, the header...)
+            scan_err = errors.PolicyViolation(f"markup exceeds the limit of {self.max_stanza_bytes} bytes")
         if scan_err is not None:
             self._fail(scan_err)
         if n:
@@ -723,6 +727,22 @@ cdef class Tokenizer:
     cdef void _store(self, err) noexcept:
         if self._error is None:
             self._error = err
+
+
+cdef bint _cut_markup(const unsigned char *buf, Py_ssize_t n) noexcept:
+    """Whether the feed ``buf`` ends with markup closed after a UTF-8 sequence that the end
+    of the feed cuts short: the scanner has passed that markup, expat waits inside it."""
+    cdef Py_ssize_t k
+    cdef unsigned char c
+    cdef int length
+    if n < 3:
+        return False
+    for k in range(n - 3, n):
+        c = buf[k]
+        length = 2 if 0xC2 <= c <= 0xDF else 3 if 0xE0 <= c <= 0xEF else 4 if 0xF0 <= c <= 0xF4 else 0
+        if k + length > n:
+            return memchr(buf + k, b'>', n - k) != NULL
+    return False
 
 
 cdef inline bint _skip(Tokenizer t) noexcept:

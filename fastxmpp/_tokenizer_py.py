@@ -425,16 +425,15 @@ class Tokenizer:
         refusal = _refusal(text, at - origin, at)
         if refusal is None and self._depth == 0:
             # before the header expat takes in a DTD's opening token before it calls back:
-            # the first comment, PI or DTD opened anywhere in the feed, as the compiled
-            # twin's scanner finds it (only the prolog pays for this scan)
-            closer = self._closer_before
-            if closer is not None:
-                text0, origin0 = self._prev + self._data, base - 4
-            elif self._tail and self._tail_start < base:
-                text0, origin0 = self._tail + self._data, self._tail_start
+            # the last markup opened before where expat stands, if no '>' closed it, is
+            # judged as the compiled twin's scanner does (only the prolog pays for this)
+            if self._tail and self._tail_start < base:
+                text0, origin0 = self._tail + self._data[:end - base], self._tail_start
             else:
-                text0, origin0 = self._data, base
-            refusal = _first_refusal(text0, end - origin0, origin0, closer)
+                text0, origin0 = self._data[:end - base], base
+            j = text0.rfind(b"<", 0, at - origin0)
+            if j >= 0 and text0.find(b">", j, at - origin0) < 0:
+                refusal = _refusal(text0, j, origin0 + j)
         if at <= 3 and text.startswith(b"<?", at - origin):
             self._in_decl = True
         if end - at > 16:
