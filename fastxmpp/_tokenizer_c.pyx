@@ -194,7 +194,7 @@ cdef class Tokenizer:
         cdef bytes replay
         if (self._parser == NULL or self._failed is not None or self._held is not None
                 or self._prolog is not None or self._depth != 1 or self.s_depth != 1
-                or self.s_state != S_TEXT or self.s_stanza_start >= 0 or self._carry_len != 0
+                or self.s_state != S_TEXT or self.s_stanza_start >= 0 or self._carry_len != 0 or self._lag
                 or not (self._last == b'>' or self._last == b' ' or self._last == b'\n'
                         or self._last == b'\t')):
             return False

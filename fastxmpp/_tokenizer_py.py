@@ -422,18 +422,27 @@ class Tokenizer:
             text, origin = self._tail + self._data[:end - base], self._tail_start
         else:
             text, origin = self._data, base
-        refusal = _refusal(text, at - origin, at)
-        if refusal is None and self._depth == 0:
-            # before the header expat takes in a DTD's opening token before it calls back:
-            # the last markup opened before where expat stands, if no '>' closed it, is
-            # judged as the compiled twin's scanner does (only the prolog pays for this)
+        refusal = None
+        if self._depth == 0:
+            # outside the root expat takes in a DTD's opening token before it calls back,
+            # and waits at a quote (a literal) where the compiled twin's scanner reads text:
+            # the last markup opened before where expat stands, if no '>' closed it, or the
+            # first after such a quote, is judged as that scanner does (only the prolog and
+            # the epilog pay for this)
             if self._tail and self._tail_start < base:
                 text0, origin0 = self._tail + self._data[:end - base], self._tail_start
             else:
                 text0, origin0 = self._data[:end - base], base
-            j = text0.rfind(b"<", 0, at - origin0)
-            if j >= 0 and text0.find(b">", j, at - origin0) < 0:
+            i = at - origin0
+            j = text0.rfind(b"<", 0, i)
+            if j >= 0 and text0.find(b">", j, i) < 0:
                 refusal = _refusal(text0, j, origin0 + j)
+            elif text0[i:i + 1] in (b"'", b'"'):
+                j = text0.find(b"<", i + 1)
+                if j >= 0:
+                    refusal = _refusal(text0, j, origin0 + j)
+        if refusal is None:
+            refusal = _refusal(text, at - origin, at)
         if at <= 3 and text.startswith(b"<?", at - origin):
             self._in_decl = True
         if end - at > 16:
