@@ -80,31 +80,32 @@ def run_example(script, *args, env=None, terminal=False):
     (``terminal=True``) stdin, stdout and stderr are the slave side of a new pty."""
     argv = [sys.executable, str(EXAMPLES / script), *args]
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-    fds = []
-    proc = None
+    proc = screen = master = None
     try:
         if terminal:
             master, slave = pty.openpty()
-            fds += [master, slave]
-            proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=full_env,
-                                    close_fds=True)
-            os.close(slave)
-            fds.remove(slave)
-            screen, write = Screen(master), lambda text: os.write(master, text.encode())
+            try:
+                proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=full_env)
+            finally:
+                os.close(slave)
+            screen = Screen(master)
+            yield proc, screen, lambda text: os.write(master, text.encode())
         else:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env=full_env)
-            screen, write = Screen(proc.stdout.fileno()), None
-        yield proc, screen, write
+            screen = Screen(proc.stdout.fileno())
+            yield proc, screen, None
     finally:
         if proc is not None:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(TIMEOUT)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        for fd in fds:
-            os.close(fd)
+        if screen is not None:  # the reader sees the end (EOF, or EIO on a pty) once it exits
+            screen.thread.join(TIMEOUT)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        if master is not None:
+            os.close(master)
 
 
 def login_env(prosody, jid, password):
