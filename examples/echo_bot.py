@@ -7,7 +7,8 @@
 Login options: ``examples/options.py`` (command line or XMPP_* variables).  The bot
 approves subscription requests (from anyone, or with ``--accept accept-roster`` only from
 contacts in its roster), goes online, and replies with ``reply()``, which keeps the
-message's type and thread.  It stops on SIGINT/SIGTERM, or after ``--max-messages`` replies.
+message's type and thread.  It reconnects when the connection is lost, and stops on
+SIGINT/SIGTERM, or after ``--max-messages`` replies.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     replies = 0
 
-    async with Client(**options.client_options(args)) as client:
+    # reconnect=True: a lost connection is resumed (XEP-0198) or replaced, the roster
+    # fetched and the presence sent again
+    async with Client(**options.client_options(args), reconnect=True) as client:
         client.subscriptions.policy = args.accept
 
         @client.messages.on_message(types=("chat", "normal"))

@@ -3,14 +3,15 @@
     XMPP_JID=bot@example.com XMPP_PASSWORD=secret python examples/echo_bot_sync.py
 
 Same options and behaviour: approves subscriptions, goes online, replies keeping the
-message's type and thread, stops on SIGINT/SIGTERM or after ``--max-messages`` replies.
+message's type and thread, reconnects when the connection is lost, stops on SIGINT/SIGTERM
+or after ``--max-messages`` replies.
 """
 from __future__ import annotations
 
 import signal
 
 import options
-from fastxmpp.sync import Client
+from fastxmpp.sync import Client, ConnectionLost
 
 
 def main() -> None:
@@ -39,7 +40,10 @@ def main() -> None:
         client.presence.available(status="I repeat what you say")
         print(f"echo bot online as {client.bound_jid}", flush=True)
         while not stopping:
-            client.process(timeout=1.0)
+            try:
+                client.process(timeout=1.0)
+            except ConnectionLost:  # resumed (XEP-0198), or a fresh session with presence restored
+                client.reconnect()
     print(f"stopped after {replies} replies", flush=True)
 
 

@@ -24,6 +24,7 @@ import pytest
 from fastxmpp import sync
 from fastxmpp.im import SubscriptionApproved, SubscriptionRevoked
 from fastxmpp.jid import JID
+from fastxmpp.testing.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.prosody
 
@@ -202,6 +203,27 @@ def test_echo_bot_accept_roster_policy(prosody, account, script):
             wait(client, lambda: echoes, "the echo")
             assert echoes[0].body == "hello"
         assert proc.wait(TIMEOUT) == 0
+
+
+@pytest.mark.parametrize("script", BOTS)
+def test_echo_bot_reconnects_after_a_lost_connection(prosody, account, script):
+    bot, bot_pw = account()
+    user, user_pw = account()
+    bot_full = bot + "/bot"
+    with FaultProxy(prosody.host, prosody.port).running() as proxy:
+        env = {**login_env(prosody, bot_full, bot_pw), "XMPP_PORT": str(proxy.port)}
+        with run_example(script, "--max-messages", "2", env=env) as (proc, screen, _):
+            screen.expect(r"echo bot online as ")
+            with connected(prosody, user + "/test", user_pw) as client:
+                echoes, _ = online(client)
+                client.messages.send(bot_full, "before")
+                wait(client, lambda: echoes, "the first echo")
+                assert proxy.cut_all() == 1
+                client.messages.send(bot_full, "after")
+                wait(client, lambda: len(echoes) == 2, "the echo after the cut")
+                assert [m.body for m in echoes] == ["before", "after"]
+                assert proc.wait(TIMEOUT) == 0
+            assert proxy.accepted >= 2 and "Traceback" not in screen.text
 
 
 @pytest.mark.parametrize("script", BOTS)
