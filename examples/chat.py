@@ -4,7 +4,7 @@
 
 Login options: ``examples/options.py`` (command line or XMPP_* variables).  Once online it
 prints incoming messages, contacts coming and going, and subscription requests; ``/help``
-lists the commands.  A line that is not a command goes to the current chat partner
+lists the commands.  A lost connection is resumed or replaced (``reconnect=True``).  A line that is not a command goes to the current chat partner
 (``/to JID``).  Input is read line by line from stdin (a thread), so it also works from a
 pipe: ``printf '/msg romeo@example.com hi\\n/quit\\n' | python examples/chat.py``.
 """
@@ -177,37 +177,29 @@ async def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lines.put_nowait, None)
     threading.Thread(target=read_lines, args=(loop, lines), daemon=True).start()
-    client = Client(**options.client_options(args))
+    client = Client(**options.client_options(args), reconnect=True)
     try:
         await client.connect()
     except (XMPPError, OSError) as exc:
         say(f"! could not connect: {exc}")
         return 1
-    lost = []
-
-    def disconnected(exc):
-        lost.append(client.error or exc)
-        lines.put_nowait(None)
-    client.on_disconnected = disconnected
+    # from now on a lost connection is resumed (XEP-0198) or replaced by a new session
+    client.on_disconnected = lambda exc: say("! connection lost; reconnecting")
+    client.on_session_started = lambda ev: say("* reconnected" + (" (resumed)" if ev.resumed else ""))
     try:
         chat = Chat(client)
         await client.presence.available()  # fetches the roster first
         say(f"online as {client.bound_jid}, {len(client.roster)} contacts; /help lists the commands")
-        while not lost:
+        while True:
             line = await lines.get()
-            if line is None:
-                break
             try:
-                if not await chat.command(line):
+                if line is None or not await chat.command(line):
                     break
             except (UsageError, ValueError, XMPPError) as exc:
                 say(f"! {exc}")
     finally:
         client.on_disconnected = None  # leaving is not losing the connection
         await client.close()
-    if lost:
-        say(f"! disconnected: {lost[0]}")
-        return 1
     say("bye")
     return 0
 

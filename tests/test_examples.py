@@ -320,6 +320,29 @@ def test_chat_client_in_a_terminal(prosody, account):
         assert f"* {me} is" not in screen.text  # our own presence (the server sends it) is not news
 
 
+def test_chat_client_reconnects(prosody, account):
+    me, me_pw = account()
+    bob, bob_pw = account()
+    me_full = me + "/tty"
+    with FaultProxy(prosody.host, prosody.port).running() as proxy:
+        env = {**login_env(prosody, me_full, me_pw), "XMPP_PORT": str(proxy.port)}
+        with run_example("chat.py", env=env, terminal=True) as (proc, screen, type_):
+            screen.expect(r"online as ")
+            with connected(prosody, bob + "/test", bob_pw) as client:
+                messages, _ = online(client)
+                assert proxy.cut_all() == 1
+                screen.expect(r"! connection lost; reconnecting\n")
+                screen.expect(r"\* reconnected")
+                client.messages.send(me_full, "still there?")
+                screen.expect(rf"<{re.escape(bob)}/test> still there\?", pump=pump(client))
+                type_(f"/msg {bob} yes\n")
+                wait(client, lambda: messages, "the answer")
+                assert messages[0].body == "yes"
+            type_("/quit\n")
+            assert proc.wait(TIMEOUT) == 0
+        assert "Traceback" not in screen.text
+
+
 def test_chat_client_with_a_wrong_password_says_so(prosody, account):
     me, _ = account()
     with run_example("chat.py", env=login_env(prosody, me, "wrong")) as (proc, screen, _):
