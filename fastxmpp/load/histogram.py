@@ -114,6 +114,46 @@ class Histogram:
         for value in values:
             self.record(value)
 
+    def record_corrected(self, value: int, expected_interval: int, count: int = 1) -> None:
+        """Record ``value`` corrected for coordinated omission (HdrHistogram's
+        ``recordValueWithExpectedInterval``).
+
+        For the open model, where a request was due every ``expected_interval``
+        (same unit as ``value``): a response that took longer held back the
+        requests behind it, whose latencies a stalled client never measures.
+        They are recorded too, as ``value - expected_interval``,
+        ``value - 2 * expected_interval``... down to ``expected_interval``.
+        ``expected_interval <= 0`` records ``value`` alone.
+        """
+        self.record(value, count)
+        if expected_interval <= 0 or count == 0:
+            return
+        if type(value) is not int:
+            value = int(round(value))
+        missing = value - expected_interval
+        while missing >= expected_interval:
+            self.record(missing, count)
+            missing -= expected_interval
+
+    def corrected(self, expected_interval: int) -> "Histogram":
+        """A copy corrected for coordinated omission after the fact (HdrHistogram's
+        ``copyCorrectedForCoordinatedOmission``): every bucket is re-recorded with
+        :meth:`record_corrected`, taking the bucket's lowest value as its value (the
+        exact ``min``/``max`` are kept, the sum is that of the values recorded).
+        Prefer :meth:`record_corrected` while recording: it corrects exact values.
+        """
+        out = Histogram(self.highest_trackable, self.precision_bits)
+        if expected_interval <= 0:
+            return out.merge(self)
+        for index, n in enumerate(self._counts):
+            if n:
+                low, _ = self._bounds(index)
+                out.record_corrected(low, expected_interval, n)
+        if self.count:
+            out.min = self.min if out.min is None else min(out.min, self.min)  # type: ignore[type-var]
+            out.max = self.max if out.max is None else max(out.max, self.max)  # type: ignore[type-var]
+        return out
+
     def merge(self, other: "Histogram") -> "Histogram":
         """Add ``other``'s counts into this histogram (same layout required); returns self."""
         if (other.precision_bits, other.highest_trackable) != (self.precision_bits, self.highest_trackable):
