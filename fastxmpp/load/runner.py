@@ -44,6 +44,7 @@ from ..stanza_errors import StanzaError
 from ..tlsconfig import make_client_context
 from ..tlssessions import TLSSessionCache
 from .histogram import Histogram
+from .timeseries import TimeSeries
 
 __all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "SCENARIOS", "NS_LOAD"]
 
@@ -308,6 +309,8 @@ class LoadRunner:
         progress_task = None
         if self.progress_stream is not None and not cfg.quiet:
             progress_task = asyncio.ensure_future(Progress(self, self.progress_stream).run())
+        series = TimeSeries.for_runner(self)  # per-second counters and histograms (polled)
+        series_task = asyncio.ensure_future(series.run())
         cpu_traffic = 0.0
         try:
             if cfg.register:
@@ -323,16 +326,19 @@ class LoadRunner:
             self.phase = "closing"
             await self._close_all()
             self.phase = "done"
-            if progress_task is not None:
-                progress_task.cancel()
-                try:
-                    await progress_task
-                except asyncio.CancelledError:
-                    pass
+            for task in (progress_task, series_task):
+                if task is not None:
+                    task.cancel()
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        pass
         cpu = time.process_time() - cpu0
         server_cpu1 = _server_cpu_seconds(self.target.server_pid)
         server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
-        return self.report(cpu, cpu_traffic, server_cpu)
+        report = self.report(cpu, cpu_traffic, server_cpu)
+        report.update(series.report_fields())
+        return report
 
     # -- registration ------------------------------------------------------------------------
     async def _register_all(self) -> None:
