@@ -6,7 +6,7 @@ import platform
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["format_report", "write_json", "exit_code"]
+__all__ = ["format_report", "write_json", "write_extra", "exit_code"]
 
 _PCTS = ("p50", "p90", "p99", "p99.9", "max")
 
@@ -133,3 +133,22 @@ def _extensions() -> Optional[bool]:
 def exit_code(report: Dict[str, Any]) -> int:
     """0 when every user logged in and nothing was lost or duplicated, else 1."""
     return 0 if report.get("ok") else 1
+
+
+def write_extra(report: Dict[str, Any], path: str, kind: str) -> None:
+    """``--html`` (``kind='html'``: :mod:`fastxmpp.load.html`, imports matplotlib) or
+    ``--hdr-log`` (``kind='hlog'``: the HdrHistogram interval log of the report's series)."""
+    if kind == "html":
+        from .html import write_html
+
+        write_html(report, path, text=format_report(report))
+    elif kind == "hlog":
+        from .hdr import format_interval_log
+        from .timeseries import interval_log_from_report
+
+        text = interval_log_from_report(report) or format_interval_log([])
+        with open(path, "w", encoding="ascii") as f:
+            f.write(text)
+    else:
+        raise ValueError(f"unknown report kind {kind!r}")
+
