@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import ipaddress
 import logging
 import os
@@ -152,6 +153,12 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     g.add_argument("--iq-timeout", type=_positive_float, default=d.iq_timeout, metavar="S",
                    help="timeout of one iq round trip")
     g.add_argument("--report", metavar="FILE.json", help="also write the report as JSON")
+    g.add_argument("--html", metavar="FILE.html",
+                   help="also write a self-contained HTML report with plots (needs matplotlib: "
+                        "pip install 'fastxmpp[load]')")
+    g.add_argument("--hdr-log", metavar="FILE.hlog",
+                   help="also write the latency histograms per second in HdrHistogram's interval "
+                        "log format (microseconds)")
     g.add_argument("--quiet", "-q", action="store_true", help="no live progress on stderr")
     g.add_argument("--verbose", "-v", action="count", default=0,
                    help="log to stderr (-v: info, -vv: debug)")
@@ -177,6 +184,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error("--iq-target peer needs --users 2 or more")
     if args.ca_file is not None and not os.path.exists(args.ca_file):
         parser.error(f"--ca-file {args.ca_file!r} does not exist")
+    if getattr(args, "html", None) and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--html needs matplotlib: pip install 'fastxmpp[load]'")
     return args
 
 
@@ -269,6 +278,12 @@ def run(args: argparse.Namespace) -> Tuple[int, Optional[Dict[str, Any]]]:
     if args.report:
         write_json(report, args.report)
         say(f"JSON report written to {args.report}")
+    for path, kind in ((getattr(args, "html", None), "html"), (getattr(args, "hdr_log", None), "hlog")):
+        if path:  # imported only when asked for: a plain run never loads matplotlib
+            from .report import write_extra
+
+            write_extra(report, path, kind)
+            say(f"{'HTML report' if kind == 'html' else 'HdrHistogram log'} written to {path}")
     return exit_code(report), report
 
 
