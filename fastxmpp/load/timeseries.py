@@ -69,7 +69,8 @@ class TimeSeries:
         self._last_total: Dict[str, int] = {}
 
     @classmethod
-    def for_runner(cls, runner: Any, interval: float = 1.0) -> "TimeSeries":
+    def for_runner(cls, runner: Any, interval: float = 1.0, *,
+                   clock: Callable[[], float] = time.time) -> "TimeSeries":
         """A series over a :class:`~fastxmpp.load.runner.LoadRunner`'s counters and histograms."""
 
         def counters() -> Dict[str, int]:
@@ -81,7 +82,7 @@ class TimeSeries:
                 out["error:" + kind] = n
             return out
 
-        return cls(counters=counters, interval=interval,
+        return cls(counters=counters, interval=interval, clock=clock,
                    histograms={"login": runner.login_latency, "latency": runner.latency})
 
     # -- sampling ---------------------------------------------------------------------
