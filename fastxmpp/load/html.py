@@ -76,6 +76,7 @@ def _rate(samples: Sequence[Mapping[str, Any]], key: str) -> List[float]:
 def _steps(ax: Any, t: Sequence[float], ys: Sequence[float], **kw: Any) -> None:
     """A per-interval value drawn over its interval (from 0 to the first end, and so on)."""
     ax.step([0.0, *t], [ys[0], *ys] if ys else [], where="pre", **kw)
+    ax.set_ylim(bottom=0.0, top=max(1.0, ax.get_ylim()[1]))
 
 
 def _plain_log_axis(ax: Any) -> None:
@@ -99,6 +100,7 @@ def _plot_over_time(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
         sessions.append(total)
     ax1.plot([0.0, *t], [0, *sessions], color=_COLORS[0], label="sessions logged in (cumulative)")
     ax1.set_ylabel("sessions")
+    ax1.set_ylim(bottom=0.0)
     ax1.set_title("Sessions")
     ax1.legend(loc="upper left")
     _steps(ax2, t, _rate(samples, "logins"), color=_COLORS[2], label="logins/s")
@@ -130,14 +132,14 @@ def _plot_over_time(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
         ax.legend(loc="upper right", fontsize="small")
     else:
         _steps(ax, t, _rate(samples, "errors"), color=_COLORS[3], label="errors/s")
-        ax.text(0.5, 0.5, "no errors", transform=ax.transAxes, ha="center", va="center", color="#555")
+        ax.text(0.5, 0.6, "no errors", transform=ax.transAxes, ha="center", va="center", color="#555")
     ax.set_ylabel("errors per second")
     ax.set_xlabel("seconds since start")
     ax.set_title("Errors by kind")
     ax.set_xlim(left=0.0)
     out.append(("Errors per second", _svg(fig)))
 
-    names = [n for n in ("latency", "login") if any(n in s["histograms"] for s in samples)]
+    names = _names(report, [n for s in samples for n in s["histograms"]])
     if names:
         fig, axes = _figure(len(names))
         for ax, name in zip(axes, names):
@@ -162,9 +164,20 @@ def _plot_over_time(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
     return out
 
 
+def _names(report: Mapping[str, Any], found: Any) -> List[str]:
+    """Histogram names to plot: message latency and login first, then any other the runner
+    keeps (each plotted the same way); without histograms, those with a summary."""
+    seen = list(dict.fromkeys(found))
+    if not seen and not report.get("histograms"):
+        seen = ["latency", "login"]
+    return sorted(seen, key=lambda n: ({"latency": 0, "login": 1}.get(n, 2), n))
+
+
 def _latency_title(report: Mapping[str, Any], name: str) -> str:
     if name == "login":
         return "Login time"
+    if name != "latency":
+        return name.replace("_", " ").capitalize()
     kind = (report.get("messages") or {}).get("kind")
     return "IQ round trip" if kind == "iq" else "Delivery latency"
 
@@ -196,7 +209,8 @@ def _spectrum(report: Mapping[str, Any], name: str) -> Optional[Tuple[List[float
 
 
 def _plot_distributions(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
-    names = [n for n in ("latency", "login") if _spectrum(report, n) is not None]
+    names = [n for n in _names(report, (report.get("histograms") or {}).keys())
+             if _spectrum(report, n) is not None]
     if not names:
         return []
     fig, (ax,) = _figure(1, height=3.6)
