@@ -126,6 +126,9 @@ def run_tsung(server: ProsodyServer, users: int, messages: int, rate: float, arr
     with open(cfg, "w") as f:
         f.write(tsung_config(server, users, messages, rate, arrival, logdir))
     env = dict(os.environ, HOME=workdir)
+    # The Erlang VM's schedulers busy-wait by default, which bills CPU for idle time:
+    # switched off so that Tsung's CPU is the work it does (the fairest number for it).
+    env["ERL_FLAGS"] = (env.get("ERL_FLAGS", "") + " +sbwt none +sbwtdcpu none +sbwtdio none").strip()
     cpu0, scpu0, t0 = _children_cpu(), _server_cpu(server.pid), time.monotonic()
     proc = subprocess.run(["tsung", "-f", cfg, "-l", logdir, "start"], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, env=env, cwd=workdir, timeout=timeout)
