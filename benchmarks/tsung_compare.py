@@ -234,6 +234,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--peak-messages", type=int, default=0,
                     help="also a full-speed fastxmpp chat run (rate 0) with this many messages per user: "
                          "Prosody's message peak, and each tool's client share of a core there")
+    ap.add_argument("--tsung-peak-rate", type=float, default=0.0,
+                    help="with --peak-messages: also Tsung at this many messages/s per user")
     ap.add_argument("--workers", type=int, default=2, help="also run fastxmpp --workers N when it exists")
     ap.add_argument("--uvloop", action="store_true", help="run fastxmpp on uvloop (pip install uvloop)")
     ap.add_argument("--json", metavar="FILE")
@@ -303,15 +305,21 @@ def _compare(args: argparse.Namespace, results: Dict[str, Any]) -> int:
             if args.peak_messages:
                 peak = fx("peak", args.users, args.peak_messages, 0.0)
                 rate = peak["messages"] / peak["traffic_seconds"]
-                summary["at_prosody_message_peak"] = {
+                fx_k = (peak["cpu"] - runs[("fastxmpp", "loginN")]["cpu"]) / (peak["messages"] / 1000.0)
+                at_peak: Dict[str, Any] = {
                     "messages_per_second": rate,
                     "server_core_share": peak["server_cpu"] / peak["wall"],
                     "fastxmpp_client_core_share_measured": peak["client_traffic_cpu"] / peak["traffic_seconds"],
-                    "fastxmpp_client_core_share_from_cpu_per_message":
-                        rate * summary["fastxmpp"]["cpu_ms_per_1000_messages"] / 1e6,
-                    "tsung_client_core_share_from_cpu_per_message":
-                        rate * summary["tsung"]["cpu_ms_per_1000_messages"] / 1e6,
+                    "fastxmpp_cpu_ms_per_1000_messages": fx_k * 1e3,
                 }
+                if args.tsung_peak_rate:
+                    # Tsung offered more than Prosody's peak: its CPU per message at that load
+                    tpeak = ts("peak", args.users, args.peak_messages, args.tsung_peak_rate)
+                    ts_k = (tpeak["cpu"] - runs[("tsung", "loginN")]["cpu"]) / (tpeak["messages"] / 1000.0)
+                    at_peak["tsung_cpu_ms_per_1000_messages"] = ts_k * 1e3
+                    at_peak["tsung_client_core_share_at_that_rate"] = rate * ts_k / 1000.0
+                    at_peak["ratio_tsung_over_fastxmpp"] = ts_k / fx_k if fx_k > 0 else None
+                summary["at_prosody_message_peak"] = at_peak
             login = runs[("fastxmpp", "loginN")]
             summary["fastxmpp_login_run"] = {"logins_per_second": login["users"] / login["wall"],
                                              "server_core_share": login["server_cpu"] / login["wall"],
