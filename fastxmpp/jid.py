@@ -26,7 +26,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import Any, Optional, Tuple, Type, Union
+from sys import intern as _intern
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 import idna
 import precis_i18n
@@ -316,6 +317,57 @@ def _parse_uncached(s: str) -> JID:
 
 
 _parse = functools.lru_cache(maxsize=CACHE_SIZE)(_parse_uncached)
+
+
+_domains: Dict[str, str] = {}  # domainpart as written -> normalised and interned
+_DOMAINS = 1024  # how many _domains keeps (emptied when full)
+
+
+def _parse_once(s: str) -> JID:
+    """Parse ``s`` like ``JID(s)``, without the LRU cache: for strings seen once in bulk
+    (the items of a roster), where the cache would only churn and keep each string twice.
+
+    On the fast path (ASCII) each distinct domainpart is checked once and interned (a
+    roster has few), and an already normalised ``s`` becomes the JID's string, so that the
+    JID holds no second copy of it.  Anything else goes the way of ``JID(s)``, and raises
+    what it raises."""
+    if type(s) is not str:
+        return _parse_uncached(s)
+    head, slash, resource = s.partition("/")
+    local, at, domain = head.partition("@")
+    if not at:
+        local, domain = None, head  # type: ignore[assignment]
+    norm = _domains.get(domain)
+    if norm is None:
+        m = _domain_fast(domain)
+        if m is None or len(m.group(1)) > MAX_PART_OCTETS:
+            return _parse_uncached(s)
+        if len(_domains) >= _DOMAINS:
+            _domains.clear()
+        norm = _domains[domain] = _intern(m.group(1).lower())
+    same = norm == domain
+    if local is not None:
+        if _local_fast(local) is None:
+            return _parse_uncached(s)
+        lowered = local.lower()
+        same = same and lowered == local
+        local = lowered
+    if not slash:
+        resource = None  # type: ignore[assignment]
+    elif _resource_fast(resource) is None:
+        return _parse_uncached(s)
+    if same:
+        text = s
+    else:
+        text = norm if local is None else f"{local}@{norm}"
+        if resource is not None:
+            text = f"{text}/{resource}"
+    self = _object_new(JID)
+    _set_localpart(self, local)
+    _set_domain(self, norm)
+    _set_resource(self, resource)
+    _set_str(self, text)
+    return self
 
 
 # -- the value type ------------------------------------------------------------

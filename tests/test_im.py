@@ -517,3 +517,51 @@ def test_glue_bad_input_answered_or_logged_never_raised(caplog):
     assert list(im.roster) == [JID("romeo@example.net")]
     assert im.presence.best("romeo@example.net").priority == 0
     assert "bad priority" in caplog.text and "invalid JID" in caplog.text and "unknown type" in caplog.text
+
+
+# -- the fast paths of the IM layer agree with the general ones ------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from fastxmpp.im.events import positional  # noqa: E402
+from fastxmpp.im.presence import ResourcePresence, SHOW_RANK, _best  # noqa: E402
+from fastxmpp.jid import InvalidJID, _parse_once  # noqa: E402
+
+_jid_text = st.one_of(
+    st.text(alphabet="aZ.-@/ x9é!\"'", max_size=12),
+    st.from_regex(r"[A-Za-z0-9]{1,4}@[A-Za-z0-9-]{1,5}(\.[a-z]{1,3})?\.?(/[ -~]{0,4})?", fullmatch=True),
+)
+
+
+@given(_jid_text)
+def test_parse_once_is_jid(text):
+    """``_parse_once`` (rosters: no LRU cache, shared domains) gives the JID that ``JID``
+    gives, or raises the same error class."""
+    try:
+        expected = JID(text)
+    except InvalidJID as exc:
+        with pytest.raises(type(exc)):
+            _parse_once(text)
+        return
+    got = _parse_once(text)
+    assert (got, str(got), got.localpart, got.domain, got.resource) == \
+        (expected, str(expected), expected.localpart, expected.domain, expected.resource)
+
+
+def test_parse_once_shares_strings():
+    a, b = _parse_once("a@Example.net/r"), _parse_once("b@example.net")
+    assert a.domain is b.domain
+    text = "c@example.net/R"
+    assert str(_parse_once(text)) is text  # normalised already: no second copy
+
+
+def test_positional_builds_the_same_event():
+    make = positional(ContactChanged)
+    assert make("a@b", 1, 2) == ContactChanged(jid="a@b", presence=1, best=2)
+
+
+@given(st.lists(st.tuples(st.integers(-3, 3), st.sampled_from(sorted(SHOW_RANK, key=str))), min_size=1, max_size=5))
+def test_best_is_max_by_rank(ranks):
+    resources = {JID(f"a@b/{i}"): ResourcePresence(jid=JID(f"a@b/{i}"), available=True, show=show, priority=priority)
+                 for i, (priority, show) in enumerate(ranks)}
+    assert _best(resources) is max(resources.values(), key=lambda p: (p.priority, SHOW_RANK.get(p.show, 0)))

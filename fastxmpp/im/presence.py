@@ -19,10 +19,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..element import Element
 from ..events import Event, _opts
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, _parse_once
 from ..stanza import PRESENCE_SHOWS, XML_LANG
 from ..stanza_errors import from_element
-from .events import ContactChanged, ContactOffline, ContactOnline, PresenceErrorReceived
+from .events import ContactChanged, ContactOffline, ContactOnline, PresenceErrorReceived, positional
 
 __all__ = ["ResourcePresence", "PresenceTracker", "parse_presence", "SHOW_RANK"]
 
@@ -77,9 +77,11 @@ def parse_presence(stanza: Element, jid: JID) -> ResourcePresence:
         elif tag == _PRIORITY:
             if priority_text is None:
                 priority_text = child.text or ""
-    if show is not None and show not in PRESENCE_SHOWS:
-        log.warning("presence from %s: unknown show %r taken as available", jid, show)
-        show = None
+    if show is not None:
+        known = _SHOWS.get(show)
+        if known is None:
+            log.warning("presence from %s: unknown show %r taken as available", jid, show)
+        show = known
     priority = 0
     if priority_text is not None:
         try:
@@ -91,12 +93,33 @@ def parse_presence(stanza: Element, jid: JID) -> ResourcePresence:
             priority = 0
     if status is None and statuses:
         status = statuses[0][1]
-    return ResourcePresence(jid=jid, available=available, show=show if available else None,
-                            status=status, statuses=tuple(statuses), priority=priority, stanza=stanza)
+    return _new_presence(jid, available, show if available else None, status, tuple(statuses), priority, stanza)
+
+
+_new_presence = positional(ResourcePresence)
+_online = positional(ContactOnline)
+_changed = positional(ContactChanged)
+_SHOWS = {show: show for show in PRESENCE_SHOWS}  # each accepted <show/> to one shared string
 
 
 def _rank(presence: ResourcePresence) -> Tuple[int, int]:
     return presence.priority, SHOW_RANK.get(presence.show, 0)
+
+
+def _best(resources: Mapping[JID, ResourcePresence]) -> ResourcePresence:
+    """The resource to talk to: highest priority, then most available show (the first
+    of equals, as ``max(..., key=_rank)``); a loop, as presence storms come here each time."""
+    best = None
+    top = rank = 0
+    for presence in resources.values():
+        priority = presence.priority
+        if best is None or priority > top:
+            best, top, rank = presence, priority, SHOW_RANK.get(presence.show, 0)
+        elif priority == top:
+            r = SHOW_RANK.get(presence.show, 0)
+            if r > rank:
+                best, rank = presence, r
+    return best  # type: ignore[return-value]
 
 
 def presence_stanza(*, type: Optional[str] = None, to: Any = None, show: Optional[str] = None,
@@ -181,7 +204,7 @@ class PresenceTracker:
         known = self._jids.get(sender)
         if known is None:
             try:
-                jid = JID(sender)
+                jid = _parse_once(sender)
             except InvalidJID as exc:
                 log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
                 return []
@@ -208,9 +231,9 @@ class PresenceTracker:
                 self.errors.pop(bare, None)
             if resources is None:
                 self.contacts[bare] = {jid: presence}
-                return [ContactOnline(jid=bare, presence=presence)]
+                return [_online(bare, presence)]
             resources[jid] = presence
-            return [ContactChanged(jid=bare, presence=presence, best=self._best(resources))]
+            return [_changed(bare, presence, _best(resources))]
         if resources is None:
             return []
         if jid.is_bare:  # unavailable from the bare JID: every resource is gone
@@ -219,19 +242,15 @@ class PresenceTracker:
             if resources.pop(jid, None) is None:
                 return []
         if resources:
-            return [ContactChanged(jid=bare, presence=presence, best=self._best(resources))]
+            return [_changed(bare, presence, _best(resources))]
         del self.contacts[bare]
         return [ContactOffline(jid=bare, presence=presence)]
 
     # -- queries ------------------------------------------------------------------------------
-    @staticmethod
-    def _best(resources: Mapping[JID, ResourcePresence]) -> ResourcePresence:
-        return max(resources.values(), key=_rank)
-
     def best(self, jid: JIDLike) -> Optional[ResourcePresence]:
         """The resource of ``jid`` to talk to: highest priority, then most available show."""
         resources = self.contacts.get(_bare(jid))
-        return self._best(resources) if resources else None
+        return _best(resources) if resources else None
 
     def resources(self, jid: JIDLike) -> List[ResourcePresence]:
         """The available resources of ``jid``, best first."""

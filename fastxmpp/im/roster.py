@@ -21,9 +21,9 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping,
 
 from ..element import Element
 from ..events import Event, _opts
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, _parse_once
 from ..stanza_errors import BadRequest, ServiceUnavailable, from_element
-from .events import RosterItemAdded, RosterItemChanged, RosterItemRemoved, RosterReceived
+from .events import RosterItemAdded, RosterItemChanged, RosterItemRemoved, RosterReceived, positional
 
 if TYPE_CHECKING:
     from .store import RosterStore
@@ -39,6 +39,10 @@ _ITEM = "{%s}item" % NS_ROSTER
 _GROUP = "{%s}group" % NS_ROSTER
 _IQ = "{jabber:client}iq"
 SUBSCRIPTIONS = frozenset({"none", "to", "from", "both"})
+# Each accepted attribute value to one shared string (a roster holds thousands of copies).
+_SUBSCRIPTION = {value: intern(value) for value in SUBSCRIPTIONS}
+_SUBSCRIPTION_PUSH = dict(_SUBSCRIPTION, remove="remove")
+_APPROVED = {"true": True, "1": True, "false": False, "0": False}
 
 JIDLike = Union[str, JID]
 
@@ -66,6 +70,9 @@ class RosterItem:
     groups: Tuple[str, ...] = ()
 
 
+_new_item = positional(RosterItem)
+
+
 def _jid(value: JIDLike) -> JID:
     return value if isinstance(value, JID) else JID(value)
 
@@ -77,22 +84,27 @@ def parse_item(el: Element, *, push: bool = False,
     In a push (``push=True``) ``subscription='remove'`` is allowed and gives an item with
     that subscription.  Items parsed with the same ``shared`` dict share equal group tuples
     (a large roster has few distinct ones)."""
-    text = el.get("jid")
+    attrib = el.attrib
+    get = attrib.get
+    text = get("jid")
     if not text:
         raise ValueError("roster item without a jid")
     try:
-        jid = JID(text)
+        jid = _parse_once(text)
     except InvalidJID as exc:
         raise ValueError(f"roster item with an invalid jid {text!r}: {exc}") from None
-    subscription = el.get("subscription", "none")
-    if subscription not in SUBSCRIPTIONS and not (push and subscription == "remove"):
-        raise ValueError(f"roster item {text} with an unknown subscription {subscription!r}")
-    ask = el.get("ask")
-    if ask is not None and ask != "subscribe":
-        raise ValueError(f"roster item {text} with an unknown ask {ask!r}")
-    approved = el.get("approved", "false")
-    if approved not in ("true", "1", "false", "0"):
-        raise ValueError(f"roster item {text} with approved={approved!r} (not a boolean)")
+    raw = get("subscription", "none")
+    subscription = (_SUBSCRIPTION_PUSH if push else _SUBSCRIPTION).get(raw)
+    if subscription is None:
+        raise ValueError(f"roster item {text} with an unknown subscription {raw!r}")
+    ask = get("ask")
+    if ask is not None:
+        if ask != "subscribe":
+            raise ValueError(f"roster item {text} with an unknown ask {ask!r}")
+        ask = "subscribe"
+    approved = _APPROVED.get(get("approved", "false"))
+    if approved is None:
+        raise ValueError(f"roster item {text} with approved={get('approved')!r} (not a boolean)")
     groups: List[str] = []
     for child in el:
         if child.tag == _GROUP:
@@ -101,11 +113,10 @@ def parse_item(el: Element, *, push: bool = False,
                 raise ValueError(f"roster item {text} with an empty group")
             if name not in groups:
                 groups.append(name)
-    group_tuple = tuple(sorted(groups))
+    group_tuple = tuple(sorted(groups)) if len(groups) > 1 else tuple(groups)
     if shared is not None:
         group_tuple = shared.setdefault(group_tuple, group_tuple)
-    return RosterItem(jid=jid, name=el.get("name") or None, subscription=subscription, ask=ask,
-                      approved=approved in ("true", "1"), groups=group_tuple)
+    return _new_item(jid, get("name") or None, subscription, ask, approved, group_tuple)
 
 
 def item_to_dict(item: RosterItem) -> Dict[str, Any]:
