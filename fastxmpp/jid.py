@@ -347,11 +347,13 @@ def _parse_once(s: str) -> JID:
         norm = _domains[domain] = _intern(m.group(1).lower())
     same = norm == domain
     if local is not None:
-        if _local_fast(local) is None:
+        if not (local.isascii() and local.isalnum() and len(local) <= MAX_PART_OCTETS) \
+                and _local_fast(local) is None:  # letters and digits: the common case, no regex
             return _parse_uncached(s)
-        lowered = local.lower()
-        same = same and lowered == local
-        local = lowered
+        if not local.islower():  # also for no cased character at all: lower() tells
+            lowered = local.lower()
+            same = same and lowered == local
+            local = lowered
     if not slash:
         resource = None  # type: ignore[assignment]
     elif _resource_fast(resource) is None:

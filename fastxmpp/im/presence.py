@@ -59,7 +59,10 @@ class ResourcePresence:
 def parse_presence(stanza: Element, jid: JID) -> ResourcePresence:
     """The :class:`ResourcePresence` an available or unavailable presence from ``jid`` says
     (a bad priority or show is logged and read as 0 / plain available)."""
-    available = stanza.get("type") != "unavailable"
+    return _parse(stanza, jid, stanza.get("type") != "unavailable")
+
+
+def _parse(stanza: Element, jid: JID, available: bool) -> ResourcePresence:
     default_lang = stanza.get(XML_LANG)
     show = priority_text = status = None
     statuses = []
@@ -212,8 +215,10 @@ class PresenceTracker:
                 self._jids.clear()
             known = self._jids[sender] = (jid, jid.bare)
         jid, bare = known
-        if kind is None or kind == "unavailable":
-            return self._update(jid, bare, parse_presence(stanza, jid))
+        if kind is None:
+            return self._update(jid, bare, _parse(stanza, jid, True))
+        if kind == "unavailable":
+            return self._update(jid, bare, _parse(stanza, jid, False))
         if kind == "error":
             error = from_element(stanza)
             self.errors[bare] = error

@@ -78,12 +78,12 @@ def _jid(value: JIDLike) -> JID:
 
 
 def parse_item(el: Element, *, push: bool = False,
-               shared: Optional[Dict[Tuple[str, ...], Tuple[str, ...]]] = None) -> RosterItem:
+               shared: Optional[Dict[Tuple[Optional[str], ...], Tuple[str, ...]]] = None) -> RosterItem:
     """The :class:`RosterItem` of an ``<item/>``; raises ValueError saying what is wrong.
 
     In a push (``push=True``) ``subscription='remove'`` is allowed and gives an item with
     that subscription.  Items parsed with the same ``shared`` dict share equal group tuples
-    (a large roster has few distinct ones)."""
+    (a large roster has few distinct ones): it maps the group texts as written to them."""
     attrib = el.attrib
     get = attrib.get
     text = get("jid")
@@ -105,18 +105,24 @@ def parse_item(el: Element, *, push: bool = False,
     approved = _APPROVED.get(get("approved", "false"))
     if approved is None:
         raise ValueError(f"roster item {text} with approved={get('approved')!r} (not a boolean)")
-    groups: List[str] = []
-    for child in el:
+    written: Tuple[Optional[str], ...] = ()
+    for child in el:  # no comprehension: a frame per item counts here
         if child.tag == _GROUP:
-            name = intern(child.text or "")
-            if not name:
-                raise ValueError(f"roster item {text} with an empty group")
-            if name not in groups:
-                groups.append(name)
-    group_tuple = tuple(sorted(groups)) if len(groups) > 1 else tuple(groups)
-    if shared is not None:
-        group_tuple = shared.setdefault(group_tuple, group_tuple)
-    return _new_item(jid, get("name") or None, subscription, ask, approved, group_tuple)
+            written += (child.text,)
+    groups = shared.get(written) if shared is not None else None
+    if groups is None:
+        groups = _groups(written, text)
+        if shared is not None:
+            shared[written] = groups
+    return _new_item(jid, get("name") or None, subscription, ask, approved, groups)
+
+
+def _groups(written: Tuple[Optional[str], ...], jid: str) -> Tuple[str, ...]:
+    """The groups of an item from its ``<group/>`` texts as written: interned, without
+    repeats, sorted; raises ValueError for an empty one."""
+    if not all(written):
+        raise ValueError(f"roster item {jid} with an empty group")
+    return tuple(sorted({intern(name) for name in written}))  # type: ignore[arg-type]
 
 
 def item_to_dict(item: RosterItem) -> Dict[str, Any]:
@@ -264,7 +270,7 @@ class Roster(Mapping[JID, RosterItem]):
                 log.warning("roster result without <query/> to an unversioned request: roster kept")
             return [RosterReceived(version=self.version, items=tuple(self.by_jid.values()), cached=True)]
         items: Dict[JID, RosterItem] = {}
-        shared: Dict[Tuple[str, ...], Tuple[str, ...]] = {}
+        shared: Dict[Tuple[Optional[str], ...], Tuple[str, ...]] = {}
         for el in query:
             if el.tag != _ITEM:
                 continue
@@ -273,10 +279,8 @@ class Roster(Mapping[JID, RosterItem]):
             except ValueError as exc:
                 log.warning("roster result: skipping a malformed item: %s", exc)
                 continue
-            if item.jid in items:
+            if items.setdefault(item.jid, item) is not item:
                 log.warning("roster result: duplicate item %s skipped", item.jid)
-                continue
-            items[item.jid] = item
         old, self.by_jid = self.by_jid, items
         version = query.get("ver")
         self.version = version
