@@ -15,6 +15,10 @@ Both libraries start from the bytes a server sends and end with their in-memory 
 * memory per roster item held (fastxmpp: tracemalloc of ``apply_result``, the result's
   tree excluded).
 
+``--floor`` adds two rows per task that do no IM work, to show what is left for it:
+``tokenize`` (the Tokenizer alone) and ``read`` (the Tokenizer, then every element the IM
+layer reads, with its tag, text and attributes, built and read, and nothing kept).
+
 Each library runs in this process, alternating, ``--rounds`` times; the table shows the
 median CPU (``time.process_time``).  Run it once per twin (``FASTXMPP_NO_EXTENSIONS=1``
 for the pure-Python one).  No timing is asserted anywhere.
@@ -68,6 +72,26 @@ def fastxmpp_presence(data: bytes) -> Callable[[], None]:
     return run
 
 
+def tokenize_only(data: bytes) -> Callable[[], None]:
+    def run() -> None:
+        Tokenizer(max_stanza_bytes=len(data) + 1024).feed(HEADER + data)
+    return run
+
+
+def tokenize_and_read(data: bytes) -> Callable[[], None]:
+    def run() -> None:
+        for stanza in Tokenizer(max_stanza_bytes=len(data) + 1024).feed(HEADER + data)[1:]:
+            stanza.get("from")
+            for child in stanza:  # presence: show, status, priority; roster: the query
+                child.get("jid")
+                child.text
+                for grandchild in child:  # roster: items
+                    grandchild.get("jid")
+                    for group in grandchild:
+                        group.text
+    return run
+
+
 def slixmpp_roster(data: str) -> Callable[[], None]:
     import slixmpp
     from slixmpp.stanza import Iq
@@ -118,6 +142,7 @@ def main() -> None:
     p.add_argument("--contacts", type=int, default=5000)
     p.add_argument("--presences", type=int, default=50000)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--floor", action="store_true", help="also time the Tokenizer alone, and reading the elements")
     args = p.parse_args()
     asyncio.set_event_loop(asyncio.new_event_loop())  # slixmpp's objects want one
     roster_str = roster_xml(args.contacts)
@@ -126,6 +151,10 @@ def main() -> None:
         "roster": {"fastxmpp": fastxmpp_roster(roster_str.encode())},
         "presence": {"fastxmpp": fastxmpp_presence("".join(presence_list).encode())},
     }
+    if args.floor:
+        for task, data in (("roster", roster_str.encode()), ("presence", "".join(presence_list).encode())):
+            tasks[task]["tokenize"] = tokenize_only(data)
+            tasks[task]["read"] = tokenize_and_read(data)
     try:
         tasks["roster"]["slixmpp"] = slixmpp_roster(roster_str)
         tasks["presence"]["slixmpp"] = slixmpp_presence("".join(presence_list))
@@ -142,6 +171,8 @@ def main() -> None:
         line = ", ".join(f"{lib} {ms * 1000:.1f} ms" for lib, ms in medians.items())
         if "slixmpp" in medians:
             line += f"; slixmpp / fastxmpp = {medians['slixmpp'] / medians['fastxmpp']:.1f}x"
+            if "read" in medians:
+                line += f"; slixmpp / read = {medians['slixmpp'] / medians['read']:.1f}x"
         print(f"{task:9s} CPU (median): {line}")
     print(f"roster memory: {bytes_per_item(roster_str.encode(), args.contacts):.0f} bytes per item held")
 

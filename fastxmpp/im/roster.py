@@ -77,7 +77,7 @@ def _jid(value: JIDLike) -> JID:
     return value if isinstance(value, JID) else JID(value)
 
 
-def parse_item(el: Element, *, push: bool = False,
+def parse_item(el: Element, push: bool = False,
                shared: Optional[Dict[Tuple[Optional[str], ...], Tuple[str, ...]]] = None) -> RosterItem:
     """The :class:`RosterItem` of an ``<item/>``; raises ValueError saying what is wrong.
 
@@ -271,11 +271,12 @@ class Roster(Mapping[JID, RosterItem]):
             return [RosterReceived(version=self.version, items=tuple(self.by_jid.values()), cached=True)]
         items: Dict[JID, RosterItem] = {}
         shared: Dict[Tuple[Optional[str], ...], Tuple[str, ...]] = {}
+        tag, parse = _ITEM, parse_item
         for el in query:
-            if el.tag != _ITEM:
+            if el.tag != tag:
                 continue
             try:
-                item = parse_item(el, shared=shared)
+                item = parse(el, False, shared)
             except ValueError as exc:
                 log.warning("roster result: skipping a malformed item: %s", exc)
                 continue
