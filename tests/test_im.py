@@ -565,3 +565,22 @@ def test_best_is_max_by_rank(ranks):
     resources = {JID(f"a@b/{i}"): ResourcePresence(jid=JID(f"a@b/{i}"), available=True, show=show, priority=priority)
                  for i, (priority, show) in enumerate(ranks)}
     assert _best(resources) is max(resources.values(), key=lambda p: (p.priority, SHOW_RANK.get(p.show, 0)))
+
+
+def test_result_items_groups_and_jids_on_the_fast_paths(caplog):
+    roster = Roster(ME)
+    with caplog.at_level(logging.WARNING, logger="fastxmpp.im"):
+        roster.apply_result(roster_result(
+            "<item jid='A@Example.NET' approved='1'><group>B</group><group>A</group><group>B</group></item>"
+            "<item jid='b@example.net.' ask='subscribe'><group>B</group><group>A</group><group>B</group></item>"
+            "<item jid='c@example.net'><group>A</group><group></group></item>"  # empty group: skipped
+            "<item jid='d@example.net'><group>A</group></item>"
+            "<item jid='e@example.net'/>"))
+    a, b, d, e = (roster[j] for j in ("a@example.net", "b@example.net", "d@example.net", "e@example.net"))
+    assert list(roster) == [JID("a@example.net"), JID("b@example.net"), JID("d@example.net"), JID("e@example.net")]
+    assert a.groups == b.groups == ("A", "B") and a.groups is b.groups and d.groups == ("A",) and e.groups == ()
+    assert (a.approved, a.ask, b.approved, b.ask) == (True, None, False, "subscribe")
+    assert str(a.jid) == "a@example.net" and str(b.jid) == "b@example.net" and a.jid.domain is b.jid.domain
+    assert a.subscription is e.subscription == "none"
+    assert [r.getMessage() for r in caplog.records] == [
+        "roster result: skipping a malformed item: roster item c@example.net with an empty group"]
