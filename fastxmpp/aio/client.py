@@ -10,17 +10,16 @@ import threading
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import errors, events
-from ..backoff import Backoff
 from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
-from ..handlers import KIND_START, HandlerRegistry, iq_reply
+from .._client_base import ClientBase
+from ..handlers import KIND_START, iq_reply
 from ..jid import JID
-from ..sasl import DEFAULT_MAX_ITERATIONS, channel_bindings_from_ssl
+from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
-from ..tlsconfig import make_client_context, server_hostname_for
-from ..tlssessions import TLSSessionCache
+from ..tlsconfig import server_hostname_for
 from . import im as _im
 
 __all__ = ["Client", "ConnectionLost"]
@@ -204,7 +203,7 @@ class _Protocol(asyncio.BufferedProtocol):
             await asyncio.shield(self._drained)
 
 
-class Client(HandlerRegistry):
+class Client(ClientBase):
     """An XMPP client session over asyncio.
 
     ``async with Client(jid, password, ...) as client:`` connects, negotiates
@@ -219,92 +218,43 @@ class Client(HandlerRegistry):
 
     # slots keep an idle session small; "__dict__" still takes any other attribute
     __slots__ = (
-        "jid", "password", "host", "port", "direct_tls", "ssl_context", "require_tls",
-        "allow_plain_unencrypted", "mechanisms", "sasl_cache", "tls_session_cache", "stream_management",
-        "scram_max_iterations",
-        "reconnect", "max_reconnect_attempts", "keepalive", "dead_timeout", "connect_timeout", "iq_timeout",
-        "write_buffer_limit", "nameservers", "dns_port", "backoff", "stream", "bound_jid", "error",
+        "reconnect", "keepalive", "write_buffer_limit", "max_pending_handlers",
         "_protocol", "_ready", "_iqs", "_queues", "_overflow", "_unflushed",
-        "_flush_scheduled", "_closing", "_tasks", "_last_rx", "_keepalive_task", "_reconnect_task",
-        "on_resume_failed", "on_session_started", "on_disconnected", "_endpoint", "_tls_key",
-        "close_timeout", "max_pending_handlers", "dropped_at_close", "_read_holds", "_resume",
+        "_flush_scheduled", "_tasks", "_last_rx", "_keepalive_task", "_reconnect_task",
+        "on_resume_failed", "on_session_started", "on_disconnected", "_read_holds", "_resume",
         "__dict__", "__weakref__")
+    _im_module = _im
 
     def __init__(
         self,
         jid: Union[str, JID],
         password: Optional[str] = None,
         *,
-        host: Optional[str] = None,
-        port: Optional[int] = None,
-        direct_tls: bool = False,
-        ssl_context: Optional[ssl.SSLContext] = None,
-        ca_file: Optional[str] = None,
-        verify: bool = True,
-        require_tls: bool = True,
-        allow_plain_unencrypted: bool = False,
-        mechanisms: Optional[List[str]] = None,
-        sasl_cache: Any = None,
-        scram_max_iterations: int = DEFAULT_MAX_ITERATIONS,
-        tls_session_cache: Optional[TLSSessionCache] = None,
-        stream_management: bool = True,
         reconnect: bool = False,
-        max_reconnect_attempts: Optional[int] = None,
         keepalive: Optional[float] = 60.0,
-        dead_timeout: float = 30.0,
-        connect_timeout: float = 30.0,
-        iq_timeout: float = 60.0,
         write_buffer_limit: int = 1 << 20,
-        nameservers: Optional[List[str]] = None,
-        dns_port: int = 53,
-        close_timeout: float = 2.0,
         max_pending_handlers: int = 1000,
+        **options: Any,
     ) -> None:
-        self.jid = jid if isinstance(jid, JID) else JID(jid)
-        self.password = password
-        self.host = host
-        self.port = port
-        self.direct_tls = direct_tls
-        self.ssl_context = ssl_context or make_client_context(ca_file=ca_file, verify=verify)
-        self.require_tls = require_tls
-        self.allow_plain_unencrypted = allow_plain_unencrypted
-        self.mechanisms = mechanisms
-        self.sasl_cache = sasl_cache
-        self.scram_max_iterations = scram_max_iterations
-        self.tls_session_cache = tls_session_cache  # shared pool of TLS sessions to resume
-        self.stream_management = stream_management
+        """``options``: those of :class:`~fastxmpp._client_base.ClientBase`, shared with the
+        blocking client (host, port, TLS, SASL, timeouts...)."""
+        super().__init__(jid, password, **options)
         self.reconnect = reconnect
-        self.max_reconnect_attempts = max_reconnect_attempts
         self.keepalive = keepalive
-        self.dead_timeout = dead_timeout
-        self.connect_timeout = connect_timeout
-        self.iq_timeout = iq_timeout
         self.write_buffer_limit = write_buffer_limit
-        self.nameservers = nameservers
-        self.dns_port = dns_port
-        self.backoff = Backoff()
-        self.stream: Optional[ClientStream] = None
-        self.bound_jid: Optional[JID] = None
-        self.error: Optional[BaseException] = None
         self._protocol: Optional[_Protocol] = None
         self._ready: Optional[asyncio.Future] = None
         self._iqs: Dict[str, asyncio.Future] = {}
-        self._init_handlers()
         self._queues: List[asyncio.Queue] = []
         self._overflow: List[Tuple[asyncio.Queue, Any]] = []
         self._read_holds = 0  # why reading is held: _HOLD_QUEUES | _HOLD_HANDLERS
-        #: How long close() waits for the server's </stream:stream> before dropping the connection.
-        self.close_timeout = close_timeout
         #: Coroutine handlers (tasks) in flight at most: at this count the client stops
         #: reading from the socket until half of them finished, so that TCP pushes back
         #: on a server that sends faster than the handlers keep up.
         self.max_pending_handlers = max(1, max_pending_handlers)
-        #: Stanzas that arrived after close() started: not handled, only counted.
-        self.dropped_at_close = 0
         self._resume: Optional[SMState] = None  # what the next reconnection resumes
         self._unflushed = 0
         self._flush_scheduled = False
-        self._closing = False
         self._tasks: Dict[asyncio.Future, None] = {}  # running handler tasks (smaller than a set)
         self._last_rx = 0.0
         self._keepalive_task: Optional[asyncio.Task] = None
@@ -312,9 +262,6 @@ class Client(HandlerRegistry):
         self.on_resume_failed: Optional[Callable[[List[Element]], Any]] = None
         self.on_session_started: Optional[Callable[[events.SessionStarted], Any]] = None
         self.on_disconnected: Optional[Callable[[Optional[BaseException]], Any]] = None
-        self._endpoint: Optional[Endpoint] = None
-        # (server_hostname, host, port, whether a pooled session was offered)
-        self._tls_key: Optional[Tuple[str, str, int, bool]] = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> "Client":
@@ -438,27 +385,6 @@ class Client(HandlerRegistry):
         return bool(protocol is not None and protocol.tls is not None and protocol.tls.session_reused)
 
     # -- IM (RFC 6121, fastxmpp.im): each created, with its handlers, on first use -------------
-    @property
-    def roster(self) -> "_im.Roster":
-        """The roster: ``await client.roster.fetch()``, ``add()``, ``remove()``, a mapping of items."""
-        return _im.IM.of(self).roster
-
-    @property
-    def presence(self) -> "_im.Presence":
-        """Our presence (``await client.presence.available()``) and every contact's."""
-        return _im.IM.of(self).presence
-
-    @property
-    def subscriptions(self) -> "_im.Subscriptions":
-        """Presence subscriptions: ``subscribe()``, ``approve()``, ``on_request``, ``policy``."""
-        return _im.IM.of(self).subscriptions
-
-    @property
-    def messages(self) -> "_im.Messages":
-        """Parsed messages for ``on_message`` listeners, ``send()`` and ``reply()``."""
-        return _im.IM.of(self).messages
-
-    # -- sending ---------------------------------------------------------------------------------
     async def send(self, stanza: Element) -> None:
         """Send a stanza; waits while the transport's write buffer is above its limit."""
         protocol, stream = self._protocol, self.stream

@@ -26,17 +26,16 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union, cast
 
 from .. import errors, events
-from ..backoff import Backoff
 from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
-from ..handlers import HandlerRegistry, iq_reply
+from .._client_base import ClientBase
+from ..handlers import iq_reply
 from ..jid import JID
-from ..sasl import DEFAULT_MAX_ITERATIONS, channel_bindings_from_ssl
+from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
 from ..stanza_errors import from_element
 from ..stream import ClientStream
-from ..tlsconfig import make_client_context, server_hostname_for
-from ..tlssessions import TLSSessionCache
+from ..tlsconfig import server_hostname_for
 from . import im as _im
 
 __all__ = ["Client", "ConnectionLost"]
@@ -55,7 +54,7 @@ class ConnectionLost(errors.XMPPError, ConnectionError):
     """The connection ended before the operation finished."""
 
 
-class Client(HandlerRegistry):
+class Client(ClientBase):
     """An XMPP client session over a blocking socket.
 
     ``with Client(jid, password, ...) as client:`` connects, negotiates
@@ -71,65 +70,25 @@ class Client(HandlerRegistry):
     SCRAM (default 10,000,000; more fails with ``SASLError("mechanism-too-weak")``).
     """
 
+    _im_module = _im
+
     def __init__(
         self,
         jid: Union[str, JID],
         password: Optional[str] = None,
         *,
-        host: Optional[str] = None,
-        port: Optional[int] = None,
-        direct_tls: bool = False,
-        ssl_context: Optional[ssl.SSLContext] = None,
-        ca_file: Optional[str] = None,
-        verify: bool = True,
-        require_tls: bool = True,
-        allow_plain_unencrypted: bool = False,
-        mechanisms: Optional[List[str]] = None,
-        sasl_cache: Any = None,
-        scram_max_iterations: int = DEFAULT_MAX_ITERATIONS,
-        tls_session_cache: Optional[TLSSessionCache] = None,
-        stream_management: bool = True,
-        max_reconnect_attempts: Optional[int] = None,
         keepalive_interval: Optional[float] = 60.0,
-        dead_timeout: float = 30.0,
-        connect_timeout: float = 30.0,
-        iq_timeout: float = 60.0,
         send_timeout: Optional[float] = 30.0,
-        close_timeout: float = 2.0,
         max_queued: Optional[int] = None,
-        nameservers: Optional[List[str]] = None,
-        dns_port: int = 53,
+        **options: Any,
     ) -> None:
-        self.jid = jid if isinstance(jid, JID) else JID(jid)
-        self.password = password
-        self.host = host
-        self.port = port
-        self.direct_tls = direct_tls
-        self.ssl_context = ssl_context or make_client_context(ca_file=ca_file, verify=verify)
-        self.require_tls = require_tls
-        self.allow_plain_unencrypted = allow_plain_unencrypted
-        self.mechanisms = mechanisms
-        self.sasl_cache = sasl_cache
-        self.scram_max_iterations = scram_max_iterations
-        #: Shared pool of TLS sessions to resume from (None: always a full handshake).
-        self.tls_session_cache = tls_session_cache
-        self.stream_management = stream_management
-        self.max_reconnect_attempts = max_reconnect_attempts
+        """``options``: those of :class:`~fastxmpp._client_base.ClientBase`, shared with the
+        asyncio client (host, port, TLS, SASL, timeouts...)."""
+        super().__init__(jid, password, **options)
         self.keepalive_interval = keepalive_interval
-        self.dead_timeout = dead_timeout
-        self.connect_timeout = connect_timeout
-        self.iq_timeout = iq_timeout
         self.send_timeout = send_timeout
-        self.close_timeout = close_timeout
-        self.nameservers = nameservers
-        self.dns_port = dns_port
-        self.backoff = Backoff()
-        self.stream: Optional[ClientStream] = None
-        self.bound_jid: Optional[JID] = None
         #: SASL mechanism of the last successful authentication.
         self.mechanism: Optional[str] = None
-        #: Why the connection ended, when it did not end by :meth:`close`.
-        self.error: Optional[BaseException] = None
         #: Unacknowledged stanzas of a session that could not be resumed (when
         #: no ``on_resume_failed`` callback takes them).
         self.resume_failed_stanzas: List[Element] = []
@@ -138,21 +97,14 @@ class Client(HandlerRegistry):
         self.on_stanzas_acked: Optional[Callable[[List[Element]], Any]] = None
         self._sock: Optional[socket.socket] = None
         self._session: Optional[events.SessionStarted] = None
-        self._init_handlers()
         self._queue: Deque[Element] = deque()
         self._max_queued = max_queued
         self._iq_waiting: Set[str] = set()
         self._iq_results: Dict[str, Element] = {}
         self._dispatched = 0
-        #: Stanzas that arrived after close() started: not handled, only counted.
-        self.dropped_at_close = 0
-        self._closing = False
         self._last_rx = 0.0
         self._probe_at: Optional[float] = None
         self._tls = False
-        # (server_hostname, host, port, whether a pooled session was offered)
-        self._tls_key: Optional[Tuple[str, str, int, bool]] = None
-        self._endpoint: Optional[Endpoint] = None
 
     def __repr__(self) -> str:
         state = self.stream.state if self.stream is not None else "idle"
@@ -332,28 +284,6 @@ class Client(HandlerRegistry):
         sock = self._sock
         # _tls: sock is what _wrap_tls() made (an ssl.SSLSocket, or gevent's, not a subclass)
         return bool(self._tls and sock is not None and cast(ssl.SSLSocket, sock).session_reused)
-
-    # -- IM (RFC 6121, fastxmpp.im): each created, with its handlers, on first use -------------
-    @property
-    def roster(self) -> "_im.Roster":
-        """The roster: ``client.roster.fetch()``, ``add()``, ``remove()``, a mapping of items."""
-        return _im.IM.of(self).roster
-
-    @property
-    def presence(self) -> "_im.Presence":
-        """Our presence (``client.presence.available()``) and every contact's.  Presence
-        stanzas then go to it, not to :meth:`recv`."""
-        return _im.IM.of(self).presence
-
-    @property
-    def subscriptions(self) -> "_im.Subscriptions":
-        """Presence subscriptions: ``subscribe()``, ``approve()``, ``on_request``, ``policy``."""
-        return _im.IM.of(self).subscriptions
-
-    @property
-    def messages(self) -> "_im.Messages":
-        """Parsed messages for ``on_message`` listeners, ``send()`` and ``reply()``."""
-        return _im.IM.of(self).messages
 
     # -- sending ---------------------------------------------------------------------------------
     def send(self, stanza: Element) -> None:
