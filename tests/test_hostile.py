@@ -203,3 +203,28 @@ def test_sync_keepalive_finds_a_server_that_drips_bytes_inside_a_stanza_dead():
                 c.process(timeout=1)
         assert "keepalive" in str(info.value)
         c.close()
+
+
+# -- issue 16: one process() call dispatches everything already received ---------------------------
+def test_sync_process_dispatches_every_buffered_stanza():
+    """300 messages (about 30 KB, several TLS records) are in the client's socket before it
+    calls process(): one call dispatches all of them, not one TLS record's worth."""
+    count = 300
+    sent = threading.Event()
+
+    def script(server: HostileServer) -> None:
+        server.flood(count, batch=count)  # one sendall: on loopback the bytes are then queued
+        sent.set()
+        server.stop.wait(60)
+
+    with HostileServer(script) as srv:
+        c = sync.Client(JID, "pw", keepalive_interval=None, **srv.client_options())
+        received = []
+        c.on_message(received.append)
+        c.connect()
+        try:
+            assert sent.wait(60)
+            assert c.process(timeout=60) == count
+            assert [m.get("id") for m in received] == ["m%d" % i for i in range(count)]
+        finally:
+            c.abort()

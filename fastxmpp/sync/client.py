@@ -45,6 +45,8 @@ log = logging.getLogger("fastxmpp.sync")
 NS_CLIENT = "jabber:client"
 NS_PING = "urn:xmpp:ping"
 RECV_SIZE = 65536
+#: Reads :meth:`Client.process` makes, without waiting, after its first one (4 MiB at most).
+_DRAIN_READS = 64
 
 _TIMEOUTS = (socket.timeout, BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _CLOSED_BY_CLIENT = "connection closed by the client (close() was called)"
@@ -366,10 +368,16 @@ class Client(ClientBase):
     # -- receiving -------------------------------------------------------------------------------
 
     def process(self, timeout: Optional[float] = None) -> int:
-        """Read once (waiting at most ``timeout`` seconds, None: until data comes) and
-        dispatch what arrived; returns how many stanzas were dispatched."""
+        """Wait for data (at most ``timeout`` seconds, None: until data comes), then
+        dispatch every stanza already received: the first read, and whatever more the
+        TLS layer and the kernel hold, read without waiting (at most ``_DRAIN_READS``
+        reads, so that a flood cannot keep one call going).  Returns how many stanzas
+        were dispatched."""
         before = self._dispatched
-        self._read_some(None if timeout is None else time.monotonic() + timeout)
+        if self._read_some(None if timeout is None else time.monotonic() + timeout):
+            for _ in range(_DRAIN_READS):
+                if self._sock is None or not self._read_some(0.0):  # a deadline in the past: read without waiting
+                    break
         return self._dispatched - before
 
     def recv(self, timeout: Optional[float] = None) -> Optional[Element]:
