@@ -25,8 +25,15 @@ Subclass it in a locustfile (see :mod:`fastxmpp.load.locustfile_example`)::
             self.ping()
 
 Run with ``locust -f locustfile.py --host xmpp://127.0.0.1:5222``.  Accounts
-are ``{user_prefix}{n}@{domain}`` with ``n`` counting from 1 in each Locust
-process (give each worker its own ``user_prefix`` or ``first_user``).
+are ``{user_prefix}{n}@{domain}`` with ``n`` counting from ``first_user`` (1).
+
+Distributed mode (``--master`` and ``--worker``) needs no configuration: when a
+test starts, the master sends each connected worker a slot ``i`` of ``W`` (a
+Locust custom message) and that worker numbers its users
+``first_user + i + W*k`` for ``k = 0, 1, ...``, so no two workers log in as the
+same account.  Locust spreads users evenly over the workers, so ``U`` users use
+the accounts ``1..U`` as in one process.  A worker that joins after the test
+started, without a slot, uses its Locust worker index instead.
 """
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
-from locust import User
+from locust import User, events
 
 from ..element import Element
 from ..sasl import ScramKeyCache
@@ -67,7 +74,53 @@ def parse_host(host: Optional[str], default_port: int = 5222) -> Tuple[Optional[
 
 _shared_lock = threading.Lock()
 _shared: Dict[Any, Any] = {}
-_counter = itertools.count(1)
+_counter = itertools.count(0)
+
+#: Locust custom message: the master gives each worker ``{"slot": i, "slots": W}``.
+SLOT_MESSAGE = "fastxmpp_account_slot"
+# (slot, slots) of this process: None until the master sends one (a single process is (0, 1)).
+_slot: Optional[Tuple[int, int]] = None
+
+
+def _process_slot(environment: Any) -> Tuple[int, int]:
+    """This Locust process's (slot, slots) for numbering accounts."""
+    if _slot is not None:
+        return _slot
+    runner = getattr(environment, "runner", None)
+    from locust.runners import WorkerRunner
+
+    if isinstance(runner, WorkerRunner):  # joined without a slot: Locust's worker index
+        index = max(0, int(runner.worker_index))
+        options = environment.parsed_options
+        expected = int(getattr(options, "expect_workers", 1) or 1) if options is not None else 1
+        return index, max(expected, index + 1)
+    return 0, 1
+
+
+def _on_slot_message(environment: Any, msg: Any, **_kw: Any) -> None:
+    global _slot
+    _slot = (int(msg.data["slot"]), int(msg.data["slots"]))
+
+
+def _send_slots(environment: Any, **_kw: Any) -> None:
+    """Master, at test start: slot i of W to each connected worker, ordered by worker index."""
+    runner = environment.runner
+    workers = runner.clients.ready + runner.clients.spawning + runner.clients.running
+    ids = sorted((w.id for w in workers), key=lambda cid: (runner.get_worker_index(cid), cid))
+    for slot, client_id in enumerate(ids):
+        runner.send_message(SLOT_MESSAGE, {"slot": slot, "slots": len(ids)}, client_id=client_id)
+
+
+@events.init.add_listener
+def _on_locust_init(environment: Any, **_kw: Any) -> None:
+    from locust.runners import MasterRunner, WorkerRunner
+
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        if SLOT_MESSAGE not in runner.custom_messages:
+            runner.register_message(SLOT_MESSAGE, _on_slot_message)
+    elif isinstance(runner, MasterRunner):
+        environment.events.test_start.add_listener(_send_slots)
 
 
 def _shared_object(key: Any, make: Callable[[], T]) -> T:
@@ -122,7 +175,8 @@ class XMPPUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.user_number = self.first_user - 1 + next(_counter)
+        slot, slots = _process_slot(environment)
+        self.user_number = self.first_user + slot + slots * next(_counter)
         self.client: Any = None
         self._seq = 0
 

@@ -6,6 +6,10 @@ accounts ``load1..loadN@DOMAIN`` exist with password ``load-test-pw``::
     locust -f fastxmpp/load/locustfile_example.py --headless -u 20 -r 10 -t 30s \\
         --host xmpp://127.0.0.1:5222
 
+Distributed mode needs nothing more: run ``--master`` and any number of
+``--worker`` processes with this file; the master gives each worker its own
+account numbers, so ``-u N`` users log in as ``load1..loadN`` across all of them.
+
 Settings come from the environment: ``XMPP_DOMAIN`` (default: the host),
 ``XMPP_PASSWORD``, ``XMPP_USER_PREFIX``, ``XMPP_CA_FILE``, ``XMPP_INSECURE=1``.
 Each simulated user logs in once (a ``login`` request in Locust's table), then
