@@ -326,3 +326,28 @@ def test_cli_reports_failed_logins_with_exit_1(tmp_path):
     assert report["login"]["ok"] == 0 and report["login"]["failed"] == 2
     assert report["login"]["errors"] == {"SASLError(not-authorized)": 2}
     assert "FAILED" in format_report(report)
+
+
+# -- issue 16: --help says each default once, and a refused connection says why ---------------------
+def test_help_states_each_default_once_and_none_for_flags():
+    text = " ".join(cli.build_parser().format_help().split())
+    assert "(default: None)" not in text
+    assert "(default: True)" not in text and "(default: False)" not in text
+    assert "default: start a private Prosody)" in text and "Prosody) (default" not in text
+    assert "--users N number of users (default: 50)" in text
+    assert "--body-size BYTES pad chat bodies to this many characters (default: 0)" in text
+
+
+def test_refused_connection_is_reported_with_its_reason():
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastxmpp", "load", "--server", f"127.0.0.1:{port}", "--domain", "localhost",
+         "--users", "2", "--messages", "1", "--quiet"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "first ConnectionLost: could not connect to localhost" in proc.stdout
+    assert "ECONNREFUSED" in proc.stdout

@@ -101,13 +101,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" where it tells something: not when the help already says its
+    default, not for flags (their default is "off"), and not for options without one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or isinstance(default, bool)
+                or default == argparse.SUPPRESS or action.nargs == 0 or not action.option_strings):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentParser:
     d = LoadConfig()
     p = argparse.ArgumentParser(
         prog=prog,
         description="Load-test an XMPP server with many fastxmpp clients in one process. "
                     "Without --server a private Prosody is started on 127.0.0.1 for the run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     g = p.add_argument_group("server")
     g.add_argument("--server", type=_hostport, metavar="HOST:PORT",

@@ -62,6 +62,8 @@ def format_report(report: Dict[str, Any]) -> str:
     if login["errors"]:
         failed += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(login["errors"].items())) + ")"
     rows.append(("logins", f"{login['ok']:,} ok, {failed}"))
+    for name, text in sorted((login.get("error_messages") or {}).items()):
+        rows.append(("", f"first {name}: {text}"))
     rows += _rows_latency("login time", login["latency_ms"])
     if report["scenario"] != "login":
         kind = msgs.get("kind") or "message"

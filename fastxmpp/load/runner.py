@@ -275,6 +275,8 @@ class LoadRunner:
         self.login_ok = 0
         self.login_failed = 0
         self.login_errors: Counter = Counter()
+        #: The first message of each kind of login error (what a refused connection says).
+        self.login_error_messages: Dict[str, str] = {}
         self.errors: Counter = Counter()
         self.sent = 0
         self.received = 0  # unique, well-formed receipts
@@ -406,6 +408,7 @@ class LoadRunner:
             except Exception as exc:  # noqa: BLE001 - every failure is counted by class
                 self.login_failed += 1
                 self.login_errors[error_name(exc)] += 1
+                self.login_error_messages.setdefault(error_name(exc), str(exc) or repr(exc))
                 self.errors["login:" + error_name(exc)] += 1
                 log.debug("login of %s failed: %r", user.jid, exc)
                 try:
@@ -659,6 +662,7 @@ class LoadRunner:
                 "ok": self.login_ok,
                 "failed": login_failed,
                 "errors": dict(self.login_errors),
+                "error_messages": dict(self.login_error_messages),
                 "latency_ms": self.login_latency.summary(scale=1000.0),
             },
             "messages": messages,
