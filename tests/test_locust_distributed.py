@@ -14,7 +14,7 @@ import pytest
 import fastxmpp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastxmpp.__file__)))
-LOCUSTFILE = os.path.join(ROOT, "fastxmpp", "load", "locustfile_example.py")
+LOCUSTFILE = os.path.join(ROOT, "examples", "locustfile.py")
 USERS = 20
 
 pytestmark = pytest.mark.prosody

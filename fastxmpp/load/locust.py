@@ -11,7 +11,7 @@ Every timed operation fires a Locust request event with ``request_type="xmpp"``:
 timed until the server delivers it back).  Failures fire the event with the
 exception, as Locust expects.
 
-Subclass it in a locustfile (see :mod:`fastxmpp.load.locustfile_example`)::
+Subclass it in a locustfile (``examples/locustfile.py`` in the repository)::
 
     from locust import task, between
     from fastxmpp.load.locust import XMPPUser

@@ -3,7 +3,7 @@
 Against the private Prosody of ``python -m fastxmpp load`` or any server whose
 accounts ``load1..loadN@DOMAIN`` exist with password ``load-test-pw``::
 
-    locust -f fastxmpp/load/locustfile_example.py --headless -u 20 -r 10 -t 30s \\
+    locust -f examples/locustfile.py --headless -u 20 -r 10 -t 30s \\
         --host xmpp://127.0.0.1:5222
 
 Distributed mode needs nothing more: run ``--master`` and any number of
