@@ -9,10 +9,12 @@ option that both clients understand touches this file only.
 
 The IM features (``roster``, ``presence``, ``subscriptions``, ``messages``) are made on
 first access by the client's own ``im`` module (``_im_module``), so a session that never
-uses them pays nothing.
+uses them pays nothing.  So are the XEP features (``disco``, ``pinger``,
+``software_version``), by the ``xep`` module beside it (:mod:`fastxmpp.xep`).
 """
 from __future__ import annotations
 
+import importlib
 import ssl
 from typing import Any, List, Optional, Tuple, Union
 
@@ -137,3 +139,30 @@ class ClientBase(HandlerRegistry):
     def messages(self) -> Any:
         """Parsed messages for ``on_message`` listeners, ``send()`` and ``reply()``."""
         return self._im_module.IM.of(self).messages
+
+    # -- XEPs (fastxmpp.xep), made on first access ------------------------------------------------
+    def _xep_layer(self) -> Any:
+        """This client's XEP layer, from the ``xep`` module beside its ``im`` module."""
+        xep = self.__dict__.get("_xep")  # type: ignore[attr-defined]
+        if xep is None:
+            module = importlib.import_module(self._im_module.__name__.rsplit(".", 1)[0] + ".xep")
+            xep = module.XEP.of(self)
+        return xep
+
+    @property
+    def disco(self) -> Any:
+        """XEP-0030: ``client.disco.info(jid)`` and ``items(jid)`` (awaitable with asyncio),
+        cached for the session; from first access the client answers disco requests."""
+        return self._xep_layer().disco
+
+    @property
+    def pinger(self) -> Any:
+        """XEP-0199: ``client.pinger.send(jid)`` returns the round trip in seconds; from
+        first access the client answers pings."""
+        return self._xep_layer().pinger
+
+    @property
+    def software_version(self) -> Any:
+        """XEP-0092: ``client.software_version.query(jid)`` returns (name, version, os);
+        from first access the client answers with ours."""
+        return self._xep_layer().software_version

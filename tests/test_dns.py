@@ -158,7 +158,8 @@ def test_errors_are_oserrors():
 
 
 @pytest.mark.parametrize("module", ["connect", "backoff", "im.events", "im.roster", "im.store", "im.presence",
-                                    "im.subscriptions", "im.messages", "im.session"])
+                                    "im.subscriptions", "im.messages", "im.session",
+                                    "xep.disco", "xep.ping", "xep.version"])
 def test_core_modules_are_sans_io(module):
     """The sans-IO modules import no network, event loop or DNS machinery."""
     import ast

@@ -1,0 +1,41 @@
+"""``client.disco``, ``client.pinger`` and ``client.software_version`` for the asyncio
+client: the sending methods, each a line or two over :mod:`fastxmpp.xep` (which builds,
+parses, answers and caches)."""
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from ..xep import _glue, disco, ping, version
+
+__all__ = ["XEP", "Disco", "Pinger", "SoftwareVersion"]
+
+
+class Disco(_glue.DiscoAPI):
+    async def info(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoInfo:
+        """disco#info of ``jid`` (our server when None), from the session's cache when asked before."""
+        to, known = self.cached_info(jid, node)
+        return known or self._info(to, node, await self.client.iq(disco.info_request(to, node)))
+
+    async def items(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoItems:
+        """disco#items of ``jid`` (our server when None), cached like :meth:`info`."""
+        to, known = self.cached_items(jid, node)
+        return known or self._items(to, node, await self.client.iq(disco.items_request(to, node)))
+
+
+class Pinger(_glue.PingAPI):
+    async def send(self, jid: Any = None, *, timeout: Optional[float] = None) -> float:
+        """Ping ``jid`` (our server when None); returns the round trip in seconds."""
+        start = time.monotonic()
+        ping.check_pong(await self.client.iq(ping.ping_request(self._to(jid)), timeout=timeout))
+        return time.monotonic() - start
+
+
+class SoftwareVersion(_glue.VersionAPI):
+    async def query(self, jid: Any = None) -> version.SoftwareVersion:
+        """(name, version, os) of ``jid``'s software (our server when None)."""
+        return version.parse_version(await self.client.iq(version.version_request(self._to(jid))))
+
+
+class XEP(_glue.XEP):
+    features = _glue.Features(Disco, Pinger, SoftwareVersion)
