@@ -72,7 +72,8 @@ def prosody(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("prosody is not installed (scripts/install-system-deps installs it)")
         pytest.skip("prosody is not installed; run scripts/install-system-deps")
-    server = ProsodyServer(tmp_path_factory.mktemp("prosody-session"))
+    # mam: message archives (XEP-0313); muc: conference.localhost with archived rooms
+    server = ProsodyServer(tmp_path_factory.mktemp("prosody-session"), modules=("mam",), muc=True)
     server.start()
     yield server
     server.stop()

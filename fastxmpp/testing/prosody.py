@@ -235,6 +235,8 @@ class ProsodyServer:
       modules to leave out (e.g. ``("smacks",)``).
     - ``extra_config``: Lua appended to the global section of the config.
     - ``host_config``: Lua appended inside the VirtualHost section.
+    - ``muc``: True (or a domain) adds a multi-user chat component, ``conference.DOMAIN``,
+      with its rooms archived (mod_muc_mam); ``muc_domain`` names it.
     - ``iteration_count``: PBKDF2 rounds of the accounts made by ``create_user``.
     - ``log_level``: ``"debug"`` logs stanzas, handy when a test fails.
     - ``startup_timeout``: seconds to wait for the port to open.
@@ -256,6 +258,7 @@ class ProsodyServer:
         disabled_modules: Iterable[str] = (),
         extra_config: str = "",
         host_config: str = "",
+        muc: Union[bool, str] = False,
         iteration_count: int = 4096,
         log_level: str = "info",
         startup_timeout: float = 20.0,
@@ -279,6 +282,9 @@ class ProsodyServer:
         self.modules += [m for m in modules if m not in self.modules]
         self.extra_config = extra_config
         self.host_config = host_config
+        #: The multi-user chat service's domain (``conference.DOMAIN`` for ``muc=True``), or None.
+        self.muc_domain: Optional[str] = (
+            (f"conference.{self.domain}" if muc is True else str(muc).lower()) if muc else None)
         self.iteration_count = iteration_count
         self.log_level = log_level
         self.startup_timeout = startup_timeout
@@ -530,6 +536,13 @@ class ProsodyServer:
         lines += ["VirtualHost %s" % _lua_value(self.domain)]
         if self.host_config:
             lines += [self.host_config]
+        if self.muc_domain:
+            # XEP-0045 rooms, archived (XEP-0313 for rooms); anyone may create one
+            lines += ["", "Component %s \"muc\"" % _lua_value(self.muc_domain),
+                      "    modules_enabled = { \"muc_mam\" }",
+                      "    restrict_room_creation = false",
+                      "    muc_room_locking = true",
+                      "    max_history_messages = 50"]
         return "\n".join(lines) + "\n"
 
     # -------------------------------------------------------------- lifecycle
