@@ -141,6 +141,18 @@ class ClientBase(HandlerRegistry):
         return self._im_module.IM.of(self).messages
 
     # -- XEPs (fastxmpp.xep), made on first access ------------------------------------------------
+    def _feature(self, module: str, name: str) -> Any:
+        """The feature object ``name`` of this client's module ``module`` (``fastxmpp.aio.muc``
+        or ``fastxmpp.sync.muc`` for ``"muc"``), made with ``cls(client)`` on first access and
+        kept in the instance: a client that never asks for it pays nothing."""
+        key = "_feature_" + name
+        made = self.__dict__.get(key)  # type: ignore[attr-defined]
+        if made is None:
+            package = self._im_module.__name__.rsplit(".", 1)[0]
+            made = getattr(importlib.import_module(f"{package}.{module}"), name)(self)
+            self.__dict__[key] = made  # type: ignore[attr-defined]
+        return made
+
     def _xep_layer(self) -> Any:
         """This client's XEP layer, from the ``xep`` module beside its ``im`` module."""
         xep = self.__dict__.get("_xep")  # type: ignore[attr-defined]
