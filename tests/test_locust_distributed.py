@@ -5,6 +5,7 @@ of the requests) and 20 users use exactly the accounts 1..20 (issue 16)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
@@ -21,9 +22,9 @@ pytestmark = pytest.mark.prosody
 
 
 def _locust_or_skip() -> None:
-    try:
-        import locust  # noqa: F401
-    except ImportError:
+    # find_spec, not import: importing locust monkey-patches socket, ssl and threading with
+    # gevent for the whole test process, and the tests after this one would run on gevent
+    if importlib.util.find_spec("locust") is None:
         if os.environ.get("CI"):
             pytest.fail("locust is not installed (it is in the [test] extra)")
         pytest.skip("locust is not installed (pip install locust)")
