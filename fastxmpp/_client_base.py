@@ -178,3 +178,45 @@ class ClientBase(HandlerRegistry):
         """XEP-0092: ``client.software_version.query(jid)`` returns (name, version, os);
         from first access the client answers with ours."""
         return self._xep_layer().software_version
+
+    # Each of these is made on first access by the client's own module of that name
+    # (fastxmpp.aio.<module> / fastxmpp.sync.<module>, over the sans-IO fastxmpp.xep.<module>).
+    @property
+    def caps(self) -> Any:
+        """XEP-0115 entity capabilities: our ``ver`` in presence, others' resolved through disco."""
+        return self._feature("caps", "Caps")
+
+    @property
+    def receipts(self) -> Any:
+        """XEP-0184 message delivery receipts: request, answer and correlate them."""
+        return self._feature("receipts", "Receipts")
+
+    @property
+    def chat_states(self) -> Any:
+        """XEP-0085 chat state notifications (active, composing, paused, inactive, gone)."""
+        return self._feature("chatstates", "ChatStates")
+
+    @property
+    def carbons(self) -> Any:
+        """XEP-0280 message carbons: enable, disable, and unwrapped copies (forged ones refused)."""
+        return self._feature("carbons", "Carbons")
+
+    @property
+    def blocking(self) -> Any:
+        """XEP-0191 blocking command: block, unblock, the block list and its pushes."""
+        return self._feature("blocking", "Blocking")
+
+    @property
+    def registration(self) -> Any:
+        """XEP-0077 in-band registration: change the password, cancel the account."""
+        return self._feature("register", "Registration")
+
+    @property
+    def muc(self) -> Any:
+        """XEP-0045 multi-user chat: join rooms, send, moderate, configure."""
+        return self._feature("muc", "MUC")
+
+    @property
+    def mam(self) -> Any:
+        """XEP-0313 message archive management queries, paged with XEP-0059."""
+        return self._feature("mam", "MAM")
