@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .runner import SCENARIOS, LoadConfig, LoadRunner, Target
 from .report import exit_code, format_report, write_json
+from .workers import run_workers, worker_count
 
 __all__ = ["main", "build_parser", "parse_args", "config_from_args", "parse_hostport"]
 
@@ -175,6 +176,12 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     g.add_argument("--quiet", "-q", action="store_true", help="no live progress on stderr")
     g.add_argument("--verbose", "-v", action="count", default=0,
                    help="log to stderr (-v: info, -vv: debug)")
+    g = p.add_argument_group("processes")
+    g.add_argument("--workers", type=_nonneg_int, default=1, metavar="N",
+                   help="spread the users over N processes (0: one per core, os.cpu_count()); "
+                        "their results are merged exactly")
+    g.add_argument("--uvloop", action="store_true",
+                   help="with --workers: run each worker's asyncio loop on uvloop when it is installed")
     return p
 
 
@@ -274,8 +281,14 @@ def run(args: argparse.Namespace) -> Tuple[int, Optional[Dict[str, Any]]]:
     _raise_fd_limit(config.users)
     try:
         with _target(args, config, say) as target:
-            runner = LoadRunner(config, target, progress_stream=None if quiet else sys.stderr)
-            report = runner.run()
+            workers = worker_count(getattr(args, "workers", 1))
+            if workers > 1:
+                say(f"{workers} worker processes")
+                report = run_workers(config, target, workers, progress_stream=None if quiet else sys.stderr,
+                                     use_uvloop=getattr(args, "uvloop", False))
+            else:
+                runner = LoadRunner(config, target, progress_stream=None if quiet else sys.stderr)
+                report = runner.run()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130, None
@@ -297,6 +310,8 @@ def run(args: argparse.Namespace) -> Tuple[int, Optional[Dict[str, Any]]]:
 
             write_extra(report, path, kind)
             say(f"{'HTML report' if kind == 'html' else 'HdrHistogram log'} written to {path}")
+    if report.get("interrupted"):
+        return 130, report
     return exit_code(report), report
 
 

@@ -256,7 +256,7 @@ class LoadRunner:
     """Runs one load test against ``target`` and builds the report dict."""
 
     def __init__(self, config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None,
-                 client_factory: Optional[Callable[..., Any]] = None) -> None:
+                 client_factory: Optional[Callable[..., Any]] = None, first_user: int = 0) -> None:
         config.validate()
         self.config = config
         self.target = target
@@ -268,7 +268,11 @@ class LoadRunner:
         pooled = max(1024, 2 * config.concurrency)
         self.tls_cache: Optional[TLSSessionCache] = (
             TLSSessionCache(maxsize=pooled, per_key=pooled) if config.tls_resume else None)
-        self.users = [_User(i, f"{config.username(i)}@{target.domain}") for i in range(config.users)]
+        #: Account number offset: user i logs in as ``username(first_user + i)`` (``--workers``
+        #: gives each process a block of the accounts).
+        self.first_user = first_user
+        self.users = [_User(i, f"{config.username(first_user + i)}@{target.domain}")
+                      for i in range(config.users)]
         self.by_full_jid: Dict[str, _User] = {}
         self.login_latency = Histogram()
         self.latency = Histogram()
@@ -294,6 +298,16 @@ class LoadRunner:
         self._all_received: Optional[asyncio.Event] = None
         self._sending_done = False
         self.senders = 0
+        self.interrupted = False
+        self._main_task: Optional[asyncio.Future] = None
+        self._cpu_traffic = 0.0
+
+    def interrupt(self) -> None:
+        """Stop the run early (e.g. on SIGINT): the current phase is cancelled, the streams are
+        closed and :meth:`run_async` still returns the (partial) report, marked ``interrupted``."""
+        self.interrupted = True
+        if self._main_task is not None and not self._main_task.done():
+            self._main_task.cancel()
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> Dict[str, Any]:
@@ -313,17 +327,15 @@ class LoadRunner:
             progress_task = asyncio.ensure_future(Progress(self, self.progress_stream).run())
         series = TimeSeries.for_runner(self)  # per-second counters and histograms (polled)
         series_task = asyncio.ensure_future(series.run())
-        cpu_traffic = 0.0
         try:
-            if cfg.register:
-                self.phase = "register"
-                await self._register_all()
-            self.phase = "login"
-            await self._login_all()
-            self.phase = "traffic"
-            cpu1 = time.process_time()
-            await self._traffic()
-            cpu_traffic = time.process_time() - cpu1
+            self._main_task = asyncio.ensure_future(self._phases())
+            if self.interrupted:
+                self._main_task.cancel()
+            try:
+                await self._main_task
+            except asyncio.CancelledError:
+                if not self.interrupted:
+                    raise
         finally:
             self.phase = "closing"
             await self._close_all()
@@ -338,9 +350,26 @@ class LoadRunner:
         cpu = time.process_time() - cpu0
         server_cpu1 = _server_cpu_seconds(self.target.server_pid)
         server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
-        report = self.report(cpu, cpu_traffic, server_cpu)
+        report = self.report(cpu, self._cpu_traffic, server_cpu)
         report.update(series.report_fields())
+        if self.interrupted:
+            report["interrupted"] = True
+            report["ok"] = False
         return report
+
+    async def _phases(self) -> None:
+        cfg = self.config
+        if cfg.register:
+            self.phase = "register"
+            await self._register_all()
+        self.phase = "login"
+        await self._login_all()
+        self.phase = "traffic"
+        cpu1 = time.process_time()
+        try:
+            await self._traffic()
+        finally:
+            self._cpu_traffic = time.process_time() - cpu1
 
     # -- registration ------------------------------------------------------------------------
     async def _register_all(self) -> None:
@@ -466,7 +495,13 @@ class LoadRunner:
         if not tasks:
             return
         timeout = max(0.0, self._deadline - time.monotonic())
-        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+        except asyncio.CancelledError:  # interrupted: stop the senders too
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=5.0)
+            raise
         if pending:
             self.capped = True
             assert self._stop is not None

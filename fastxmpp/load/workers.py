@@ -1,0 +1,399 @@
+"""``--workers N``: one load run spread over N processes, merged exactly.
+
+The parent (``python -m fastxmpp load``) starts the server once (or uses
+``--server``), splits the users into N disjoint contiguous blocks (on even
+boundaries, so that the chat and presence pairs stay inside one process;
+account names stay ``load1``..``loadN`` overall) and starts N processes with
+the ``spawn`` context of :mod:`multiprocessing`.  Each runs a
+:class:`~fastxmpp.load.runner.LoadRunner` over its block in its own asyncio
+loop (uvloop with ``--uvloop`` when it is installed), sends its counters to
+the parent once a second (the parent prints the progress of all of them), and
+at the end its report plus its two latency histograms
+(:meth:`~fastxmpp.load.histogram.Histogram.to_dict`).
+
+:func:`merge_reports` adds them up exactly: counters summed, histograms added
+bucket by bucket and the latency summaries computed from the sums (never an
+average of percentiles), CPU summed, the time series merged with
+:func:`~fastxmpp.load.timeseries.merge_timeseries`.
+
+SIGINT: each worker closes its streams and sends its partial report; the
+parent forwards SIGINT to the workers (for a ``kill -INT`` of the parent
+alone) and still prints the merged report.  A worker that dies without a
+report is counted as the error ``worker:died(exit N)`` and fails the run.
+"""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue as queue_mod
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+
+from .histogram import Histogram
+from .runner import LoadConfig, LoadRunner, Target, _ms, _server_cpu_seconds
+from .timeseries import merge_histogram_fields, merge_timeseries
+
+__all__ = ["split_users", "merge_reports", "run_workers", "worker_count", "run_loop"]
+
+
+def worker_count(requested: int) -> int:
+    """``--workers 0`` is one per core."""
+    return requested if requested > 0 else (os.cpu_count() or 1)
+
+
+def split_users(users: int, workers: int, scenario: str) -> List[Tuple[int, int]]:
+    """``(first, count)`` blocks, disjoint and contiguous, covering ``users``.
+
+    For the paired scenarios (chat, presence, iq to a peer) blocks start on even
+    boundaries and hold at least 2 users, so no pair spans two processes (an odd
+    user out joins the last block's ring of three).  Fewer blocks than ``workers``
+    when there are too few users.
+    """
+    paired = scenario in ("chat", "presence", "iq")
+    unit = 2 if paired else 1
+    units = users // unit
+    n = max(1, min(workers, units))
+    blocks = []
+    first = 0
+    for i in range(n):
+        count = (units // n + (1 if i < units % n else 0)) * unit
+        if i == n - 1:
+            count = users - first
+        blocks.append((first, count))
+        first += count
+    return blocks
+
+
+# --------------------------------------------------------------------------- worker side
+
+def run_loop(main: Any, *, use_uvloop: bool = True) -> Any:
+    """``asyncio.run(main)``, on a uvloop event loop when ``use_uvloop`` and uvloop is
+    installed (without touching the global event loop policy)."""
+    factory = None
+    if use_uvloop:
+        try:
+            import uvloop  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            pass
+        else:
+            factory = uvloop.new_event_loop
+    if factory is None:
+        return asyncio.run(main)
+    loop = factory()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _worker_main(index: int, config: Dict[str, Any], target: Dict[str, Any], first: int,
+                 out: Any, use_uvloop: bool) -> None:
+    """Entry point of a worker process (spawned: everything it gets is picklable)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop's handler is installed
+    runner: Optional[LoadRunner] = None
+    try:
+        cfg = LoadConfig(**config)
+        cfg.quiet = True
+        runner = LoadRunner(cfg, Target(**target), first_user=first)
+        run_loop(_worker_async(index, runner, out), use_uvloop=use_uvloop)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        out.put(("error", index, f"{type(exc).__name__}: {exc}"))
+    finally:  # asyncio.run restored the default handler: a late SIGINT must not break the exit
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _counters(runner: LoadRunner) -> Dict[str, Any]:
+    return {"phase": runner.phase, "login_ok": runner.login_ok, "login_failed": runner.login_failed,
+            "sent": runner.sent, "received": runner.received, "errors": sum(runner.errors.values()),
+            "latency": runner.latency.to_dict() if runner.latency.count else None}
+
+
+async def _worker_async(index: int, runner: LoadRunner, out: Any) -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, runner.interrupt)
+    except (NotImplementedError, RuntimeError):  # not on Windows
+        pass
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            out.put(("progress", index, _counters(runner)))
+
+    task = asyncio.ensure_future(progress())
+    try:
+        report = await runner.run_async()
+    finally:
+        task.cancel()
+    out.put(("result", index, {
+        "report": report,
+        "login_hist": runner.login_latency.to_dict(),
+        "latency_hist": runner.latency.to_dict(),
+        "traffic_started": runner.traffic_started,
+        "traffic_ended": runner.traffic_ended,
+    }))
+
+
+# --------------------------------------------------------------------------- merging
+
+def _add_dicts(dicts: Sequence[Optional[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
+    present = [d for d in dicts if d]
+    if not present:
+        return None
+    total: Counter = Counter()
+    for d in present:
+        total.update(d)
+    return dict(total)
+
+
+def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target: Target, *,
+                  duration_seconds: float, server_cpu: Optional[float] = None,
+                  errors: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
+    """One report from the workers' results (``{"report", "login_hist", "latency_hist",
+    "traffic_started", "traffic_ended"}`` each), exactly as one process would have made it."""
+    reports = [r["report"] for r in results]
+    login_hist, latency = Histogram(), Histogram()
+    for r in results:
+        login_hist.merge(Histogram.from_dict(r["login_hist"]))
+        latency.merge(Histogram.from_dict(r["latency_hist"]))
+    starts = [r["traffic_started"] for r in results if r.get("traffic_started") is not None]
+    ends = [r["traffic_ended"] for r in results if r.get("traffic_ended") is not None]
+    traffic_seconds = max(max(ends) - min(starts), 1e-9) if starts and ends else 1e-9
+
+    def total(section: str, key: str) -> Any:
+        return sum(rep[section][key] for rep in reports)
+
+    login_errors = _add_dicts([rep["login"]["errors"] for rep in reports]) or {}
+    messages_first: Dict[str, str] = {}
+    for rep in reports:
+        for k, v in (rep["login"].get("error_messages") or {}).items():
+            messages_first.setdefault(k, v)
+    all_errors: Counter = Counter()
+    for rep in reports:
+        all_errors.update(rep.get("errors") or {})
+    all_errors.update(errors or {})
+    received = total("messages", "received")
+    lost, duplicated, unexpected = (total("messages", k) for k in ("lost", "duplicated", "unexpected"))
+    login_failed = total("login", "failed")
+    cpu_traffic = sum(rep["cpu"]["client_traffic_seconds"] for rep in reports)
+    interrupted = any(rep.get("interrupted") for rep in reports)
+    ok = (not errors and not interrupted and len(reports) > 0 and login_failed == 0 and lost == 0
+          and duplicated == 0 and unexpected == 0)
+    kind = reports[0]["messages"]["kind"] if reports else None
+    report: Dict[str, Any] = {
+        "ok": ok,
+        "scenario": config.scenario,
+        "config": dict(asdict(config), password="***"),
+        "target": {"host": target.host, "port": target.port, "domain": target.domain,
+                   "local_server": target.local},
+        "users": config.users,
+        "workers": len(results) + sum((errors or {}).values()),
+        "registration": _add_dicts([rep.get("registration") for rep in reports]),
+        "login": {
+            "ok": total("login", "ok"),
+            "failed": login_failed,
+            "errors": login_errors,
+            "error_messages": messages_first,
+            "latency_ms": login_hist.summary(scale=1000.0),
+        },
+        "messages": {
+            "kind": kind,
+            "expected": total("messages", "expected"),
+            "sent": total("messages", "sent"),
+            "received": received,
+            "lost": lost,
+            "duplicated": duplicated,
+            "unexpected": unexpected,
+            "not_sent": total("messages", "not_sent"),
+            "senders": total("messages", "senders"),
+            "throughput_per_second": received / traffic_seconds if received else 0.0,
+            "latency_ms": latency.summary(scale=1000.0),
+        },
+        "duration_seconds": duration_seconds,
+        "traffic_seconds": traffic_seconds,
+        "stopped_by_duration_cap": any(rep.get("stopped_by_duration_cap") for rep in reports),
+        "cpu": {
+            "client_seconds": sum(rep["cpu"]["client_seconds"] for rep in reports),
+            "client_traffic_seconds": cpu_traffic,
+            "client_us_per_message": (cpu_traffic / received * 1e6) if received else None,
+            "server_seconds": server_cpu,
+        },
+        "scram_cache": _add_dicts([rep.get("scram_cache") for rep in reports]) or {"hits": 0, "misses": 0},
+        "tls_sessions": _add_dicts([rep.get("tls_sessions") for rep in reports]),
+        "errors": dict(sorted(all_errors.items())),
+        "timeseries": merge_timeseries([rep.get("timeseries") or {} for rep in reports]),
+        "histograms": merge_histogram_fields([rep.get("histograms") or {} for rep in reports]),
+    }
+    if interrupted:
+        report["interrupted"] = True
+    return report
+
+
+# --------------------------------------------------------------------------- parent side
+
+def _progress_line(elapsed: float, counters: Dict[int, Dict[str, Any]], users: int, workers: int,
+                   rate: float) -> str:
+    c = list(counters.values())
+    hist = Histogram()
+    for x in c:
+        if x.get("latency"):
+            hist.merge(Histogram.from_dict(x["latency"]))
+    p50, p99 = hist.percentiles((50.0, 99.0))
+    fmt = lambda v: "-" if v is None else _ms(v / 1000.0)  # noqa: E731
+    phases = sorted({x["phase"] for x in c}) or ["start"]
+    return (f"[{elapsed:6.1f}s] {'/'.join(phases):<8} {workers} workers"
+            f"  logged in {sum(x['login_ok'] for x in c)}/{users} ({sum(x['login_failed'] for x in c)} failed)"
+            f"  sent {sum(x['sent'] for x in c)}  recv {sum(x['received'] for x in c)}  {rate:,.0f}/s"
+            f"  lat p50 {fmt(p50)} p99 {fmt(p99)}  errors {sum(x['errors'] for x in c)}")
+
+
+def run_workers(config: LoadConfig, target: Target, workers: int, *,
+                progress_stream: Optional[TextIO] = None, use_uvloop: bool = False) -> Dict[str, Any]:
+    """Run ``config`` over ``workers`` processes against ``target``; the merged report."""
+    config.validate()
+    blocks = split_users(config.users, workers, config.scenario)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    worker_target = dict(asdict(target), server_pid=None)  # the parent measures the server
+    procs = []
+    started = time.monotonic()
+    server_cpu0 = _server_cpu_seconds(target.server_pid)
+    for i, (first, count) in enumerate(blocks):
+        cfg = dict(asdict(config), users=count)
+        p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, out, use_uvloop),
+                        name=f"fastxmpp-load-{i}", daemon=True)
+        p.start()
+        procs.append(p)
+    results: Dict[int, Dict[str, Any]] = {}
+    failed: Dict[int, str] = {}
+    counters: Dict[int, Dict[str, Any]] = {}
+    # generous: every phase of a worker is bounded by the duration cap, the drain and closing
+    deadline = started + config.duration + config.drain + config.login_timeout + 120.0
+    interval = 1.0 if progress_stream is not None and progress_stream.isatty() else 5.0
+    next_progress = started + interval
+    last = (started, 0)
+    interrupted_at: Optional[float] = None
+    forwarded = 0.0
+
+    def forward_sigint() -> None:
+        for i in pending():  # the terminal sent them SIGINT too; kill -INT of the parent did not
+            pid = procs[i].pid
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except OSError:
+                    pass
+
+    def pending() -> List[int]:
+        return [i for i in range(len(procs)) if i not in results and i not in failed]
+
+    def handle(msg: Tuple[str, int, Any]) -> None:
+        what, i, payload = msg
+        if what == "progress":
+            counters[i] = payload
+        elif what == "result":
+            results[i] = payload
+            rep = payload["report"]
+            counters[i] = {"phase": "done", "login_ok": rep["login"]["ok"],
+                           "login_failed": rep["login"]["failed"],
+                           "sent": rep["messages"]["sent"], "received": rep["messages"]["received"],
+                           "errors": sum(rep["errors"].values()), "latency": payload["latency_hist"]}
+        else:
+            failed[i] = str(payload)
+
+    # SIGINT sets a flag (a KeyboardInterrupt inside Queue.get could lose a worker's result)
+    sigint: List[int] = []
+    reported: set = set()
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: sigint.append(signum))
+    try:
+        while pending():
+            try:
+                msg = out.get(timeout=0.2)
+            except queue_mod.Empty:
+                msg = None
+            if msg is not None:
+                handle(msg)
+            now = time.monotonic()
+            if msg is None and any(not procs[i].is_alive() for i in pending()):
+                try:  # give the queue's feeder a moment: a result may still be in the pipe
+                    while True:
+                        handle(out.get(timeout=1.0))
+                except queue_mod.Empty:
+                    pass
+                for i in pending():
+                    if not procs[i].is_alive():
+                        failed[i] = f"died (exit {procs[i].exitcode})"
+            dead = [i for i in failed if i not in reported]
+            for i in dead:
+                reported.add(i)
+                print(f"error: worker {i} (users {blocks[i][0] + 1}..{sum(blocks[i])}): {failed[i]}",
+                      file=sys.stderr, flush=True)
+            if dead and interrupted_at is None and pending():  # the run has failed: stop the others
+                interrupted_at = forwarded = now
+                forward_sigint()
+            if now > deadline or (interrupted_at is not None and now > interrupted_at + 30.0):
+                for i in pending():
+                    failed[i] = "timeout"
+                    procs[i].terminate()
+            if sigint and interrupted_at is None:
+                interrupted_at = forwarded = now
+                if progress_stream is not None:
+                    progress_stream.write("interrupted: closing the streams\n")
+                    progress_stream.flush()
+                forward_sigint()
+            elif interrupted_at is not None and now > forwarded + 2.0:
+                forwarded = now  # again, for a worker that was still starting
+                forward_sigint()
+            if progress_stream is not None and now >= next_progress:
+                received = sum(x["received"] for x in counters.values())
+                rate = (received - last[1]) / (now - last[0]) if now > last[0] else 0.0
+                last = (now, received)
+                next_progress = now + interval
+                progress_stream.write(_progress_line(now - started, counters, config.users,
+                                                     len(procs) - len(failed), rate) + "\n")
+                progress_stream.flush()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if progress_stream is not None:
+        now = time.monotonic()
+        received = sum(x["received"] for x in counters.values())
+        rate = (received - last[1]) / (now - last[0]) if now > last[0] else 0.0
+        progress_stream.write(_progress_line(now - started, counters, config.users,
+                                             len(procs) - len(failed), rate) + "\n")
+        progress_stream.flush()
+    for p in procs:
+        p.join(timeout=10.0)
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=5.0)
+    server_cpu1 = _server_cpu_seconds(target.server_pid)
+    server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
+    errors: Dict[str, int] = Counter(f"worker:{reason.split(':')[0]}" for reason in failed.values())
+    for i, reason in sorted(failed.items()):
+        if i not in reported:
+            print(f"error: worker {i} (users {blocks[i][0] + 1}..{sum(blocks[i])}): {reason}",
+                  file=sys.stderr)
+    report = merge_reports([results[i] for i in sorted(results)], config, target,
+                           duration_seconds=time.monotonic() - started, server_cpu=server_cpu,
+                           errors=dict(errors))
+    report["workers"] = len(procs)
+    if sigint:
+        report["interrupted"] = True
+        report["ok"] = False
+    else:  # the others were stopped because a worker died: a failure (exit 1), not an interrupt
+        report.pop("interrupted", None)
+    return report
