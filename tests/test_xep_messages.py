@@ -1,0 +1,249 @@
+"""XEP-0184 receipts, XEP-0085 chat states, XEP-0280 carbons, XEP-0359 stanza ids and
+XEP-0203 delays, sans-IO: scripted stanzas through the modules and the drivers' thin
+classes over a fake client (no server); run on both twins."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from fastxmpp.aio import chatstates as aio_chatstates, receipts as aio_receipts
+from fastxmpp.sync import chatstates as sync_chatstates, receipts as sync_receipts
+from fastxmpp.element import Element
+from fastxmpp.handlers import HandlerRegistry
+from fastxmpp.jid import JID
+from fastxmpp.xep import chatstates, receipts
+from fastxmpp.xep.disco import DiscoResponder
+
+from test_xep_basic import ME, X  # noqa: F401 - a stanza parsed by the twin in use
+
+
+class FakeClient(HandlerRegistry):
+    """What the message features use of a client: handlers, disco, send, _call, jid."""
+
+    def __init__(self, kind="sync"):
+        self._init_handlers()
+        self.kind = kind
+        self.jid = JID(ME)
+        self.bound_jid = JID(ME)
+        self.disco = SimpleNamespace(responder=DiscoResponder([]))
+        self.sent = []
+        self.inbox = []  # what process() delivers, one per call
+        self.iq_timeout = 5.0
+        self.answers = []
+
+    def _call(self, fn, arg):
+        result = fn(arg)
+        if asyncio.iscoroutine(result):
+            asyncio.ensure_future(result)
+
+    def deliver(self, stanza):
+        if isinstance(stanza, str):
+            stanza = X(stanza)
+        for fn in list(self.handlers_for(stanza)):
+            fn(stanza)
+
+    def send_nowait(self, stanza):
+        self.sent.append(stanza)
+
+    def process(self, timeout=None):
+        if self.inbox:
+            self.deliver(self.inbox.pop(0))
+            return 1
+        raise AssertionError("nothing more to read")
+
+    def send(self, stanza):
+        """Record; awaitable for an asyncio client."""
+        self.sent.append(stanza)
+        return asyncio.sleep(0) if self.kind == "aio" else None
+
+    def iq(self, stanza, timeout=None):
+        """Record, and answer with the next scripted answer (awaitable for asyncio)."""
+        self.sent.append(stanza)
+        answer = self.answers.pop(0)
+        if self.kind == "aio":
+            async def later():
+                return answer
+            return later()
+        return answer
+
+
+MODULES = {"sync": (sync_receipts, sync_chatstates), "aio": (aio_receipts, aio_chatstates)}
+
+
+@pytest.fixture(params=["sync", "aio"])
+def kind(request):
+    return request.param
+
+
+def run(kind, result):
+    if kind == "aio":
+        return asyncio.run(result) if asyncio.iscoroutine(result) else result
+    return result
+
+
+# -- XEP-0184 receipts -------------------------------------------------------------------------
+def test_add_request_sets_an_id_once():
+    msg = Element("{jabber:client}message", {"to": "romeo@example.net"})
+    msg_id = receipts.add_request(msg)
+    assert msg_id and msg.get("id") == msg_id
+    assert receipts.add_request(msg) == msg_id and len(msg.findall(receipts.REQUEST)) == 1
+    keep = Element("{jabber:client}message", {"id": "m1"})
+    assert receipts.add_request(keep) == "m1"
+    with pytest.raises(ValueError):
+        receipts.add_request(Element("{jabber:client}presence"))
+
+
+@pytest.mark.parametrize("xml, due", [
+    ("<message from='romeo@example.net/o' id='m1' type='chat'><request xmlns='urn:xmpp:receipts'/></message>", True),
+    ("<message from='romeo@example.net/o' id='m1'><request xmlns='urn:xmpp:receipts'/></message>", True),
+    ("<message from='room@muc.example.net/n' id='m1' type='groupchat'><request xmlns='urn:xmpp:receipts'/></message>", False),
+    ("<message from='romeo@example.net/o' id='m1' type='error'><request xmlns='urn:xmpp:receipts'/></message>", False),
+    ("<message from='romeo@example.net/o' type='chat'><request xmlns='urn:xmpp:receipts'/></message>", False),
+    ("<message id='m1' type='chat'><request xmlns='urn:xmpp:receipts'/></message>", False),
+    ("<message from='romeo@example.net/o' id='m1' type='chat'><body>hi</body></message>", False),
+    ("<message from='romeo@example.net/o' id='m1'><request xmlns='urn:xmpp:receipts'/>"
+     "<received xmlns='urn:xmpp:receipts' id='x'/></message>", False),
+])
+def test_receipt_due_only_where_the_xep_says(xml, due):
+    reply = receipts.receipt_for(X(xml))
+    assert (reply is not None) == due
+    if due:
+        assert reply.get("to") == "romeo@example.net/o" and reply.get("id")
+        assert reply.find(receipts.RECEIVED).get("id") == "m1"
+
+
+def test_first_access_answers_and_advertises(kind):
+    client = FakeClient(kind)
+    request = "<message from='romeo@example.net/o' to='%s' id='m7' type='chat'><request xmlns='urn:xmpp:receipts'/></message>" % ME
+    client.deliver(request)
+    assert client.sent == [] and client._handlers == {}  # unused: nothing registered, nothing answered
+    r = MODULES[kind][0].Receipts(client)
+    assert receipts.NS_RECEIPTS in client.disco.responder.features
+    client.deliver(request)
+    assert [s.find(receipts.RECEIVED).get("id") for s in client.sent] == ["m7"]
+
+
+def test_send_wait_and_correlate(kind):
+    client = FakeClient(kind)
+    r = MODULES[kind][0].Receipts(client)
+    seen = []
+    r.on_receipt(seen.append)
+    msg_id = run(kind, r.send("romeo@example.net", "hi"))
+    sent = client.sent[-1]
+    assert sent.get("id") == msg_id and sent.find(receipts.REQUEST) is not None and r.pending == 1
+    assert r.confirmed(msg_id) is None
+    # a forged receipt (another account) is ignored; an unknown id too
+    client.deliver(f"<message from='mallory@evil.example/x'><received xmlns='urn:xmpp:receipts' id='{msg_id}'/></message>")
+    client.deliver("<message from='romeo@example.net/o'><received xmlns='urn:xmpp:receipts' id='nope'/></message>")
+    client.deliver("<message from='romeo@example.net/o'><received xmlns='urn:xmpp:receipts'/></message>")
+    assert seen == [] and r.pending == 1
+    good = f"<message from='romeo@example.net/orchard'><received xmlns='urn:xmpp:receipts' id='{msg_id}'/></message>"
+    if kind == "sync":
+        client.inbox.append(good)
+        event = r.wait(msg_id, timeout=5)
+    else:
+        async def scenario():
+            waiter = asyncio.ensure_future(r.wait(msg_id, timeout=5))
+            await asyncio.sleep(0)
+            client.deliver(good)
+            return await waiter
+        event = asyncio.run(scenario())
+    assert event.id == msg_id and event.sender == JID("romeo@example.net/orchard")
+    assert seen == [event] and r.pending == 0 and r.confirmed(msg_id) is event
+    assert run(kind, r.wait(msg_id)) is event  # already here: at once
+    with pytest.raises(receipts.ReceiptNotPending):
+        run(kind, r.wait("never-asked"))
+
+
+def test_wait_times_out(kind):
+    client = FakeClient(kind)
+    r = MODULES[kind][0].Receipts(client)
+    msg_id = run(kind, r.send("romeo@example.net", "hi"))
+    if kind == "sync":
+        client.process = lambda timeout=None: 0
+        with pytest.raises(TimeoutError):
+            r.wait(msg_id, timeout=0.01)
+    else:
+        with pytest.raises(asyncio.TimeoutError):
+            asyncio.run(r.wait(msg_id, timeout=0.01))
+        assert r._waiters == {}
+    assert r.pending == 1
+
+
+def test_pending_is_bounded(kind):
+    client = FakeClient(kind)
+    r = MODULES[kind][0].Receipts(client, max_pending=3)
+    ids = [run(kind, r.send("romeo@example.net", str(i))) for i in range(5)]
+    assert r.pending == 3
+    with pytest.raises(receipts.ReceiptNotPending):
+        run(kind, r.wait(ids[0]))
+    for msg_id in ids:
+        client.deliver(f"<message from='romeo@example.net/o'><received xmlns='urn:xmpp:receipts' id='{msg_id}'/></message>")
+    assert [r.confirmed(i) is not None for i in ids] == [False, False, True, True, True]
+    assert len(r._confirmed) <= 3 and r.pending == 0
+
+
+def test_forgotten_id_wakes_its_asyncio_waiter():
+    client = FakeClient("aio")
+    r = aio_receipts.Receipts(client, max_pending=1)
+
+    async def scenario():
+        first = await r.send("romeo@example.net", "1")
+        waiter = asyncio.ensure_future(r.wait(first))
+        await asyncio.sleep(0)
+        await r.send("romeo@example.net", "2")
+        with pytest.raises(receipts.ReceiptNotPending):
+            await waiter
+    asyncio.run(scenario())
+
+
+# -- XEP-0085 chat states ----------------------------------------------------------------------
+def test_state_message_and_add():
+    msg = chatstates.state_message("romeo@example.net", "composing", thread="t1")
+    assert (msg.get("to"), msg.get("type")) == ("romeo@example.net", "chat")
+    assert chatstates.parse_state(msg) == "composing" and msg.findtext("{jabber:client}thread") == "t1"
+    assert msg.find("{jabber:client}body") is None
+    chatstates.add_state(msg, "paused")  # replaces
+    assert [c.tag for c in msg if c.tag.startswith("{%s}" % chatstates.NS_CHATSTATES)] == \
+        ["{%s}paused" % chatstates.NS_CHATSTATES]
+    with pytest.raises(chatstates.InvalidChatState):
+        chatstates.state_message("romeo@example.net", "typing")
+    with pytest.raises(ValueError):
+        chatstates.add_state(msg, "")
+
+
+def test_incoming_states(kind):
+    client = FakeClient(kind)
+    cs = MODULES[kind][1].ChatStates(client)
+    assert chatstates.NS_CHATSTATES in client.disco.responder.features
+    seen = []
+    cs.on_state(seen.append)
+    ns = chatstates.NS_CHATSTATES
+    client.deliver(f"<message from='romeo@example.net/o' type='chat'><composing xmlns='{ns}'/></message>")
+    client.deliver(f"<message from='romeo@example.net/o' type='chat'><body>hi</body><thread>t</thread>"
+                   f"<active xmlns='{ns}'/></message>")
+    client.deliver(f"<message from='romeo@example.net/o' type='chat'><dancing xmlns='{ns}'/></message>")  # unknown
+    client.deliver(f"<message from='romeo@example.net/o' type='error'><gone xmlns='{ns}'/></message>")
+    client.deliver("<message from='romeo@example.net/o' type='chat'><body>plain</body></message>")
+    client.deliver(f"<message from='room@muc.example.net/n' type='groupchat'><paused xmlns='{ns}'/></message>")
+    assert [(e.sender, e.state, e.type, e.thread) for e in seen] == [
+        (JID("romeo@example.net/o"), "composing", "chat", None),
+        (JID("romeo@example.net/o"), "active", "chat", "t"),
+        (JID("room@muc.example.net/n"), "paused", "groupchat", None)]
+    sent = run(kind, cs.send("romeo@example.net", "gone"))
+    assert client.sent[-1] is sent and chatstates.parse_state(sent) == "gone"
+    body = Element("{jabber:client}message", {"to": "romeo@example.net"})
+    assert chatstates.parse_state(cs.add(body, "active")) == "active"
+
+
+def test_bad_from_is_logged_not_raised(kind, caplog):
+    client = FakeClient(kind)
+    cs = MODULES[kind][1].ChatStates(client)
+    seen = []
+    cs.on_state(seen.append)
+    with caplog.at_level(logging.WARNING, logger="fastxmpp.xep"):
+        client.deliver(f"<message from='@bad' type='chat'><active xmlns='{chatstates.NS_CHATSTATES}'/></message>")
+    assert seen[0].sender is None and "invalid JID" in caplog.text
