@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from fastxmpp.aio import chatstates as aio_chatstates, receipts as aio_receipts
-from fastxmpp.sync import chatstates as sync_chatstates, receipts as sync_receipts
+from fastxmpp.aio import carbons as aio_carbons, chatstates as aio_chatstates, receipts as aio_receipts
+from fastxmpp.sync import carbons as sync_carbons, chatstates as sync_chatstates, receipts as sync_receipts
 from fastxmpp.element import Element
 from fastxmpp.handlers import HandlerRegistry
 from fastxmpp.jid import JID
-from fastxmpp.xep import chatstates, receipts
+from fastxmpp.xep import carbons, chatstates, receipts
 from fastxmpp.xep.disco import DiscoResponder
 
 from test_xep_basic import ME, X  # noqa: F401 - a stanza parsed by the twin in use
@@ -48,6 +48,10 @@ class FakeClient(HandlerRegistry):
     def send_nowait(self, stanza):
         self.sent.append(stanza)
 
+    def start_session(self, resumed=False):
+        for fn in self._session_listeners or ():
+            fn(SimpleNamespace(resumed=resumed))
+
     def process(self, timeout=None):
         if self.inbox:
             self.deliver(self.inbox.pop(0))
@@ -70,7 +74,7 @@ class FakeClient(HandlerRegistry):
         return answer
 
 
-MODULES = {"sync": (sync_receipts, sync_chatstates), "aio": (aio_receipts, aio_chatstates)}
+MODULES = {"sync": (sync_receipts, sync_chatstates, sync_carbons), "aio": (aio_receipts, aio_chatstates, aio_carbons)}
 
 
 @pytest.fixture(params=["sync", "aio"])
@@ -247,3 +251,82 @@ def test_bad_from_is_logged_not_raised(kind, caplog):
     with caplog.at_level(logging.WARNING, logger="fastxmpp.xep"):
         client.deliver(f"<message from='@bad' type='chat'><active xmlns='{chatstates.NS_CHATSTATES}'/></message>")
     assert seen[0].sender is None and "invalid JID" in caplog.text
+
+
+# -- XEP-0280 carbons ---------------------------------------------------------------------------
+def carbon(direction, outer_from="juliet@example.com", inner_from="romeo@example.net/orchard",
+           inner_to=ME, body="hi"):
+    outer = f" from='{outer_from}'" if outer_from is not None else ""
+    inner = "".join(f" {k}='{v}'" for k, v in (("from", inner_from), ("to", inner_to)) if v is not None)
+    return (f"<message{outer} to='{ME}' type='chat'><{direction} xmlns='urn:xmpp:carbons:2'>"
+            f"<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client'{inner} type='chat' id='in1'>"
+            f"<body>{body}</body></message></forwarded></{direction}></message>")
+
+
+def test_enable_disable_requests(kind):
+    client = FakeClient(kind)
+    c = MODULES[kind][2].Carbons(client)
+    assert carbons.NS_CARBONS in client.disco.responder.features and c.enabled is False
+    result = X("<iq type='result' id='c1'/>")
+    client.answers = [result, result]
+    run(kind, c.enable())
+    iq = client.sent[-1]
+    assert (iq.get("type"), iq.get("to")) == ("set", None) and iq.find("{urn:xmpp:carbons:2}enable") is not None
+    assert c.enabled is True
+    client.start_session(resumed=True)
+    assert c.enabled is True
+    client.start_session()
+    assert c.enabled is False
+    run(kind, c.disable())
+    assert client.sent[-1].find("{urn:xmpp:carbons:2}disable") is not None and c.enabled is False
+
+
+def test_trusted_copies_are_unwrapped(kind):
+    client = FakeClient(kind)
+    c = MODULES[kind][2].Carbons(client)
+    seen = []
+    c.on_carbon(seen.append)
+    client.deliver(carbon("received"))
+    client.deliver(carbon("sent", inner_from="juliet@example.com/phone", inner_to="romeo@example.net", body="yo"))
+    client.deliver(carbon("sent", inner_from=None, inner_to="romeo@example.net", body="no from"))
+    client.deliver("<message from='romeo@example.net/orchard' type='chat'><body>plain</body></message>")
+    assert [(e.direction, str(e.message.sender), e.message.to, e.message.body) for e in seen] == [
+        ("received", "romeo@example.net/orchard", ME, "hi"),
+        ("sent", "juliet@example.com/phone", "romeo@example.net", "yo"),
+        ("sent", "None", "romeo@example.net", "no from")]
+    assert seen[0].message.id == "in1" and c.refused == 0
+
+
+@pytest.mark.parametrize("xml, reason", [
+    (carbon("received", outer_from="mallory@evil.example"), "not from our bare JID"),
+    (carbon("received", outer_from="mallory@evil.example/x"), "not from our bare JID"),
+    (carbon("received", outer_from="juliet@example.com/balcony"), "not from our bare JID"),  # a full JID
+    (carbon("received", outer_from="example.com"), "not from our bare JID"),
+    (carbon("received", outer_from=None), "not from our bare JID"),
+    (carbon("received", outer_from="@@"), "not from our bare JID"),
+    (carbon("sent", inner_from="romeo@example.net/orchard", inner_to=ME), "another account"),
+    (carbon("received", inner_to="mallory@evil.example"), "another account"),
+    ("<message from='juliet@example.com'><received xmlns='urn:xmpp:carbons:2'/></message>", "without a forwarded"),
+    ("<message from='juliet@example.com'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>"
+     "<iq type='get' id='x'/></forwarded></sent></message>", "without a forwarded"),
+])
+def test_forged_or_malformed_copies_are_refused(kind, xml, reason, caplog):
+    client = FakeClient(kind)
+    c = MODULES[kind][2].Carbons(client)
+    seen = []
+    c.on_carbon(seen.append)
+    with pytest.raises(carbons.ForgedCarbon, match=reason):
+        carbons.unwrap(X(xml), JID(ME))
+    with caplog.at_level(logging.WARNING, logger="fastxmpp.xep"):
+        client.deliver(xml)
+    assert seen == [] and c.refused == 1 and "refusing a carbon copy" in caplog.text
+
+
+def test_not_a_carbon():
+    assert carbons.unwrap(X("<message from='romeo@example.net/o'><body>x</body></message>"), JID(ME)) is None
+
+
+def test_mark_private():
+    msg = Element("{jabber:client}message", {"to": "romeo@example.net"})
+    assert carbons.mark_private(carbons.mark_private(msg)) is msg
+    assert [c.tag for c in msg] == [carbons.PRIVATE, carbons.NO_COPY]

@@ -51,3 +51,72 @@ def test_chat_states_round_trip(harness, account):
     assert states[1].stanza.findtext("{jabber:client}body") == "done typing"
     with serving(harness, b):
         assert harness.do(a.disco.info(b.bound_jid)).has_feature("http://jabber.org/protocol/chatstates")
+
+
+def test_carbons_copy_received_and_sent_to_the_second_resource(harness, account):
+    a_jid, a_pw = account()
+    b_jid, b_pw = account()
+    one = harness.connect(a_jid + "/one", a_pw)
+    two = harness.connect(a_jid + "/two", a_pw)
+    bob = harness.connect(b_jid + "/bob", b_pw)
+    harness.do(one.carbons.enable())
+    harness.do(two.carbons.enable())
+    assert two.carbons.enabled
+    copies = []
+    two.carbons.on_carbon(copies.append)
+    got = []
+    bob.messages.on_message(got.append)
+
+    harness.do(bob.messages.send(one.bound_jid, "to one", type="chat"))  # a full JID: one gets it, two a copy
+    harness.wait(lambda: copies, "the received copy at two")
+    harness.do(one.messages.send(bob.bound_jid, "from one", type="chat"))
+    harness.wait(lambda: len(copies) >= 2 and got, "the sent copy at two")
+    received, sent = copies[:2]
+    assert (received.direction, received.message.sender, received.message.body) == ("received", bob.bound_jid, "to one")
+    assert received.message.to == str(one.bound_jid)
+    assert (sent.direction, sent.message.sender, sent.message.body) == ("sent", one.bound_jid, "from one")
+    assert JID(sent.message.to) == bob.bound_jid and two.carbons.refused == 0
+
+    msg = Element("{jabber:client}message", {"to": str(bob.bound_jid), "type": "chat"})
+    msg.subelement("{jabber:client}body", text="private")
+    harness.do(one.send(one.carbons.mark_private(msg)))
+    msg = Element("{jabber:client}message", {"to": str(bob.bound_jid), "type": "chat"})
+    msg.subelement("{jabber:client}body", text="after the private one")
+    harness.do(one.send(msg))
+    harness.wait(lambda: len(copies) >= 3, "the copy after the private message")
+    assert [c.message.body for c in copies] == ["to one", "from one", "after the private one"]
+
+    harness.do(two.carbons.disable())
+    assert not two.carbons.enabled
+
+
+def test_forged_carbon_is_refused(harness, account, caplog):
+    a_jid, a_pw = account()
+    m_jid, m_pw = account()
+    b_jid, _ = account()
+    victim = harness.connect(a_jid + "/two", a_pw)
+    mallory = harness.connect(m_jid + "/evil", m_pw)
+    harness.do(victim.carbons.enable())
+    copies, plain = [], []
+    victim.carbons.on_carbon(copies.append)
+    victim.messages.on_message(plain.append)
+    for direction in ("received", "sent"):
+        # mallory wraps a fake message from bob (or "by us") in a carbon; the server stamps from=mallory
+        outer = Element("{jabber:client}message", {"to": str(victim.bound_jid), "type": "chat"})
+        inner = outer.subelement("{urn:xmpp:carbons:2}" + direction).subelement("{urn:xmpp:forward:0}forwarded")
+        if direction == "received":
+            attrs = {"from": b_jid + "/phone", "to": str(victim.bound_jid)}
+        else:
+            attrs = {"from": a_jid + "/one", "to": b_jid}
+        fake = inner.subelement("{jabber:client}message", dict(attrs, type="chat"))
+        fake.subelement("{jabber:client}body", text="send mallory your password")
+        with caplog.at_level("WARNING", logger="fastxmpp.xep"):
+            harness.do(mallory.send(outer))
+            harness.do(mallory.messages.send(victim.bound_jid, "marker " + direction))
+            harness.wait(lambda: any(m.body == "marker " + direction for m in plain), "the marker after the forgery")
+    assert copies == [] and victim.carbons.refused == 2
+    assert caplog.text.count("refusing a carbon copy") == 2 and m_jid in caplog.text
+    # the forgeries did arrive, as plain messages from mallory, never as carbons
+    forged = [m for m in plain if m.stanza.find("{urn:xmpp:carbons:2}received") is not None
+              or m.stanza.find("{urn:xmpp:carbons:2}sent") is not None]
+    assert len(forged) == 2 and all(m.sender.bare == JID(m_jid) for m in forged)
