@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +15,8 @@ from fastxmpp.sync import carbons as sync_carbons, chatstates as sync_chatstates
 from fastxmpp.element import Element
 from fastxmpp.handlers import HandlerRegistry
 from fastxmpp.jid import JID
-from fastxmpp.xep import carbons, chatstates, receipts
+from fastxmpp.im.messages import parse_message
+from fastxmpp.xep import carbons, chatstates, delay, receipts, stanzaid
 from fastxmpp.xep.disco import DiscoResponder
 
 from test_xep_basic import ME, X  # noqa: F401 - a stanza parsed by the twin in use
@@ -330,3 +332,106 @@ def test_mark_private():
     msg = Element("{jabber:client}message", {"to": "romeo@example.net"})
     assert carbons.mark_private(carbons.mark_private(msg)) is msg
     assert [c.tag for c in msg] == [carbons.PRIVATE, carbons.NO_COPY]
+
+
+# -- XEP-0082 / XEP-0203 delays ------------------------------------------------------------------
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2002-09-10T23:08:25Z", datetime(2002, 9, 10, 23, 8, 25, tzinfo=UTC)),
+    ("2002-09-10T23:08:25.123Z", datetime(2002, 9, 10, 23, 8, 25, 123000, tzinfo=UTC)),
+    ("2002-09-10T23:08:25.1234567891Z", datetime(2002, 9, 10, 23, 8, 25, 123456, tzinfo=UTC)),
+    ("1969-07-21T02:56:15-05:00", datetime(1969, 7, 21, 7, 56, 15, tzinfo=UTC)),
+    ("2002-09-10T00:30:00+01:30", datetime(2002, 9, 9, 23, 0, 0, tzinfo=UTC)),
+    (" 2002-09-10T23:08:25Z\n", datetime(2002, 9, 10, 23, 8, 25, tzinfo=UTC)),
+    ("2002-09-10T23:08:25", None),            # no zone
+    ("2002-09-10 23:08:25Z", None),
+    ("2002-02-30T23:08:25Z", None),           # no such day
+    ("2002-09-10T24:00:00Z", None),
+    ("2002-09-10T23:08:60Z", None),           # a leap second Python cannot hold
+    ("2002-09-10T23:08:25+24:00", None),
+    ("2002-09-10T23:08:25+01:75", None),
+    ("0001-01-01T00:00:00+01:00", None),      # before year 1 in UTC
+    ("2002-09-10T23:08:25.Z", None),
+    ("\u0662002-09-10T23:08:25Z", None),      # a non-ASCII digit
+    ("", None), (None, None), ("yesterday", None),
+])
+def test_parse_stamp(text, expected):
+    got = delay.parse_stamp(text)
+    assert got == expected
+    if got is not None:
+        assert got.tzinfo is not None and got.utcoffset() == timedelta(0)
+
+
+def test_format_stamp_round_trip():
+    when = datetime(2020, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
+    assert delay.format_stamp(when) == "2020-01-02T03:04:05.000600Z"
+    assert delay.parse_stamp(delay.format_stamp(when)) == when
+    assert delay.format_stamp(datetime(2020, 1, 2, 3, 4, 5)) == "2020-01-02T03:04:05Z"
+    east = datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert delay.format_stamp(east) == "2020-01-02T01:04:05Z"
+
+
+def test_parse_delay():
+    msg = X("<message from='romeo@example.net/o'><body>x</body>"
+            "<delay xmlns='urn:xmpp:delay' from='example.net' stamp='2002-09-10T23:08:25Z'>Offline Storage</delay>"
+            "<delay xmlns='urn:xmpp:delay' from='relay.example' stamp='2002-09-10T23:05:00Z'/>"
+            "<delay xmlns='urn:xmpp:delay' stamp='garbage'/>"
+            "<x xmlns='jabber:x:delay' stamp='20020910T23:01:00'/></message>")
+    found = delay.parse_delays(msg)
+    assert [d.legacy for d in found] == [False, False, True]
+    assert found[0] == delay.Delay(stamp=datetime(2002, 9, 10, 23, 8, 25, tzinfo=UTC),
+                                   sender=JID("example.net"), reason="Offline Storage")
+    first = delay.parse_delay(msg)
+    assert first.stamp == datetime(2002, 9, 10, 23, 1, tzinfo=UTC) and first.legacy and first.sender is None
+    assert delay.parse_delay(X("<message><body>x</body></message>")) is None
+    assert delay.parse_delay(X("<message><delay xmlns='urn:xmpp:delay' stamp='bad'/>"
+                               "<x xmlns='jabber:x:delay' stamp='2002-09-10'/></message>")) is None
+    out = delay.add_delay(Element("{jabber:client}message"), datetime(2002, 9, 10, 23, 8, 25, tzinfo=UTC),
+                          sender="example.net", reason="later")
+    assert delay.parse_delay(out) == delay.Delay(stamp=found[0].stamp, sender=JID("example.net"), reason="later")
+
+
+# -- XEP-0359 stanza ids -------------------------------------------------------------------------
+SID = "urn:xmpp:sid:0"
+
+
+def test_stanza_id_trusted_only_from_by():
+    msg = X(f"<message from='romeo@example.net/o' to='{ME}' type='chat'><body>x</body>"
+            f"<stanza-id xmlns='{SID}' id='forged' by='mallory@evil.example'/>"
+            f"<stanza-id xmlns='{SID}' id='ours' by='juliet@example.com'/>"
+            f"<stanza-id xmlns='{SID}' by='juliet@example.com'/>"
+            f"<stanza-id xmlns='{SID}' id='x' by='@bad'/>"
+            f"<origin-id xmlns='{SID}' id='orig-1'/></message>")
+    assert stanzaid.stanza_ids(msg) == (stanzaid.StanzaID(id="forged", by=JID("mallory@evil.example")),
+                                        stanzaid.StanzaID(id="ours", by=JID("juliet@example.com")))
+    assert stanzaid.stanza_id(msg, JID(ME)) == "ours" and stanzaid.stanza_id(msg, "juliet@example.com") == "ours"
+    assert stanzaid.stanza_id(msg, "romeo@example.net") is None
+    assert stanzaid.origin_id(msg) == "orig-1"
+    parsed = parse_message(msg)
+    assert parsed.stanza_id() == "ours" and parsed.origin_id == "orig-1" and parsed.delay is None
+    assert parsed.stanza_id("mallory@evil.example") == "forged"
+    twice = X(f"<message to='{ME}'><stanza-id xmlns='{SID}' id='a' by='juliet@example.com'/>"
+              f"<stanza-id xmlns='{SID}' id='b' by='juliet@example.com'/></message>")
+    assert stanzaid.stanza_id(twice, JID(ME)) is None  # ambiguous: none trusted
+    room = parse_message(X(f"<message from='room@muc.example.com/nick' to='{ME}' type='groupchat'>"
+                           f"<stanza-id xmlns='{SID}' id='r1' by='room@muc.example.com'/>"
+                           f"<stanza-id xmlns='{SID}' id='u1' by='juliet@example.com'/></message>"))
+    assert room.stanza_id() == "r1" and room.stanza_id(ME) == "u1"
+    assert parse_message(X("<message><body>x</body></message>")).stanza_id() is None
+    assert parse_message(X("<message to='@bad'/>")).stanza_id() is None
+
+
+def test_add_origin_id():
+    msg = Element("{jabber:client}message", {"to": "romeo@example.net"})
+    value = stanzaid.add_origin_id(msg)
+    assert value and stanzaid.origin_id(msg) == value
+    assert stanzaid.add_origin_id(msg, "other") == value and len(msg.findall(stanzaid.ORIGIN_ID)) == 1
+    assert stanzaid.add_origin_id(Element("{jabber:client}message"), "mine") == "mine"
+
+
+def test_delayed_message_parsed_lazily():
+    msg = parse_message(X("<message from='romeo@example.net/o'><body>x</body>"
+                          "<delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25.5+02:00'/></message>"))
+    assert msg.delay.stamp == datetime(2002, 9, 10, 21, 8, 25, 500000, tzinfo=UTC)

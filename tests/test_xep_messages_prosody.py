@@ -3,10 +3,13 @@ XEP-0359 / XEP-0203 on messages Prosody stamped, against the private Prosody wit
 clients."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from fastxmpp.element import Element
 from fastxmpp.jid import JID
+from fastxmpp.xep.stanzaid import add_origin_id
 
 from test_im_prosody import harness  # noqa: F401 - the fixture: both clients
 from test_xep_prosody import serving
@@ -120,3 +123,31 @@ def test_forged_carbon_is_refused(harness, account, caplog):
     forged = [m for m in plain if m.stanza.find("{urn:xmpp:carbons:2}received") is not None
               or m.stanza.find("{urn:xmpp:carbons:2}sent") is not None]
     assert len(forged) == 2 and all(m.sender.bare == JID(m_jid) for m in forged)
+
+
+def test_delay_and_stanza_id_stamped_by_prosody(harness, account):
+    a_jid, a_pw = account()
+    b_jid, b_pw = account()
+    a = harness.connect(a_jid + "/one", a_pw)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    msg = Element("{jabber:client}message", {"to": b_jid, "type": "chat"})  # b is offline: stored
+    msg.subelement("{jabber:client}body", text="while you were out")
+    origin = add_origin_id(msg)
+    harness.do(a.send(msg))
+    harness.do(a.pinger.send())  # the server has handled the message
+    b = harness.connect(b_jid + "/two", b_pw)
+    got = []
+    b.messages.on_message(got.append)
+    harness.do(b.presence.available())  # offline messages come after the initial presence
+    harness.wait(lambda: got, "the offline message")
+    offline = got[0]
+    assert offline.body == "while you were out" and offline.origin_id == origin
+    assert offline.delay is not None and offline.delay.sender == JID(b_jid.split("@")[1])
+    assert before - timedelta(seconds=5) <= offline.delay.stamp <= datetime.now(timezone.utc) + timedelta(seconds=5)
+
+    harness.do(a.messages.send(b.bound_jid, "live"))  # archived by mod_mam: a stanza-id by b's account
+    harness.wait(lambda: len(got) >= 2, "the live message")
+    live = got[1]
+    assert live.delay is None
+    assert live.stanza_id() and live.stanza_id() == live.stanza_id(b_jid)
+    assert live.stanza_id(a_jid) is None

@@ -66,6 +66,33 @@ class Message:
     def subject(self) -> Optional[str]:
         return _pick(self.subjects, self.lang)
 
+    @property
+    def delay(self) -> Any:
+        """XEP-0203: the :class:`~fastxmpp.xep.delay.Delay` with the earliest stamp, or
+        None when the message was not delayed (read from the stanza on each access)."""
+        from ..xep.delay import parse_delay
+        return parse_delay(self.stanza)
+
+    @property
+    def origin_id(self) -> Optional[str]:
+        """XEP-0359: the sender's origin id, or None."""
+        from ..xep.stanzaid import origin_id
+        return origin_id(self.stanza)
+
+    def stanza_id(self, by: Any = None) -> Optional[str]:
+        """XEP-0359: the stanza id given by ``by``; by default the room for a groupchat
+        message, else the account it was delivered to (the bare ``to``).  Other ``by``
+        values are not to be trusted (see :mod:`fastxmpp.xep.stanzaid`)."""
+        from ..xep.stanzaid import stanza_id
+        if by is None:
+            by = self.sender if self.type == "groupchat" else self.to
+            if by is None:
+                return None
+        try:
+            return stanza_id(self.stanza, by)
+        except InvalidJID:
+            return None
+
     def body_in(self, lang: Optional[str]) -> Optional[str]:
         """The body in ``lang`` exactly, or None."""
         for text_lang, text in self.bodies:
