@@ -272,11 +272,12 @@ def test_cli_chat_run_against_private_prosody(tmp_path):
 
 @needs_prosody
 def test_cli_tls_resume_logins_resume_tls_sessions(tmp_path):
-    """--tls-resume: the private Prosody allows tickets, and every login that starts after
-    another finished resumes its TLS session (two in flight: the first two cannot)."""
+    """--tls-resume (one process, so one session pool): the private Prosody allows tickets,
+    and every login that starts after another finished resumes its TLS session (two in
+    flight: the first two cannot)."""
     _prosody_or_skip()
     code, report, out, err = run_cli(
-        ["--users", "6", "--concurrency", "2", "--scenario", "login", "--tls-resume",
+        ["--users", "6", "--concurrency", "2", "--scenario", "login", "--tls-resume", "--workers", "1",
          "--duration", "30"], tmp_path)
     assert code == 0, out + err
     assert report["login"]["ok"] == 6 and report["config"]["tls_resume"] is True

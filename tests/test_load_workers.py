@@ -18,9 +18,11 @@ from fastxmpp.load.workers import merge_reports, split_users, worker_count
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_workers_option_defaults_to_one_and_zero_means_one_per_core():
-    assert parse_args([]).workers == 1
-    assert parse_args(["--workers", "3", "--uvloop"]).workers == 3
+def test_workers_option_defaults_to_one_per_core_on_uvloop():
+    args = parse_args([])
+    assert args.workers == 0 and args.uvloop is True
+    args = parse_args(["--workers", "3", "--no-uvloop"])
+    assert args.workers == 3 and args.uvloop is False
     assert worker_count(0) == (os.cpu_count() or 1) and worker_count(4) == 4
 
 
@@ -171,27 +173,73 @@ def _wait_for_traffic(proc, users=4):
     pytest.fail("the run never reached its traffic phase")
 
 
-@pytest.mark.prosody
-def test_sigint_to_the_parent_still_prints_the_partial_report(tmp_path):
-    _prosody_or_skip()
-    report = tmp_path / "report.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fastxmpp", "load", "--workers", "2", "--users", "4",
-         "--messages", "1000", "--rate", "2", "--duration", "120", "--report", str(report)],
+def _start_long_run(tmp_path, workers):
+    """A run that would last minutes (4 users, 1,000 messages each at 2/s): the tests stop it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fastxmpp", "load", "--workers", str(workers), "--users", "4",
+         "--messages", "1000", "--rate", "2", "--duration", "120",
+         "--report", str(tmp_path / "report.json")],
         cwd=str(tmp_path), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc, tmp_path):
     try:
-        _wait_for_traffic(proc)
-        proc.send_signal(signal.SIGINT)  # the parent only: it forwards it to the workers
         out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, out.decode() + err.decode()
-    assert b"fastxmpp load report" in out
+    report = tmp_path / "report.json"
+    assert report.exists(), out.decode() + err.decode()
     data = json.loads(report.read_text())
     report.unlink()
-    assert data["interrupted"] is True and data["ok"] is False
+    return proc.returncode, data, out.decode(), err.decode()
+
+
+@pytest.mark.prosody
+@pytest.mark.parametrize("workers", [2, 1])
+def test_sigint_to_the_parent_still_prints_the_partial_report(tmp_path, workers):
+    _prosody_or_skip()
+    proc = _start_long_run(tmp_path, workers)
+    _wait_for_traffic(proc)
+    proc.send_signal(signal.SIGINT)  # the parent only: it forwards it to the workers
+    code, data, out, err = _finish(proc, tmp_path)
+    assert code == 130, out + err
+    assert "fastxmpp load report" in out and "FAILED (interrupted)" in out
+    assert data["interrupted"] is True and data["ok"] is False and data["workers"] == workers
     assert data["login"]["ok"] == 4
     msgs = data["messages"]
     assert msgs["duplicated"] == 0 and 0 < msgs["received"] <= msgs["sent"] < 4000
+
+
+@pytest.mark.prosody
+def test_a_killed_worker_fails_the_run_and_the_report_says_so(tmp_path):
+    """SIGKILL one of two workers in the traffic phase: the parent notices, stops the other
+    (which closes its streams and reports), prints the report with what it got, exit 1."""
+    _prosody_or_skip()
+    proc = _start_long_run(tmp_path, 2)
+    pids = {}
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        line = proc.stderr.readline().decode()
+        if not line:
+            break
+        m = re.match(r"worker (\d+): pid (\d+), users", line)
+        if m:
+            pids[int(m.group(1))] = int(m.group(2))
+    assert sorted(pids) == [0, 1], "the parent did not name its workers"
+    _wait_for_traffic(proc)
+    os.kill(pids[1], signal.SIGKILL)
+    code, data, out, err = _finish(proc, tmp_path)
+    assert code == 1, out + err
+    assert data["ok"] is False and "interrupted" not in data and data["workers"] == 2
+    (dead,) = data["workers_failed"]
+    assert dead["worker"] == 1 and dead["users"] == [3, 4]
+    assert dead["reason"] == f"died (exit {-signal.SIGKILL})"
+    assert dead["last_progress"]["login_ok"] == 2
+    assert data["errors"][f"worker:died (exit {-signal.SIGKILL})"] == 1
+    assert data["login"]["ok"] == 2  # the survivor's users, counted exactly
+    msgs = data["messages"]
+    assert msgs["duplicated"] == 0 and 0 < msgs["received"] <= msgs["sent"]
+    assert "worker 1 (users 3..4) FAILED: died" in out and "FAILED" in out
+    assert "worker 1 (users 3..4): died" in err

@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .runner import SCENARIOS, LoadConfig, LoadRunner, Target
 from .report import exit_code, format_report, write_json
-from .workers import run_workers, worker_count
+from .workers import run_workers, split_users, worker_count
 
 __all__ = ["main", "build_parser", "parse_args", "config_from_args", "parse_hostport"]
 
@@ -116,10 +116,11 @@ class _DefaultsFormatter(argparse.HelpFormatter):
 
 
 def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentParser:
+    """The argument parser of ``python -m fastxmpp load`` (each option with its default)."""
     d = LoadConfig()
     p = argparse.ArgumentParser(
         prog=prog,
-        description="Load-test an XMPP server with many fastxmpp clients in one process. "
+        description="Load-test an XMPP server with many fastxmpp clients, one process per core. "
                     "Without --server a private Prosody is started on 127.0.0.1 for the run.",
         formatter_class=_DefaultsFormatter,
     )
@@ -177,15 +178,17 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     g.add_argument("--verbose", "-v", action="count", default=0,
                    help="log to stderr (-v: info, -vv: debug)")
     g = p.add_argument_group("processes")
-    g.add_argument("--workers", type=_nonneg_int, default=1, metavar="N",
-                   help="spread the users over N processes (0: one per core, os.cpu_count()); "
-                        "their results are merged exactly")
-    g.add_argument("--uvloop", action="store_true",
-                   help="with --workers: run each worker's asyncio loop on uvloop when it is installed")
+    g.add_argument("--workers", type=_nonneg_int, default=0, metavar="N",
+                   help="spread the users over N processes, their results merged exactly "
+                        "(default: 0, one per core; 1: all in this process)")
+    g.add_argument("--no-uvloop", dest="uvloop", action="store_false",
+                   help="run the asyncio loops on the default event loop, not on uvloop "
+                        "(used when it is installed)")
     return p
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse and check the load command's arguments (``sys.argv[1:]`` when ``argv`` is None)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.server is not None and args.domain is None:
@@ -210,6 +213,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
+    """The :class:`~fastxmpp.load.runner.LoadConfig` that parsed arguments describe."""
     return LoadConfig(
         users=args.users, password=args.password, user_prefix=args.user_prefix, resource=args.resource,
         register=args.register, concurrency=args.concurrency, scenario=args.scenario,
@@ -281,14 +285,15 @@ def run(args: argparse.Namespace) -> Tuple[int, Optional[Dict[str, Any]]]:
     _raise_fd_limit(config.users)
     try:
         with _target(args, config, say) as target:
-            workers = worker_count(getattr(args, "workers", 1))
+            workers = len(split_users(config.users, worker_count(args.workers), config.scenario))
+            progress = None if quiet else sys.stderr
             if workers > 1:
                 say(f"{workers} worker processes")
-                report = run_workers(config, target, workers, progress_stream=None if quiet else sys.stderr,
-                                     use_uvloop=getattr(args, "uvloop", False))
+                report = run_workers(config, target, workers, progress_stream=progress,
+                                     use_uvloop=args.uvloop)
             else:
-                runner = LoadRunner(config, target, progress_stream=None if quiet else sys.stderr)
-                report = runner.run()
+                runner = LoadRunner(config, target, progress_stream=progress)
+                report = runner.run(use_uvloop=args.uvloop, handle_sigint=True)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130, None

@@ -56,6 +56,15 @@ def format_report(report: Dict[str, Any]) -> str:
     rows.append(("duration", f"{report['duration_seconds']:.2f} s total, {report['traffic_seconds']:.2f} s traffic"
                  + ("  (STOPPED BY --duration CAP)" if report.get("stopped_by_duration_cap") else "")))
     rows.append(("users", _num(report["users"])))
+    rows.append(("workers", _num(report.get("workers", 1))))
+    for dead in report.get("workers_failed") or ():
+        first, last = dead["users"]
+        got = dead.get("last_progress") or {}
+        text = f"worker {dead['worker']} (users {first}..{last}) FAILED: {dead['reason']}"
+        if got:
+            text += (f"; its last progress: {got.get('login_ok', 0)} logged in, {got.get('sent', 0)} sent, "
+                     f"{got.get('received', 0)} received (not in the totals)")
+        rows.append(("", text))
     if report.get("registration"):
         rows.append(("registration", ", ".join(f"{k} {v}" for k, v in sorted(report["registration"].items()))))
     failed = f"{login['failed']:,} failed"
@@ -90,7 +99,8 @@ def format_report(report: Dict[str, Any]) -> str:
         rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items())))
     else:
         rows.append(("errors", "none"))
-    rows.append(("result", "OK" if report["ok"] else "FAILED"))
+    rows.append(("result", "OK" if report["ok"] else
+                 "FAILED (interrupted)" if report.get("interrupted") else "FAILED"))
     width = max(len(k) for k, _ in rows)
     line = "-" * (width + 2 + max(len(v) for _, v in rows))
     out = ["fastxmpp load report", line]

@@ -31,7 +31,9 @@ import asyncio
 import logging
 import math
 import random
+import signal
 import ssl
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -46,7 +48,7 @@ from ..tlssessions import TLSSessionCache
 from .histogram import Histogram
 from .timeseries import TimeSeries
 
-__all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "SCENARIOS", "NS_LOAD"]
+__all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "run_loop", "SCENARIOS", "NS_LOAD"]
 
 log = logging.getLogger("fastxmpp.load")
 
@@ -310,11 +312,32 @@ class LoadRunner:
             self._main_task.cancel()
 
     # -- entry point -------------------------------------------------------------------------
-    def run(self) -> Dict[str, Any]:
-        """Run the whole test (blocking) and return the report dict."""
-        return asyncio.run(self.run_async())
+    def run(self, *, use_uvloop: bool = False, handle_sigint: bool = False) -> Dict[str, Any]:
+        """Run the whole test (blocking) and return the report dict (see :func:`run_loop`
+        and :meth:`run_async` for the options)."""
+        return run_loop(self.run_async(handle_sigint=handle_sigint), use_uvloop=use_uvloop)
 
-    async def run_async(self) -> Dict[str, Any]:
+    async def run_async(self, *, handle_sigint: bool = False) -> Dict[str, Any]:
+        """Run the whole test in the running loop; the report dict.
+
+        ``handle_sigint``: SIGINT (Ctrl-C) calls :meth:`interrupt` while the run lasts (in
+        the main thread, where the loop supports it), so the streams are closed and the
+        partial report is still returned."""
+        loop = asyncio.get_running_loop()
+        sigint = False
+        if handle_sigint and threading.current_thread() is threading.main_thread():
+            try:
+                loop.add_signal_handler(signal.SIGINT, self.interrupt)
+                sigint = True
+            except (NotImplementedError, RuntimeError):  # not on Windows
+                pass
+        try:
+            return await self._run()
+        finally:
+            if sigint:
+                loop.remove_signal_handler(signal.SIGINT)
+
+    async def _run(self) -> Dict[str, Any]:
         cfg = self.config
         self.started = time.monotonic()
         self._deadline = self.started + cfg.duration
@@ -386,7 +409,7 @@ class LoadRunner:
                 try:
                     created = await asyncio.wait_for(loop.run_in_executor(
                         None, lambda: register_account(
-                            target.host, target.port, target.domain, cfg.username(user.index),
+                            target.host, target.port, target.domain, cfg.username(self.first_user + user.index),
                             cfg.password, ssl_context=self.ssl_context, timeout=timeout)), timeout + 1)
                     outcome["created" if created else "existed"] += 1
                 except Exception as exc:  # noqa: BLE001 - every failure is counted by class
@@ -692,6 +715,7 @@ class LoadRunner:
             "target": {"host": self.target.host, "port": self.target.port, "domain": self.target.domain,
                        "local_server": self.target.local},
             "users": cfg.users,
+            "workers": 1,
             "registration": self.registered or None,
             "login": {
                 "ok": self.login_ok,
@@ -719,6 +743,31 @@ class LoadRunner:
 def run_load(config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None) -> Dict[str, Any]:
     """Run a load test (blocking) and return its report dict."""
     return LoadRunner(config, target, progress_stream=progress_stream).run()
+
+
+def run_loop(main: Any, *, use_uvloop: bool = True) -> Any:
+    """``asyncio.run(main)``, on a uvloop event loop when ``use_uvloop`` and uvloop is
+    installed (without touching the global event loop policy)."""
+    factory = None
+    if use_uvloop:
+        try:
+            import uvloop  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            pass
+        else:
+            factory = uvloop.new_event_loop
+    if factory is None:
+        return asyncio.run(main)
+    loop = factory()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
 
 def _answer_ping(request: Element) -> Element:

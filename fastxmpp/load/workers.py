@@ -6,9 +6,9 @@ boundaries, so that the chat and presence pairs stay inside one process;
 account names stay ``load1``..``loadN`` overall) and starts N processes with
 the ``spawn`` context of :mod:`multiprocessing`.  Each runs a
 :class:`~fastxmpp.load.runner.LoadRunner` over its block in its own asyncio
-loop (uvloop with ``--uvloop`` when it is installed), sends its counters to
-the parent once a second (the parent prints the progress of all of them), and
-at the end its report plus its two latency histograms
+loop (uvloop when it is installed, unless ``--no-uvloop``), sends its counters
+over its own pipe to the parent once a second (the parent prints the progress
+of all of them), and at the end its report plus its two latency histograms
 (:meth:`~fastxmpp.load.histogram.Histogram.to_dict`).
 
 :func:`merge_reports` adds them up exactly: counters summed, histograms added
@@ -19,27 +19,27 @@ average of percentiles), CPU summed, the time series merged with
 SIGINT: each worker closes its streams and sends its partial report; the
 parent forwards SIGINT to the workers (for a ``kill -INT`` of the parent
 alone) and still prints the merged report.  A worker that dies without a
-report is counted as the error ``worker:died(exit N)`` and fails the run.
+report is counted as the error ``worker:died (exit N)``, listed in the report's
+``workers_failed`` (with its last progress), stops the others and fails the run.
 """
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection as mp_connection
 import os
-import queue as queue_mod
 import signal
-import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import asdict
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, cast
 
 from .histogram import Histogram
-from .runner import LoadConfig, LoadRunner, Target, _ms, _server_cpu_seconds
+from .runner import LoadConfig, LoadRunner, Target, _ms, _server_cpu_seconds, run_loop
 from .timeseries import merge_histogram_fields, merge_timeseries
 
-__all__ = ["split_users", "merge_reports", "run_workers", "worker_count", "run_loop"]
+__all__ = ["split_users", "merge_reports", "run_workers", "worker_count"]
 
 
 def worker_count(requested: int) -> int:
@@ -72,45 +72,25 @@ def split_users(users: int, workers: int, scenario: str) -> List[Tuple[int, int]
 
 # --------------------------------------------------------------------------- worker side
 
-def run_loop(main: Any, *, use_uvloop: bool = True) -> Any:
-    """``asyncio.run(main)``, on a uvloop event loop when ``use_uvloop`` and uvloop is
-    installed (without touching the global event loop policy)."""
-    factory = None
-    if use_uvloop:
-        try:
-            import uvloop  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            pass
-        else:
-            factory = uvloop.new_event_loop
-    if factory is None:
-        return asyncio.run(main)
-    loop = factory()
-    try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(main)
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
-
 def _worker_main(index: int, config: Dict[str, Any], target: Dict[str, Any], first: int,
                  out: Any, use_uvloop: bool) -> None:
-    """Entry point of a worker process (spawned: everything it gets is picklable)."""
+    """Entry point of a worker process (spawned: everything it gets is picklable).  ``out``
+    is the write end of this worker's own pipe to the parent (no lock shared with the other
+    workers, so a worker killed in the middle of a message cannot block them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop's handler is installed
-    runner: Optional[LoadRunner] = None
     try:
         cfg = LoadConfig(**config)
         cfg.quiet = True
         runner = LoadRunner(cfg, Target(**target), first_user=first)
         run_loop(_worker_async(index, runner, out), use_uvloop=use_uvloop)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        out.put(("error", index, f"{type(exc).__name__}: {exc}"))
-    finally:  # asyncio.run restored the default handler: a late SIGINT must not break the exit
+        try:
+            out.send(("error", index, f"{type(exc).__name__}: {exc}"))
+        except OSError:
+            pass
+    finally:  # the loop restored the default handler: a late SIGINT must not break the exit
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        out.close()
 
 
 def _counters(runner: LoadRunner) -> Dict[str, Any]:
@@ -120,23 +100,17 @@ def _counters(runner: LoadRunner) -> Dict[str, Any]:
 
 
 async def _worker_async(index: int, runner: LoadRunner, out: Any) -> None:
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, runner.interrupt)
-    except (NotImplementedError, RuntimeError):  # not on Windows
-        pass
-
     async def progress() -> None:
         while True:
             await asyncio.sleep(1.0)
-            out.put(("progress", index, _counters(runner)))
+            out.send(("progress", index, _counters(runner)))
 
     task = asyncio.ensure_future(progress())
     try:
-        report = await runner.run_async()
+        report = await runner.run_async(handle_sigint=True)
     finally:
         task.cancel()
-    out.put(("result", index, {
+    out.send(("result", index, {
         "report": report,
         "login_hist": runner.login_latency.to_dict(),
         "latency_hist": runner.latency.to_dict(),
@@ -259,22 +233,42 @@ def _progress_line(elapsed: float, counters: Dict[int, Dict[str, Any]], users: i
 
 
 def run_workers(config: LoadConfig, target: Target, workers: int, *,
-                progress_stream: Optional[TextIO] = None, use_uvloop: bool = False) -> Dict[str, Any]:
-    """Run ``config`` over ``workers`` processes against ``target``; the merged report."""
+                progress_stream: Optional[TextIO] = None, use_uvloop: bool = True) -> Dict[str, Any]:
+    """Run ``config`` over ``workers`` processes against ``target``; the merged report.
+
+    Each worker runs a :class:`~fastxmpp.load.runner.LoadRunner` over its block of the users
+    (:func:`split_users`) on its own event loop (uvloop when ``use_uvloop`` and it is
+    installed) and talks to the parent over its own pipe.  With a ``progress_stream`` the
+    parent says which process runs which users and prints the progress of all of them.
+    SIGINT to the parent (Ctrl-C) stops every worker, which close their streams and send their
+    partial reports: the merged report is marked ``interrupted``.  A worker that dies stops
+    the others the same way; the report names it (``workers_failed``, with its last
+    progress) and is not ``ok``.
+    """
     config.validate()
     blocks = split_users(config.users, workers, config.scenario)
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
     worker_target = dict(asdict(target), server_pid=None)  # the parent measures the server
     procs = []
+    conns: Dict[mp_connection.Connection, int] = {}
     started = time.monotonic()
     server_cpu0 = _server_cpu_seconds(target.server_pid)
+
+    def say(text: str) -> None:
+        if progress_stream is not None:
+            progress_stream.write(text + "\n")
+            progress_stream.flush()
+
     for i, (first, count) in enumerate(blocks):
         cfg = dict(asdict(config), users=count)
-        p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, out, use_uvloop),
+        recv, send = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, send, use_uvloop),
                         name=f"fastxmpp-load-{i}", daemon=True)
         p.start()
+        send.close()  # the worker holds the only write end: its exit is EOF here
         procs.append(p)
+        conns[recv] = i
+        say(f"worker {i}: pid {p.pid}, users {first + 1}..{first + count}")
     results: Dict[int, Dict[str, Any]] = {}
     failed: Dict[int, str] = {}
     counters: Dict[int, Dict[str, Any]] = {}
@@ -286,6 +280,9 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
     interrupted_at: Optional[float] = None
     forwarded = 0.0
 
+    def pending() -> List[int]:
+        return [i for i in range(len(procs)) if i not in results and i not in failed]
+
     def forward_sigint() -> None:
         for i in pending():  # the terminal sent them SIGINT too; kill -INT of the parent did not
             pid = procs[i].pid
@@ -294,9 +291,6 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
                     os.kill(pid, signal.SIGINT)
                 except OSError:
                     pass
-
-    def pending() -> List[int]:
-        return [i for i in range(len(procs)) if i not in results and i not in failed]
 
     def handle(msg: Tuple[str, int, Any]) -> None:
         what, i, payload = msg
@@ -312,7 +306,14 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
         else:
             failed[i] = str(payload)
 
-    # SIGINT sets a flag (a KeyboardInterrupt inside Queue.get could lose a worker's result)
+    def progress(now: float) -> None:
+        nonlocal last
+        received = sum(x["received"] for x in counters.values())
+        rate = (received - last[1]) / (now - last[0]) if now > last[0] else 0.0
+        last = (now, received)
+        say(_progress_line(now - started, counters, config.users, len(procs) - len(failed), rate))
+
+    # SIGINT sets a flag (a KeyboardInterrupt inside recv() could lose a worker's result)
     sigint: List[int] = []
     reported: set = set()
     previous: Any = None
@@ -320,29 +321,25 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
         previous = signal.signal(signal.SIGINT, lambda signum, frame: sigint.append(signum))
     try:
         while pending():
-            try:
-                msg = out.get(timeout=0.2)
-            except queue_mod.Empty:
-                msg = None
-            if msg is not None:
-                handle(msg)
-            now = time.monotonic()
-            if msg is None and any(not procs[i].is_alive() for i in pending()):
-                try:  # give the queue's feeder a moment: a result may still be in the pipe
-                    while True:
-                        handle(out.get(timeout=1.0))
-                except queue_mod.Empty:
-                    pass
-                for i in pending():
-                    if not procs[i].is_alive():
+            for ready in mp_connection.wait(list(conns), timeout=0.2):
+                conn = cast(mp_connection.Connection, ready)
+                i = conns[conn]
+                try:
+                    handle(conn.recv())
+                except (EOFError, OSError):  # the worker has exited (or was killed)
+                    del conns[conn]
+                    conn.close()
+                    if i not in results and i not in failed:
+                        procs[i].join(timeout=5.0)
                         failed[i] = f"died (exit {procs[i].exitcode})"
+            now = time.monotonic()
             dead = [i for i in failed if i not in reported]
             for i in dead:
                 reported.add(i)
-                print(f"error: worker {i} (users {blocks[i][0] + 1}..{sum(blocks[i])}): {failed[i]}",
-                      file=sys.stderr, flush=True)
+                say(f"error: worker {i} (users {blocks[i][0] + 1}..{sum(blocks[i])}): {failed[i]}")
             if dead and interrupted_at is None and pending():  # the run has failed: stop the others
                 interrupted_at = forwarded = now
+                say("stopping the other workers")
                 forward_sigint()
             if now > deadline or (interrupted_at is not None and now > interrupted_at + 30.0):
                 for i in pending():
@@ -350,31 +347,20 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
                     procs[i].terminate()
             if sigint and interrupted_at is None:
                 interrupted_at = forwarded = now
-                if progress_stream is not None:
-                    progress_stream.write("interrupted: closing the streams\n")
-                    progress_stream.flush()
+                say("interrupted: closing the streams")
                 forward_sigint()
             elif interrupted_at is not None and now > forwarded + 2.0:
                 forwarded = now  # again, for a worker that was still starting
                 forward_sigint()
-            if progress_stream is not None and now >= next_progress:
-                received = sum(x["received"] for x in counters.values())
-                rate = (received - last[1]) / (now - last[0]) if now > last[0] else 0.0
-                last = (now, received)
+            if now >= next_progress:
                 next_progress = now + interval
-                progress_stream.write(_progress_line(now - started, counters, config.users,
-                                                     len(procs) - len(failed), rate) + "\n")
-                progress_stream.flush()
+                progress(now)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    if progress_stream is not None:
-        now = time.monotonic()
-        received = sum(x["received"] for x in counters.values())
-        rate = (received - last[1]) / (now - last[0]) if now > last[0] else 0.0
-        progress_stream.write(_progress_line(now - started, counters, config.users,
-                                             len(procs) - len(failed), rate) + "\n")
-        progress_stream.flush()
+        for conn in conns:
+            conn.close()
+    progress(time.monotonic())
     for p in procs:
         p.join(timeout=10.0)
         if p.is_alive():
@@ -383,14 +369,14 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
     server_cpu1 = _server_cpu_seconds(target.server_pid)
     server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
     errors: Dict[str, int] = Counter(f"worker:{reason.split(':')[0]}" for reason in failed.values())
-    for i, reason in sorted(failed.items()):
-        if i not in reported:
-            print(f"error: worker {i} (users {blocks[i][0] + 1}..{sum(blocks[i])}): {reason}",
-                  file=sys.stderr)
     report = merge_reports([results[i] for i in sorted(results)], config, target,
                            duration_seconds=time.monotonic() - started, server_cpu=server_cpu,
                            errors=dict(errors))
     report["workers"] = len(procs)
+    report["workers_failed"] = [
+        {"worker": i, "users": [blocks[i][0] + 1, sum(blocks[i])], "reason": reason,
+         "last_progress": {k: v for k, v in counters.get(i, {}).items() if k != "latency"} or None}
+        for i, reason in sorted(failed.items())]
     if sigint:
         report["interrupted"] = True
         report["ok"] = False
