@@ -15,6 +15,7 @@ from fastxmpp.sync import carbons as sync_carbons, chatstates as sync_chatstates
 from fastxmpp.element import Element
 from fastxmpp.handlers import HandlerRegistry
 from fastxmpp.jid import JID
+from fastxmpp.stanza_errors import ServiceUnavailable
 from fastxmpp.im.messages import parse_message
 from fastxmpp.xep import carbons, chatstates, delay, receipts, stanzaid
 from fastxmpp.xep.disco import DiscoResponder
@@ -204,6 +205,32 @@ def test_forgotten_id_wakes_its_asyncio_waiter():
         with pytest.raises(receipts.ReceiptNotPending):
             await waiter
     asyncio.run(scenario())
+
+
+def test_a_bounce_ends_the_wait_with_its_error(kind):
+    client = FakeClient(kind)
+    r = MODULES[kind][0].Receipts(client)
+    msg_id = run(kind, r.send("nobody@example.net", "hi"))
+    err = ("<message from='{}' id='{}' type='error'><error type='cancel'>"
+           "<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+    client.deliver(err.format("mallory@evil.example", msg_id))  # not the addressee: ignored
+    client.deliver(err.format("nobody@example.net", "other-id"))
+    assert r.pending == 1
+    if kind == "sync":
+        client.inbox.append(err.format("example.net", msg_id))  # the addressee's server
+        with pytest.raises(ServiceUnavailable):
+            r.wait(msg_id, timeout=5)
+    else:
+        async def scenario():
+            waiter = asyncio.ensure_future(r.wait(msg_id, timeout=5))
+            await asyncio.sleep(0)
+            client.deliver(err.format("nobody@example.net/x", msg_id))
+            with pytest.raises(ServiceUnavailable):
+                await waiter
+        asyncio.run(scenario())
+    assert r.pending == 0 and r.confirmed(msg_id) is None
+    with pytest.raises(ServiceUnavailable):  # asked again: the same answer
+        run(kind, r.wait(msg_id))
 
 
 # -- XEP-0085 chat states ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from fastxmpp.element import Element
 from fastxmpp.jid import JID
+from fastxmpp.stanza_errors import ServiceUnavailable
 from fastxmpp.xep.stanzaid import add_origin_id
 
 from test_im_prosody import harness  # noqa: F401 - the fixture: both clients
@@ -36,6 +37,15 @@ def test_receipts_round_trip(harness, account):
     with serving(harness, b):
         info = harness.do(a.disco.info(b.bound_jid))
     assert info.has_feature("urn:xmpp:receipts")
+
+
+def test_receipt_wait_ends_with_the_bounce(harness, account):
+    a_jid, a_pw = account()
+    a = harness.connect(a_jid + "/one", a_pw)
+    msg_id = harness.do(a.receipts.send("nobody-here@" + a.jid.domain, "hello?", type="chat"))
+    with pytest.raises(ServiceUnavailable):
+        harness.do(a.receipts.wait(msg_id, timeout=30))
+    assert a.receipts.pending == 0
 
 
 def test_chat_states_round_trip(harness, account):

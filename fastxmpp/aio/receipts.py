@@ -30,7 +30,8 @@ class Receipts(receipts.ReceiptsAPI):
 
     async def wait(self, msg_id: str, *, timeout: Optional[float] = None) -> ReceiptReceived:
         """The receipt of ``msg_id`` (at once if it came already); ``timeout`` None waits
-        as long as it takes; ReceiptNotPending when it is not (or no longer) waited for."""
+        as long as it takes; the StanzaError of a bounce; ReceiptNotPending when it is not
+        (or no longer) waited for."""
         done = self._check_waitable(msg_id)
         if done is not None:
             return done
@@ -45,13 +46,13 @@ class Receipts(receipts.ReceiptsAPI):
             if not waiters:
                 self._waiters.pop(msg_id, None)
 
-    def _settle(self, msg_id: str, event: Optional[ReceiptReceived]) -> None:
+    def _settle(self, msg_id: str, outcome: Any) -> None:
         for future in self._waiters.pop(msg_id, ()):
             if not future.done():
-                if event is None:
-                    future.set_exception(ReceiptNotPending(msg_id))
+                if isinstance(outcome, ReceiptReceived):
+                    future.set_result(outcome)
                 else:
-                    future.set_result(event)
+                    future.set_exception(outcome or ReceiptNotPending(msg_id))
 
     def _send_now(self, stanza: Element) -> None:
         self.client.send_nowait(stanza)

@@ -26,8 +26,8 @@ class Receipts(receipts.ReceiptsAPI):
 
     def wait(self, msg_id: str, *, timeout: Optional[float] = None) -> ReceiptReceived:
         """The receipt of ``msg_id``, reading (and dispatching) stanzas until it comes:
-        TimeoutError after ``timeout`` seconds (None: the client's ``iq_timeout``);
-        ReceiptNotPending when it is not (or no longer) waited for."""
+        TimeoutError after ``timeout`` seconds (None: the client's ``iq_timeout``); the
+        StanzaError of a bounce; ReceiptNotPending when it is not (or no longer) waited for."""
         wait = timeout or self.client.iq_timeout
         deadline = time.monotonic() + wait
         while True:

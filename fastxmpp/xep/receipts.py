@@ -1,5 +1,7 @@
 """XEP-0184 Message Delivery Receipts, sans-IO: request a receipt, answer requests, and
-correlate the receipts that come back with what we sent.
+correlate the receipts that come back with what we sent.  A message that bounces (an
+error message with its id, from its addressee or the addressee's server) ends the wait
+with that error.
 
 ``client.receipts`` (:class:`ReceiptsAPI`, with the drivers' ``send`` and ``wait``) answers
 every request from its first access (not for groupchat or error messages, XEP-0184 section
@@ -18,6 +20,7 @@ from ..element import Element
 from ..errors import XMPPError
 from ..events import _opts
 from ..jid import JID
+from ..stanza_errors import from_element
 from ._messaging import MessageFeature, sender_of
 
 __all__ = ["NS_RECEIPTS", "REQUEST", "RECEIVED", "ReceiptReceived", "ReceiptNotPending",
@@ -94,6 +97,7 @@ class ReceiptsAPI(MessageFeature):
         self.max_pending = max_pending
         self._pending: "OrderedDict[str, Optional[JID]]" = OrderedDict()
         self._confirmed: "OrderedDict[str, ReceiptReceived]" = OrderedDict()
+        self._failed: "OrderedDict[str, Exception]" = OrderedDict()
 
     on_receipt = MessageFeature.on_event
 
@@ -120,16 +124,40 @@ class ReceiptsAPI(MessageFeature):
         return self._confirmed.get(msg_id)
 
     def _check_waitable(self, msg_id: str) -> Optional[ReceiptReceived]:
-        """The receipt already received, None while pending; else ReceiptNotPending."""
+        """The receipt already received, None while pending; raises the bounce's
+        StanzaError, or ReceiptNotPending."""
         done = self._confirmed.get(msg_id)
         if done is None and msg_id not in self._pending:
-            raise ReceiptNotPending(msg_id)
+            failed = self._failed.get(msg_id)
+            raise failed if failed is not None else ReceiptNotPending(msg_id)
         return done
+
+    def _from_addressee(self, msg_id: str, sender: Optional[JID], what: str) -> bool:
+        """Whether ``sender`` may answer for message ``msg_id``: its addressee (bare JIDs
+        compared), or for a bounce the addressee's server too."""
+        to = self._pending[msg_id]
+        if to is None or (sender is not None and (sender.bare == to.bare or (
+                what == "bounce" and sender == JID(to.domain)))):
+            return True
+        log.warning("ignoring a %s for %r from %s: the message went to %s", what, msg_id, sender, to)
+        return False
+
+    def _remember(self, done: "OrderedDict[str, Any]", msg_id: str, outcome: Any) -> None:
+        del self._pending[msg_id]
+        done[msg_id] = outcome
+        while len(done) > self.max_pending:
+            done.popitem(last=False)
+        self._settle(msg_id, outcome)
 
     def _on_message(self, stanza: Element) -> None:
         reply = receipt_for(stanza)
         if reply is not None:
             self._send_now(reply)
+            return
+        if stanza.get("type") == "error":
+            msg_id = stanza.get("id")
+            if msg_id in self._pending and self._from_addressee(msg_id, sender_of(stanza), "bounce"):
+                self._remember(self._failed, msg_id, from_element(stanza))
             return
         msg_id = received_id(stanza)
         if msg_id is None:
@@ -138,19 +166,12 @@ class ReceiptsAPI(MessageFeature):
             log.debug("receipt for %r, which we are not waiting for", msg_id)
             return
         sender = sender_of(stanza)
-        to = self._pending[msg_id]
-        if to is not None and (sender is None or sender.bare != to.bare):
-            log.warning("ignoring a receipt for %r from %s: the message went to %s", msg_id, sender, to)
-            return
-        del self._pending[msg_id]
-        event = ReceiptReceived(id=msg_id, sender=sender, stanza=stanza)
-        confirmed = self._confirmed
-        confirmed[msg_id] = event
-        while len(confirmed) > self.max_pending:
-            confirmed.popitem(last=False)
-        self._settle(msg_id, event)
-        self._fire(event)
+        if self._from_addressee(msg_id, sender, "receipt"):
+            event = ReceiptReceived(id=msg_id, sender=sender, stanza=stanza)
+            self._remember(self._confirmed, msg_id, event)
+            self._fire(event)
 
-    def _settle(self, msg_id: str, event: Optional[ReceiptReceived]) -> None:
-        """``msg_id``'s receipt came (``event``) or is no longer waited for (None): the
-        asyncio driver wakes its waiters here."""
+    def _settle(self, msg_id: str, outcome: Any) -> None:
+        """``msg_id``'s receipt came (a :class:`ReceiptReceived`), its message bounced (the
+        StanzaError) or it is no longer waited for (None): the asyncio driver wakes its
+        waiters here."""
