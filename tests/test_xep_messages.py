@@ -131,6 +131,12 @@ def test_first_access_answers_and_advertises(kind):
     assert receipts.NS_RECEIPTS in client.disco.responder.features
     client.deliver(request)
     assert [s.find(receipts.RECEIVED).get("id") for s in client.sent] == ["m7"]
+    r.answer = False
+    client.deliver(request)
+    r.answer = lambda stanza: stanza.get("from").startswith("romeo@")
+    client.deliver(request)
+    client.deliver(request.replace("romeo@", "tybalt@"))
+    assert [s.get("to") for s in client.sent] == ["romeo@example.net/o"] * 2
 
 
 def test_send_wait_and_correlate(kind):
@@ -462,3 +468,29 @@ def test_delayed_message_parsed_lazily():
     msg = parse_message(X("<message from='romeo@example.net/o'><body>x</body>"
                           "<delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25.5+02:00'/></message>"))
     assert msg.delay.stamp == datetime(2002, 9, 10, 21, 8, 25, 500000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("xml", [
+    "<message/>",
+    "<message from='' to='' id='' type='bogus'/>",
+    "<message from='@@' id='m'><request xmlns='urn:xmpp:receipts'/><composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<message from='juliet@example.com'><received xmlns='urn:xmpp:receipts'/><sent xmlns='urn:xmpp:carbons:2'>"
+    "<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='@@' to='@@'/></forwarded></sent></message>",
+    "<message from='juliet@example.com'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>"
+    "<message xmlns='jabber:client' to='juliet@example.com/x'><delay xmlns='urn:xmpp:delay' stamp='9999-99-99T99:99:99Z'/>"
+    "</message></forwarded></received></message>",
+    "<message type='error' id='x'/>",
+])
+def test_odd_messages_never_raise(kind, xml):
+    client = FakeClient(kind)
+    receipts_mod, chatstates_mod, carbons_mod = MODULES[kind]
+    features = [receipts_mod.Receipts(client), chatstates_mod.ChatStates(client), carbons_mod.Carbons(client)]
+    events = []
+    for feature in features:
+        feature.on_event(events.append)
+    client.deliver(xml)
+    parsed = parse_message(X(xml))
+    parsed.delay, parsed.origin_id, parsed.stanza_id()  # noqa: B018 - read, never raise
+    for event in events:
+        if isinstance(event, carbons.CarbonReceived):
+            event.message.delay  # noqa: B018

@@ -95,6 +95,9 @@ class ReceiptsAPI(MessageFeature):
         super().__init__(client)
         #: How many ids are waited for (and confirmed ids remembered) at most.
         self.max_pending = max_pending
+        #: Whether to answer requests: True (the default), False (never: receipts reveal
+        #: that we are online, XEP-0184 section 8), or ``fn(stanza) -> bool`` per message.
+        self.answer: Any = True
         self._pending: "OrderedDict[str, Optional[JID]]" = OrderedDict()
         self._confirmed: "OrderedDict[str, ReceiptReceived]" = OrderedDict()
         self._failed: "OrderedDict[str, Exception]" = OrderedDict()
@@ -102,7 +105,7 @@ class ReceiptsAPI(MessageFeature):
     on_receipt = MessageFeature.on_event
 
     def request(self, stanza: Element) -> str:
-        """Ask for a receipt on ``stanza`` (before sending it) and wait for it; returns its id."""
+        """Ask for a receipt on ``stanza`` (before sending it) and track its id, which it returns."""
         msg_id = add_request(stanza)
         to = stanza.get("to")
         pending = self._pending
@@ -152,7 +155,9 @@ class ReceiptsAPI(MessageFeature):
     def _on_message(self, stanza: Element) -> None:
         reply = receipt_for(stanza)
         if reply is not None:
-            self._send_now(reply)
+            answer = self.answer
+            if answer is True or (answer is not False and answer(stanza)):
+                self._send_now(reply)
             return
         if stanza.get("type") == "error":
             msg_id = stanza.get("id")
