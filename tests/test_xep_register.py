@@ -5,6 +5,9 @@ of both clients driven through fake clients (no server)."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
+import threading
 
 import pytest
 
@@ -251,3 +254,61 @@ def test_client_property_made_on_first_access_only():
 
 def test_feature_constant():
     assert FEATURE == "{http://jabber.org/features/iq-register}register"
+
+
+# -- fastxmpp.load.register over a socket, against a scripted server --------------------------
+class OneShotServer:
+    """Accepts one connection on 127.0.0.1, answers the stream header with ``reply`` and then
+    with ``after`` to whatever comes next, and closes when the client does."""
+
+    def __init__(self, reply: bytes, after: bytes = b""):
+        self.reply, self.after = reply, after
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.settimeout(30)
+            for answer in (self.reply, self.after):
+                if not conn.recv(65536):
+                    return
+                conn.sendall(answer)
+            while conn.recv(65536):
+                pass
+
+    def close(self):
+        self.thread.join(30)
+        self.listener.close()
+
+
+@pytest.mark.parametrize("reply, after, ctx, expected", [
+    (HEADER + features(), b"", None, "in-band registration"),
+    (HEADER + features(REGISTER), b"", "ctx", "does not offer STARTTLS"),
+    (HEADER + features(REGISTER), b"<iq type='result' id='reg1'/>", None, True),
+    (HEADER + features(REGISTER), b"<iq type='error' id='reg1'><error type='cancel'><conflict xmlns='%s'/></error></iq>"
+     % ERR.encode(), None, False),
+    (HEADER + features(REGISTER), b"<iq type='error' id='reg1'><error type='modify'><not-acceptable xmlns='%s'/>"
+     b"</error></iq>" % ERR.encode(), None, NotAcceptable),
+    (HEADER + features(REGISTER), b"</stream:stream>", None, "closed the stream"),
+])
+def test_register_account_over_a_socket(reply, after, ctx, expected):
+    from fastxmpp.load.register import RegistrationError as LoadRegistrationError, register_account
+
+    assert LoadRegistrationError is RegistrationError
+    server = OneShotServer(reply, after)
+    call = lambda: register_account("127.0.0.1", server.port, "example.com", "juliet", "pw",  # noqa: E731
+                                    ssl_context=ssl.create_default_context() if ctx else None, timeout=30)
+    try:
+        if isinstance(expected, bool):
+            assert call() is expected
+        elif isinstance(expected, str):
+            with pytest.raises(RegistrationError, match=expected):
+                call()
+        else:
+            with pytest.raises(expected):
+                call()
+    finally:
+        server.close()
