@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from fastxmpp.element import Element
 from fastxmpp.jid import JID
 from fastxmpp.xep.blocking import BlocklistReceived, JIDsBlocked, JIDsUnblocked
 
@@ -70,3 +71,17 @@ def test_changes_are_pushed_to_another_resource(harness, account):
     harness.wait(lambda: len(two.blocking) == 0, "the unblock-all push")
     assert seen[-1].everything and seen[-1].jids == (JID(d_jid),)
     assert harness.do(one.blocking.fetch()) == frozenset()
+
+
+def test_a_push_from_another_account_is_ignored(harness, account, caplog):
+    jid, pw = account()
+    evil, evil_pw = account()
+    victim = harness.connect(jid + "/one", pw)
+    harness.do(victim.blocking.fetch())
+    attacker = harness.connect(evil + "/x", evil_pw)
+    forged = Element("{jabber:client}iq", {"type": "set", "to": str(victim.bound_jid), "id": "forged"})
+    forged.subelement("{urn:xmpp:blocking}block").subelement("{urn:xmpp:blocking}item", {"jid": "friend@example.com"})
+    with caplog.at_level("WARNING", logger="fastxmpp.xep.blocking"):
+        harness.do(attacker.send(forged))
+        settle(harness, attacker, victim)
+    assert len(victim.blocking) == 0 and "ignoring a blocking push from" in caplog.text
