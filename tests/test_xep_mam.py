@@ -11,14 +11,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fastxmpp.aio.mam import MAM as AioMAM
-from fastxmpp.element import Element
 from fastxmpp.handlers import HandlerRegistry
 from fastxmpp.jid import JID
 from fastxmpp.stanza_errors import ItemNotFound
 from fastxmpp.sync.mam import MAM as SyncMAM
 from fastxmpp.xep import RemoteInvalidResult, mam, rsm
 from fastxmpp.xep.forms import parse_form
-from fastxmpp.xep.mam import NS_MAM, ArchiveQuery, InvalidArchiveResult, Page, format_stamp, parse_stamp
+from fastxmpp.xep.mam import NS_MAM, ArchiveQuery, InvalidArchiveResult, Page
 from fastxmpp.xep.rsm import NS_RSM, InvalidResultSet, ResultSet, build_set, parse_set
 from test_xep_basic import X
 
@@ -56,24 +55,17 @@ def test_parse_set():
         assert isinstance(info.value, RemoteInvalidResult)
 
 
-# -- stamps -----------------------------------------------------------------------------------
-def test_stamps():
-    utc = timezone.utc
-    assert parse_stamp("2010-07-10T23:08:25Z") == datetime(2010, 7, 10, 23, 8, 25, tzinfo=utc)
-    assert parse_stamp("2010-07-10T23:08:25.1234567Z") == datetime(2010, 7, 10, 23, 8, 25, 123456, tzinfo=utc)
-    assert parse_stamp("2010-07-11T01:08:25+02:00") == datetime(2010, 7, 10, 23, 8, 25, tzinfo=utc)
-    assert parse_stamp("2010-07-10T20:08:25.5-03:00") == datetime(2010, 7, 10, 23, 8, 25, 500000, tzinfo=utc)
-    for bad in ("2010-07-10", "2010-07-10T23:08:25", "yesterday", "2010-13-10T23:08:25Z"):
-        with pytest.raises(ValueError):
-            parse_stamp(bad)
-    assert format_stamp(datetime(2010, 7, 10, 23, 8, 25)) == "2010-07-10T23:08:25Z"
+# -- stamps (parsed and written by fastxmpp.xep.delay) ------------------------------------------
+def test_start_and_end_arguments():
     cest = timezone(timedelta(hours=2))
-    assert format_stamp(datetime(2010, 7, 11, 1, 8, 25, 5, tzinfo=cest)) == "2010-07-10T23:08:25.000005Z"
-    assert format_stamp("2010-07-10T23:08:25Z") == "2010-07-10T23:08:25Z"
+    query = ArchiveQuery(ME, queryid="q", start=datetime(2010, 7, 10, 23, 8, 25),
+                         end=datetime(2010, 7, 11, 1, 8, 25, 5, tzinfo=cest))
+    assert (query.start, query.end) == ("2010-07-10T23:08:25Z", "2010-07-10T23:08:25.000005Z")
+    assert ArchiveQuery(ME, queryid="q", start="2010-07-10T23:08:25Z").start == "2010-07-10T23:08:25Z"
     with pytest.raises(ValueError):
-        format_stamp("tomorrow")
+        ArchiveQuery(ME, queryid="q", start="tomorrow")
     with pytest.raises(TypeError):
-        format_stamp(12)  # type: ignore[arg-type]
+        ArchiveQuery(ME, queryid="q", end=12)
 
 
 # -- the query --------------------------------------------------------------------------------

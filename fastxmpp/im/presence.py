@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..element import Element
 from ..events import Event, _opts
@@ -158,6 +158,8 @@ class PresenceTracker:
         #: Whether the initial presence went out in the current session.
         self.sent_initial = False
         self._jids: Dict[str, Tuple[JID, JID]] = {}  # 'from' -> (JID, bare JID), parsed once
+        #: Callables each giving a child for every available presence we send (XEP-0115 caps).
+        self.extensions: List[Callable[[], Element]] = []
 
     # -- what we send -------------------------------------------------------------------------
     def available(self, *, to: Any = None, show: Optional[str] = None,
@@ -166,6 +168,8 @@ class PresenceTracker:
         """An available presence: broadcast (and remembered) without ``to``, directed
         (RFC 6121 4.6) with it."""
         el = presence_stanza(to=to, show=show, status=status, priority=priority, lang=lang)
+        for extension in self.extensions:
+            el.append(extension())
         if to is None:
             self.own = el
             self.sent_initial = True

@@ -17,34 +17,31 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
 
 from ..element import Element
 from ..events import _opts
 from ..jid import JID, InvalidJID
-from . import forms, rsm
+from . import delay, forms, rsm
 from ._iq import RemoteInvalidResult, result_payload
 
 __all__ = ["NS_MAM", "NS_FORWARD", "NS_DELAY", "QUERY", "RESULT", "FIN", "InvalidArchiveResult",
-           "ArchivedMessage", "Page", "ArchiveQuery", "MAMBase", "format_stamp", "parse_stamp"]
+           "ArchivedMessage", "Page", "ArchiveQuery", "MAMBase"]
 
 log = logging.getLogger("fastxmpp.xep")
 
 NS_MAM = "urn:xmpp:mam:2"
 NS_FORWARD = "urn:xmpp:forward:0"
-NS_DELAY = "urn:xmpp:delay"
+NS_DELAY = delay.NS_DELAY
 QUERY = "{%s}query" % NS_MAM
 RESULT = "{%s}result" % NS_MAM
 FIN = "{%s}fin" % NS_MAM
 _FORWARDED = "{%s}forwarded" % NS_FORWARD
-_DELAY = "{%s}delay" % NS_DELAY
 _MESSAGE = "{jabber:client}message"
 _BODY = "{jabber:client}body"
-_STAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)\Z")
 
 Stamp = Union[None, str, datetime]
 
@@ -54,36 +51,16 @@ class InvalidArchiveResult(RemoteInvalidResult):
     its timestamp, an IQ result without ``<fin/>``, a malformed result set."""
 
 
-def parse_stamp(text: str) -> datetime:
-    """An XEP-0082 date-time (``2010-07-10T23:08:25.123Z``) as an aware UTC datetime;
-    ValueError when it is not one."""
-    m = _STAMP.match(text.strip())
-    if m is None:
-        raise ValueError(f"not an XEP-0082 date-time: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
-    zone = m.group(8)
-    stamp = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
-    if zone != "Z":
-        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        stamp = stamp - offset if zone[0] == "+" else stamp + offset
-    return stamp
-
-
-def format_stamp(value: Union[str, datetime]) -> str:
-    """An XEP-0082 UTC date-time from a datetime (naive ones are taken as UTC) or a string
-    (checked and passed on)."""
+def _stamp_arg(value: Union[str, datetime]) -> str:
+    """A ``start``/``end`` argument as an XEP-0082 UTC date-time: a datetime (naive ones are
+    taken as UTC) or a string, checked (ValueError when it is not one)."""
     if isinstance(value, str):
-        parse_stamp(value)
+        if delay.parse_stamp(value) is None:
+            raise ValueError(f"not an XEP-0082 date-time: {value!r}")
         return value
     if not isinstance(value, datetime):
         raise TypeError(f"a datetime or an XEP-0082 string, not {type(value).__name__}")
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += ".%06d" % value.microsecond
-    return text + "Z"
+    return delay.format_stamp(value)
 
 
 class ArchivedMessage(NamedTuple):
@@ -170,8 +147,8 @@ class ArchiveQuery:
         self.me = _jid(me)
         self.archive = _jid(archive)
         self.with_ = _jid(with_)
-        self.start = format_stamp(start) if start is not None else None
-        self.end = format_stamp(end) if end is not None else None
+        self.start = _stamp_arg(start) if start is not None else None
+        self.end = _stamp_arg(end) if end is not None else None
         self.max, self.after, self.before = max, after, before
         self.results: List[ArchivedMessage] = []
         self.dropped = 0
@@ -238,15 +215,14 @@ class ArchiveQuery:
         if forwarded is None:
             raise InvalidArchiveResult("archive result without <forwarded/>", result)
         message = forwarded.find(_MESSAGE)
-        delay = forwarded.find(_DELAY)
+        delayed = forwarded.find(delay.DELAY)
         if message is None:
             raise InvalidArchiveResult("archive result without its message", result)
-        if delay is None or delay.get("stamp") is None:
+        if delayed is None:
             raise InvalidArchiveResult("archive result without its <delay stamp=.../>", result)
-        try:
-            stamp = parse_stamp(delay.get("stamp"))
-        except ValueError as exc:
-            raise InvalidArchiveResult(str(exc), result) from exc
+        stamp = delay.parse_stamp(delayed.get("stamp"))
+        if stamp is None:
+            raise InvalidArchiveResult(f"archive result with a bad stamp {delayed.get('stamp')!r}", result)
         return ArchivedMessage(archive_id, stamp, message, self.owner)
 
     def finish(self, iq: Element) -> Page:

@@ -1,0 +1,29 @@
+"""``client.caps`` for the asyncio client: XEP-0115 entity capabilities, each method a line
+or two over :mod:`fastxmpp.xep.caps` (which hashes, advertises, answers and caches)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..xep import caps, disco
+
+__all__ = ["Caps"]
+
+
+class Caps(caps.CapsBase):
+    """``client.caps`` (asyncio): :meth:`info` of another entity, :meth:`announce` ours again."""
+
+    async def info(self, jid: Any) -> disco.DiscoInfo:
+        """What ``jid`` (a full JID) can do: from the process-wide cache when its advertised
+        ``ver`` is known, else asked through disco#info (and cached once verified)."""
+        known = self.known(jid)
+        if known is not None:
+            return known
+        to, advertised, request = self._request(jid)
+        return self._learned(to, advertised, await self.client.iq(request))
+
+    async def announce(self) -> None:
+        """Send our broadcast presence again with the current ``ver`` (after features
+        changed); nothing when no broadcast presence was sent yet."""
+        presence = self._own_presence_again()
+        if presence is not None:
+            await self.client.send(presence)
