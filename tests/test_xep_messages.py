@@ -52,8 +52,13 @@ class FakeClient(HandlerRegistry):
         self.sent.append(stanza)
 
     def start_session(self, resumed=False):
+        """Tell the listeners; returns the last awaitable one returned (aio), to be run."""
+        pending = None
         for fn in self._session_listeners or ():
-            fn(SimpleNamespace(resumed=resumed))
+            result = fn(SimpleNamespace(resumed=resumed))
+            if asyncio.iscoroutine(result):
+                pending = result
+        return pending
 
     def process(self, timeout=None):
         if self.inbox:
@@ -309,9 +314,14 @@ def test_enable_disable_requests(kind):
     assert (iq.get("type"), iq.get("to")) == ("set", None) and iq.find("{urn:xmpp:carbons:2}enable") is not None
     assert c.enabled is True
     client.start_session(resumed=True)
+    assert c.enabled is True and len(client.sent) == 1
+    # a fresh session: the server forgot, so the feature enables carbons again
+    client.answers = [result, result]
+    restored = client.start_session()
+    if kind == "aio":
+        run(kind, restored)
+    assert len(client.sent) == 2 and client.sent[-1].find("{urn:xmpp:carbons:2}enable") is not None
     assert c.enabled is True
-    client.start_session()
-    assert c.enabled is False
     run(kind, c.disable())
     assert client.sent[-1].find("{urn:xmpp:carbons:2}disable") is not None and c.enabled is False
 

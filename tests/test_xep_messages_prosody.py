@@ -103,6 +103,25 @@ def test_carbons_copy_received_and_sent_to_the_second_resource(harness, account)
     assert not two.carbons.enabled
 
 
+def test_carbons_enabled_again_after_a_fresh_session(harness, account):
+    a_jid, a_pw = account()
+    b_jid, b_pw = account()
+    one = harness.connect(a_jid + "/one", a_pw)
+    two = harness.connect(a_jid + "/two", a_pw)
+    bob = harness.connect(b_jid + "/bob", b_pw)
+    harness.do(two.carbons.enable())
+    # two's session ends (no resumption); the new one has carbons off on the server until
+    # the feature enables them again, by itself
+    harness.do(two.close())
+    harness.do(two.connect())
+    harness.wait(lambda: two.carbons.enabled, "carbons enabled again")
+    copies = []
+    two.carbons.on_carbon(copies.append)
+    harness.do(bob.messages.send(one.bound_jid, "after the reconnect", type="chat"))
+    harness.wait(lambda: copies, "the copy at two")
+    assert copies[0].message.body == "after the reconnect"
+
+
 def test_forged_carbon_is_refused(harness, account, caplog):
     a_jid, a_pw = account()
     m_jid, m_pw = account()

@@ -121,7 +121,7 @@ def _jid(text: str) -> Optional[JID]:
 
 class CarbonsAPI(MessageFeature):
     """``client.carbons``: ``enable()`` and ``disable()`` (XEP-0280 sections 4 and 5),
-    ``enabled`` (False again after a session that was not resumed: enable anew);
+    ``enabled`` (kept across a resumed session; a fresh session enables them again);
     ``on_carbon(fn)`` is called with every trusted :class:`CarbonReceived`; refused copies
     are logged (warning) and dropped; ``mark_private(stanza)`` keeps a message out of them."""
 
@@ -137,9 +137,13 @@ class CarbonsAPI(MessageFeature):
         self.refused = 0
         client.add_session_listener(self._session_started)
 
-    def _session_started(self, event: Any) -> None:
-        if not event.resumed:
-            self.enabled = False
+    def _session_started(self, event: Any) -> Any:
+        """A fresh session (not resumed) starts with carbons off on the server: when they
+        were on, enable them again (the client runs what this returns)."""
+        if event.resumed or not self.enabled:
+            return None
+        self.enabled = False
+        return self.enable()
 
     def _on_message(self, stanza: Element) -> None:
         try:
