@@ -137,6 +137,10 @@ class CarbonsAPI(MessageFeature):
         self.refused = 0
         client.add_session_listener(self._session_started)
 
+    def enable(self) -> Any:
+        """Ask our server to send us carbon copies (each client says how: awaitable or blocking)."""
+        raise NotImplementedError
+
     def _session_started(self, event: Any) -> Any:
         """A fresh session (not resumed) starts with carbons off on the server: when they
         were on, enable them again (the client runs what this returns)."""
