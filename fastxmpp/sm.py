@@ -8,6 +8,8 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from . import errors
 
+__all__ = ["NS_SM", "MOD", "parse_h", "SMState", "StreamManagement"]
+
 NS_SM = "urn:xmpp:sm:3"
 MOD = 1 << 32  # the h counters wrap at 2**32 (XEP-0198)
 

@@ -17,6 +17,10 @@ Status = Union[None, str, Mapping[Optional[str], str]]
 
 
 class Roster(session.RosterAPI):
+    """``client.roster``: the roster (RFC 6121 section 2), its items and the requests that change
+    it; coroutine methods for :class:`fastxmpp.aio.Client`.
+    """
+
     async def fetch(self) -> RosterReceived:
         """Fetch the roster (with versioning when the server offers it); returns
         :class:`~fastxmpp.im.events.RosterReceived` once it is applied."""
@@ -35,6 +39,10 @@ class Roster(session.RosterAPI):
 
 
 class Presence(session.PresenceAPI):
+    """``client.presence``: the presence you send and the presence of contacts (RFC 6121 section
+    4); coroutine methods for :class:`fastxmpp.aio.Client`.
+    """
+
     async def available(self, *, to: Any = None, show: Optional[str] = None, status: Status = None,
                         priority: Optional[int] = None, lang: Optional[str] = None) -> None:
         """Send available presence: broadcast (the first one after the roster), or directed ``to``."""
@@ -47,6 +55,10 @@ class Presence(session.PresenceAPI):
 
 
 class Subscriptions(session.SubscriptionsAPI):
+    """``client.subscriptions``: presence subscription requests and their policy (RFC 6121 section
+    3); coroutine methods for :class:`fastxmpp.aio.Client`.
+    """
+
     async def subscribe(self, jid: Any, *, status: Optional[str] = None) -> None:
         await self.client.send(self.core.subscribe(jid, status=status))
 
@@ -66,6 +78,10 @@ class Subscriptions(session.SubscriptionsAPI):
 
 
 class Messages(session.MessagesAPI):
+    """``client.messages``: message sending and the parsed messages that arrive (RFC 6121 section
+    5); coroutine methods for :class:`fastxmpp.aio.Client`.
+    """
+
     async def send(self, to: Any, body: Status = None, **kw: Any) -> Element:
         """Send a message (keywords of :func:`~fastxmpp.im.messages.build_message`); returns it."""
         stanza = build_message(to=to, body=body, **kw)
@@ -80,6 +96,10 @@ class Messages(session.MessagesAPI):
 
 
 class IM(session.IM):
+    """The IM features of one asyncio client: roster, presence, subscriptions and messages, each
+    made on first use.
+    """
+
     features = session.Features(Roster, Presence, Subscriptions, Messages)
 
     def send_now(self, stanza: Element) -> None:

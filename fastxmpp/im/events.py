@@ -42,17 +42,24 @@ class RosterReceived(Event):
 
 @dataclass(**_opts)
 class RosterItemAdded(Event):
+    """A contact was added to the roster (a roster push); ``item`` is its
+    :class:`~fastxmpp.im.roster.RosterItem`."""
+
     item: Any
 
 
 @dataclass(**_opts)
 class RosterItemChanged(Event):
+    """A roster item changed (name, groups or subscription): ``old`` and the new ``item``."""
+
     old: Any
     item: Any
 
 
 @dataclass(**_opts)
 class RosterItemRemoved(Event):
+    """A contact was removed from the roster; ``item`` is the item it had."""
+
     item: Any
 
 

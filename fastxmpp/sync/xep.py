@@ -12,6 +12,10 @@ __all__ = ["XEP", "Disco", "Pinger", "SoftwareVersion"]
 
 
 class Disco(_glue.DiscoAPI):
+    """``client.disco``: service discovery (XEP-0030) queries, cached per session, and the
+    disco#info answers; blocking methods for :class:`fastxmpp.sync.Client`.
+    """
+
     def info(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoInfo:
         """disco#info of ``jid`` (our server when None), from the session's cache when asked before."""
         to, known = self.cached_info(jid, node)
@@ -24,6 +28,10 @@ class Disco(_glue.DiscoAPI):
 
 
 class Pinger(_glue.PingAPI):
+    """``client.pinger``: XEP-0199 pings (sent, and answered once made); blocking methods for
+    :class:`fastxmpp.sync.Client`.
+    """
+
     def send(self, jid: Any = None, *, timeout: Optional[float] = None) -> float:
         """Ping ``jid`` (our server when None); returns the round trip in seconds."""
         start = time.monotonic()
@@ -32,10 +40,16 @@ class Pinger(_glue.PingAPI):
 
 
 class SoftwareVersion(_glue.VersionAPI):
+    """``client.software_version``: XEP-0092 software version queries and answers; blocking methods
+    for :class:`fastxmpp.sync.Client`.
+    """
+
     def query(self, jid: Any = None) -> version.SoftwareVersion:
         """(name, version, os) of ``jid``'s software (our server when None)."""
         return version.parse_version(self.client.iq(version.version_request(self._to(jid))))
 
 
 class XEP(_glue.XEP):
+    """The XEP features of one blocking client (disco, ping, version), each made on first use."""
+
     features = _glue.Features(Disco, Pinger, SoftwareVersion)

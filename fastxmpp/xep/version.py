@@ -27,6 +27,7 @@ class InvalidVersionResult(RemoteInvalidResult):
 
 
 def version_request(to: Any) -> Element:
+    """The XEP-0092 ``jabber:iq:version`` get request to ``to``."""
     return get_request(to, QUERY)
 
 
