@@ -92,6 +92,9 @@ def test_cibuildwheel_build_identifiers(plat):
 # sdist and wheels, built the way CI builds them: the wheel from the sdist
 
 
+BUILD_LOGS: dict = {}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The sdist, a binary wheel (CPython only) and the pure wheel, each built from the sdist."""
@@ -100,7 +103,9 @@ def built(tmp_path_factory):
     except ImportError:
         pytest.skip("the 'build' package is not installed (pip install build)")
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out / "sdist"), str(ROOT)], env=_clean_env(), timeout=600)
+    proc = _run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out / "sdist"), str(ROOT)],
+                env=_clean_env(), timeout=600)
+    BUILD_LOGS["sdist"] = proc.stdout + proc.stderr
     (sdist,) = (out / "sdist").glob("fastxmpp-*.tar.gz")
     with tarfile.open(sdist) as tf:
         tf.extractall(out / "src", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
@@ -204,3 +209,44 @@ def test_pure_wheel_is_py3_none_any(built):
         wheel = zf.read(wheel_file).decode()
     assert "Root-Is-Purelib: true" in wheel
     assert "Tag: py3-none-any" in wheel
+
+
+# --------------------------------------------------------------------------
+# What PyPI and the packaging linters say about the built files
+
+
+@pytest.mark.slow
+def test_sdist_builds_without_manifest_warnings(built):
+    """Every MANIFEST.in pattern matches something: a stale pattern warns at each build."""
+    log = BUILD_LOGS["sdist"]
+    warnings = [line for line in log.splitlines()
+                if "no files found matching" in line or "no previously-included" in line]
+    assert not warnings, "\n".join(warnings)
+
+
+def _tool(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is not installed (scripts/test installs it)")
+        pytest.skip(f"{module} is not installed (pip install {module.replace('_', '-')})")
+
+
+@pytest.mark.slow
+def test_twine_check_passes(built):
+    """The metadata and the long description render on PyPI (``twine check --strict``)."""
+    _tool("twine")
+    sdist, wheels = built
+    proc = _run([sys.executable, "-m", "twine", "check", "--strict", str(sdist),
+                 *map(str, wheels.values())], timeout=300)
+    assert proc.stdout.count("PASSED") == 1 + len(wheels), proc.stdout
+
+
+@pytest.mark.slow
+def test_check_wheel_contents_passes(built):
+    """No duplicate files, no .pyc, no stray top-level packages, no empty package (check-wheel-contents)."""
+    _tool("check_wheel_contents")
+    _, wheels = built
+    proc = _run([sys.executable, "-m", "check_wheel_contents", *map(str, wheels.values())], timeout=300)
+    assert proc.stdout.count(": OK") == len(wheels), proc.stdout
