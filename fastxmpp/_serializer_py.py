@@ -15,7 +15,7 @@ and :func:`stream_header` are shared with the compiled twin.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ._element_py import NCNAME, Element
 
@@ -214,7 +214,7 @@ def serialize(element: Element, default_ns: str = "jabber:client") -> bytes:
     out.append(">")
     _text(out, element.text)
     # Explicit stack of [element, its tag info, next child index].
-    stack: List[list] = [[element, info, 0]]
+    stack: List[List[Any]] = [[element, info, 0]]
     while stack:
         frame = stack[-1]
         parent = frame[0]

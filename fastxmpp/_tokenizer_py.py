@@ -495,7 +495,7 @@ class Tokenizer:
             self._names[raw] = name
         return name
 
-    def _start(self, raw: str, attrs: dict) -> None:
+    def _start(self, raw: str, attrs: Dict[str, str]) -> None:
         depth = self._depth = self._depth + 1
         names = self._names
         tag = names.get(raw) or self._name(raw)

@@ -30,7 +30,7 @@ import functools
 import ipaddress
 import random
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 import idna
 
@@ -142,7 +142,7 @@ def _weighted_order(items: List[_T], weights: List[int], rng: random.Random) -> 
 def _order(items: Sequence[_T], keys: Sequence[Tuple[int, int]], rng: Optional[random.Random]) -> List[_T]:
     if rng is None:
         rng = random.Random()
-    groups: dict = {}
+    groups: Dict[int, Any] = {}
     for item, (priority, weight) in zip(items, keys):
         if priority < 0 or weight < 0:
             raise ValueError(f"SRV priority and weight must be >= 0, got {priority}, {weight}")

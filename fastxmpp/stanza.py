@@ -7,7 +7,7 @@ The builders return :class:`fastxmpp.element.Element` trees in the
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ._accel import USE_EXTENSIONS
 from .element import Element
@@ -70,7 +70,7 @@ def _addr(value: Any) -> str:
 
 
 def _stanza_attrib(kind: str, types: Any, to: Any, from_: Any, type: Optional[str],
-                   id: Optional[str]) -> dict:
+                   id: Optional[str]) -> Dict[str, Any]:
     """The to/from/type/id attributes every stanza builder starts with, type checked."""
     attrib = {}
     if to is not None:

@@ -66,13 +66,13 @@ class _Protocol(asyncio.BufferedProtocol):
         self.transport: Optional[asyncio.Transport] = None
         self.paused = False  # the transport's write buffer is above its high-water mark
         self.reading_paused = False  # the client holds reading (back-pressure)
-        self._drained: Optional[asyncio.Future] = None
+        self._drained: Optional[asyncio.Future[Any]] = None
         loop = asyncio.get_running_loop()
         self.lost = loop.create_future()
         self.tls: Optional[ssl.SSLObject] = None
         self._incoming: Optional[ssl.MemoryBIO] = None
         self._outgoing: Optional[ssl.MemoryBIO] = None
-        self._handshake: Optional[asyncio.Future] = None
+        self._handshake: Optional[asyncio.Future[Any]] = None
         self._buffer = _read_buffer()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,7 +80,7 @@ class _Protocol(asyncio.BufferedProtocol):
 
     # -- TLS ---------------------------------------------------------------------------------
     def start_tls(self, context: ssl.SSLContext, server_hostname: str,
-                  session: Optional[ssl.SSLSession] = None) -> asyncio.Future:
+                  session: Optional[ssl.SSLSession] = None) -> asyncio.Future[Any]:
         """Start the TLS handshake (resuming ``session`` if given); every byte received
         from now on is TLS."""
         self._incoming = ssl.MemoryBIO()
@@ -243,10 +243,10 @@ class Client(ClientBase):
         self.keepalive = keepalive
         self.write_buffer_limit = write_buffer_limit
         self._protocol: Optional[_Protocol] = None
-        self._ready: Optional[asyncio.Future] = None
-        self._iqs: Dict[str, asyncio.Future] = {}
-        self._queues: List[asyncio.Queue] = []
-        self._overflow: List[Tuple[asyncio.Queue, Any]] = []
+        self._ready: Optional[asyncio.Future[Any]] = None
+        self._iqs: Dict[str, asyncio.Future[Any]] = {}
+        self._queues: List[asyncio.Queue[Any]] = []
+        self._overflow: List[Tuple[asyncio.Queue[Any], Any]] = []
         self._read_holds = 0  # why reading is held: _HOLD_QUEUES | _HOLD_HANDLERS
         #: Coroutine handlers (tasks) in flight at most: at this count the client stops
         #: reading from the socket until half of them finished, so that TCP pushes back
@@ -255,10 +255,10 @@ class Client(ClientBase):
         self._resume: Optional[SMState] = None  # what the next reconnection resumes
         self._unflushed = 0
         self._flush_scheduled = False
-        self._tasks: Dict[asyncio.Future, None] = {}  # running handler tasks (smaller than a set)
+        self._tasks: Dict[asyncio.Future[Any], None] = {}  # running handler tasks (smaller than a set)
         self._last_rx = 0.0
-        self._keepalive_task: Optional[asyncio.Task] = None
-        self._reconnect_task: Optional[asyncio.Task] = None
+        self._keepalive_task: Optional[asyncio.Task[Any]] = None
+        self._reconnect_task: Optional[asyncio.Task[Any]] = None
         self.on_resume_failed: Optional[Callable[[List[Element]], Any]] = None
         self.on_session_started: Optional[Callable[[events.SessionStarted], Any]] = None
         self.on_disconnected: Optional[Callable[[Optional[BaseException]], Any]] = None
@@ -461,7 +461,7 @@ class Client(ClientBase):
         With ``maxsize`` > 0 a slow consumer applies back-pressure: the client
         stops reading from the socket while the queue is full (nothing is dropped).
         """
-        queue: asyncio.Queue = asyncio.Queue(maxsize)
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
         self._queues.append(queue)
         try:
             while True:
@@ -652,7 +652,7 @@ class Client(ClientBase):
         if len(tasks) >= self.max_pending_handlers:
             self._hold_reading(_HOLD_HANDLERS)
 
-    def _task_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         tasks = self._tasks
         tasks.pop(task, None)
         if self._read_holds & _HOLD_HANDLERS and len(tasks) <= self.max_pending_handlers // 2:
@@ -665,7 +665,7 @@ class Client(ClientBase):
         future = asyncio.get_running_loop().run_in_executor(None, derivation.run)
         future.add_done_callback(functools.partial(self._key_derived, self._protocol))
 
-    def _key_derived(self, protocol: Optional[_Protocol], future: asyncio.Future) -> None:
+    def _key_derived(self, protocol: Optional[_Protocol], future: asyncio.Future[Any]) -> None:
         stream = self.stream
         if protocol is None or protocol is not self._protocol or stream is None or future.cancelled():
             return  # that connection is gone
@@ -684,7 +684,7 @@ class Client(ClientBase):
         handshake = self._tls_handshake(protocol, hostname)
         handshake.add_done_callback(functools.partial(self._tls_done, protocol))
 
-    def _tls_handshake(self, protocol: _Protocol, hostname: str) -> asyncio.Future:
+    def _tls_handshake(self, protocol: _Protocol, hostname: str) -> asyncio.Future[Any]:
         """Start TLS on ``protocol``, resuming a pooled session when there is one."""
         name = server_hostname_for(hostname)
         session = None
@@ -700,7 +700,7 @@ class Client(ClientBase):
         if cache is not None and key is not None and protocol.tls is not None:
             cache.put(protocol.tls, *key)
 
-    def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future) -> None:
+    def _tls_done(self, protocol: _Protocol, handshake: asyncio.Future[Any]) -> None:
         stream = self.stream
         assert stream is not None
         if handshake.cancelled():

@@ -6,7 +6,7 @@ listeners registered on ``client.roster``, ``client.presence``, ``client.subscri
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..events import Event, _opts
 from ..jid import JID
@@ -136,7 +136,7 @@ def positional(cls: Any) -> Callable[..., Any]:
     ``__init__``, which goes through ``object.__setattr__`` per field.  For the paths run
     once per stanza or roster item; the object is the same as ``cls(...)`` builds."""
     names = [f.name for f in fields(cls)]
-    env: dict = {"_new": object.__new__, "_cls": cls}
+    env: Dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     body = []
     for i, name in enumerate(names):
         slot = cls.__dict__.get(name)

@@ -10,7 +10,7 @@ receive, decide and keep is here and in the sans-IO modules.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, ClassVar, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Type
 
 from ..element import Element
 from ..events import Event
@@ -221,7 +221,7 @@ class MessagesAPI(Feature):
 
     def __init__(self, im: "IM") -> None:
         super().__init__(im, None)
-        self._message_listeners: List[Tuple[Callable[[Message], Any], Optional[frozenset]]] = []
+        self._message_listeners: List[Tuple[Callable[[Message], Any], Optional[FrozenSet[str]]]] = []
 
     def on_message(self, fn: Optional[Callable[[Message], Any]] = None, *,
                    types: Optional[Tuple[str, ...]] = None) -> Any:

@@ -44,7 +44,7 @@ import threading
 import time
 from concurrent.futures import Future as _ThreadFuture
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ["Cut", "CutRecord", "FaultProxy", "RandomCuts"]
 
@@ -124,7 +124,7 @@ class _Connection:
         self.began = time.monotonic()
         self.sent: Dict[str, int] = {UP: 0, DOWN: 0}
         self.writers: List[asyncio.StreamWriter] = []
-        self.tasks: List[asyncio.Task] = []
+        self.tasks: List[asyncio.Task[Any]] = []
         self.timer: Optional[asyncio.TimerHandle] = None
         self.done = False
         self.record: Optional[CutRecord] = None
@@ -190,7 +190,7 @@ class FaultProxy:
     @contextlib.contextmanager
     def running(self) -> Iterator["FaultProxy"]:
         """Run the proxy on an event loop of its own in a daemon thread, for blocking clients."""
-        started: _ThreadFuture = _ThreadFuture()
+        started: "_ThreadFuture[Any]" = _ThreadFuture()
         loop = asyncio.new_event_loop()
 
         def main() -> None:
@@ -231,7 +231,7 @@ class FaultProxy:
             in_loop = False
         if in_loop or not loop.is_running():
             return self._cut_all()
-        future: _ThreadFuture = _ThreadFuture()
+        future: "_ThreadFuture[Any]" = _ThreadFuture()
 
         def call() -> None:
             future.set_result(self._cut_all())

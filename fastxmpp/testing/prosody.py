@@ -41,7 +41,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "ProsodyServer",
@@ -194,7 +194,7 @@ def _store_encode(name: str) -> str:
 
 def scram_sha1_credentials(
     password: str, iteration_count: int = 4096, salt: Optional[str] = None
-) -> dict:
+) -> Dict[str, Any]:
     """The account record Prosody's ``internal_hashed`` keeps for a password."""
     salt = salt if salt is not None else str(uuid.uuid4())
     salted = hashlib.pbkdf2_hmac(
@@ -303,7 +303,7 @@ class ProsodyServer:
         self.admin_socket = self._admin_socket_path()
         self.accounts_path = self.data_path / _store_encode(self.domain) / "accounts"
         self.startup_seconds: Optional[float] = None
-        self._proc: Optional[subprocess.Popen] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
         self._console: Optional[BinaryIO] = None
 
     # ------------------------------------------------------------------ setup
