@@ -117,11 +117,7 @@ def _homes(modules: Dict[str, object]) -> Dict[int, Tuple[str, str]]:
 def write_api_pages(app: object = None) -> None:
     out = HERE / "api" / "modules"
     out.mkdir(parents=True, exist_ok=True)
-    modules = {}
-    # under the same stand-ins as autodoc (locust is neither installed nor imported for real)
-    with mock(autodoc_mock_imports):
-        for name in public_modules():
-            modules[name] = importlib.import_module(name)
+    modules = {name: importlib.import_module(name) for name in public_modules()}
     homes = _homes(modules)
     wanted = set()
     for modname, mod in modules.items():
@@ -168,4 +164,7 @@ def setup(app):
     app.connect("autodoc-process-docstring", _drop_type_docstring)
 
 
+# The stand-ins stay for the whole build, not only while autodoc imports a module: Sphinx's
+# source analyzer would otherwise import the real locust to read the source of a base class.
+mock(autodoc_mock_imports).__enter__()
 write_api_pages()
