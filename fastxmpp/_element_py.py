@@ -441,7 +441,7 @@ class Element:
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
         if result is NotImplemented:
-            return result
+            return NotImplemented
         return not result
 
     __hash__ = None  # type: ignore[assignment]

@@ -42,6 +42,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    cast,
 )
 
 from .errors import ChannelBindingUnavailable, LocalProtocolError, MechanismNotOffered, NoUsableMechanism, SASLError
@@ -606,7 +607,7 @@ class ScramKeyCache:
         value = self.get(key, sentinel)
         if value is sentinel:
             raise KeyError(key)
-        return value
+        return cast(Tuple[bytes, bytes], value)
 
     def __setitem__(self, key: Any, value: Tuple[bytes, bytes]) -> None:
         with self._lock:

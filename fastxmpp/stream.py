@@ -289,7 +289,7 @@ class ClientStream:
         """Send an IQ get/set and track its response; returns its id."""
         if iq.get("type") not in ("get", "set"):
             raise errors.LocalProtocolError("send_iq() takes an iq of type get or set")
-        iq_id = iq.get("id")
+        iq_id: str = iq.get("id")
         if not iq_id:
             iq_id = self.new_id()
             iq.set("id", iq_id)
@@ -564,7 +564,8 @@ class ClientStream:
             self._out.append(stream_footer())
             self.state = "closed"
             raise from_element(stanza)
-        return stanza.get("type") == "result"
+        ok: bool = stanza.get("type") == "result"
+        return ok
 
     def _on_bind_stanza(self, stanza: Element) -> None:
         if not self._internal_response(stanza):

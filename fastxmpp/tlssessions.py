@@ -169,7 +169,8 @@ def _expired(session: Any, now: float) -> bool:
     hint = getattr(session, "ticket_lifetime_hint", 0)
     if hint:
         lifetime = min(lifetime, hint) if lifetime else hint
-    return now >= session.time + lifetime
+    expired: bool = now >= session.time + lifetime
+    return expired
 
 
 def _key(context: Any, server_hostname: Optional[str], host: str, port: int) -> Tuple[Any, ...]:

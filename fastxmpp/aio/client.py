@@ -422,7 +422,7 @@ class Client(ClientBase):
         self._flush(protocol)
         wait = timeout or self.iq_timeout
         try:
-            response = await asyncio.wait_for(future, wait)
+            response: Element = await asyncio.wait_for(future, wait)
         except asyncio.TimeoutError:
             raise asyncio.TimeoutError(f"no response to iq {iq_id!r} within {wait:g}s") from None
         finally:

@@ -10,12 +10,12 @@ receive, decide and keep is here and in the sans-IO modules.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Type, cast
 
 from ..element import Element
 from ..events import Event
 from ..jid import JID
-from .events import SubscriptionRequested
+from .events import RosterReceived, SubscriptionRequested
 from .messages import Message, parse_message
 from .presence import PresenceTracker, ResourcePresence
 from .roster import ROSTER_QUERY, Roster, RosterItem
@@ -71,10 +71,10 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
         self._notify(evs)
         return reply
 
-    def _received(self, result: Element) -> Any:
+    def _received(self, result: Element) -> RosterReceived:
         evs = self.core.apply_result(result)
         self._notify(evs)
-        return evs[-1]
+        return cast(RosterReceived, evs[-1])
 
     @property
     def store(self) -> Any:

@@ -237,7 +237,8 @@ class FaultProxy:
             future.set_result(self._cut_all())
 
         loop.call_soon_threadsafe(call)
-        return future.result(30)
+        cut: int = future.result(30)
+        return cut
 
     def _cut_all(self) -> int:
         conns = [c for c in self._conns.values() if not c.done]
