@@ -49,6 +49,8 @@ myst_heading_anchors = 3
 # autodoc: members in __all__ order, signatures with their type hints, hints repeated in the
 # description of each parameter that is documented.
 autodoc_member_order = "bysource"
+# a class shows its docstring and its __init__'s (where the clients name their own options)
+autoclass_content = "both"
 autodoc_typehints = "both"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
