@@ -13,6 +13,7 @@ import pytest
 
 import fastxmpp
 from fastxmpp.load import cli
+from fastxmpp.load.hdr import decode_histogram
 from fastxmpp.load.histogram import Histogram
 from fastxmpp.load.report import exit_code, format_report
 from fastxmpp.load.runner import LoadConfig, pair_users
@@ -261,6 +262,11 @@ def test_cli_chat_run_against_private_prosody(tmp_path):
     assert msgs["unexpected"] == 0 and msgs["throughput_per_second"] > 0
     assert_latency_present(msgs["latency_ms"], 200)
     assert_latency_present(report["login"]["latency_ms"], 10)
+    for phase in ("tcp", "tls", "sasl", "bind"):  # every login timed in its four parts
+        assert_latency_present(report["login"]["phases_ms"][phase], 10)
+        assert decode_histogram(report["histograms"]["login_" + phase]).count == 10
+    assert "tcp connect" in out and "sasl" in out and "bind" in out
+    assert report["error_kinds"] == {}
     assert report["cpu"]["client_seconds"] > 0 and report["cpu"]["client_us_per_message"] > 0
     assert report["errors"] == {}
     assert report["duration_seconds"] < 30 and not report["stopped_by_duration_cap"]
@@ -326,6 +332,8 @@ def test_cli_reports_failed_logins_with_exit_1(tmp_path):
     assert report["ok"] is False and exit_code(report) == 1
     assert report["login"]["ok"] == 0 and report["login"]["failed"] == 2
     assert report["login"]["errors"] == {"SASLError(not-authorized)": 2}
+    assert report["error_kinds"] == {"sasl-failure": {"not-authorized": 2}}
+    assert report["login"]["phases_ms"]["tcp"]["count"] == 0  # failed logins are not timed
     assert "FAILED" in format_report(report)
 
 
@@ -352,3 +360,57 @@ def test_refused_connection_is_reported_with_its_reason():
     assert proc.returncode != 0
     assert "first ConnectionLost: could not connect to localhost" in proc.stdout
     assert "ECONNREFUSED" in proc.stdout
+    assert "disconnect" in proc.stdout and "ConnectionLost: 2" in proc.stdout
+
+
+def test_errors_are_counted_by_kind():
+    import asyncio
+
+    from fastxmpp.aio.client import ConnectionLost
+    from fastxmpp.errors import Conflict, SASLError
+    from fastxmpp.load.runner import error_kind, error_kinds_dict
+
+    assert error_kind(Conflict("Replaced by new connection")) == ("stream-error", "conflict")
+    assert error_kind(SASLError("not-authorized")) == ("sasl-failure", "not-authorized")
+    assert error_kind(asyncio.TimeoutError(), "iq") == ("timeout", "iq")
+    assert error_kind(ConnectionLost("not connected")) == ("disconnect", "ConnectionLost")
+    assert error_kind(ConnectionResetError()) == ("disconnect", "ConnectionResetError")
+    assert error_kind(None) == ("disconnect", "closed")
+    assert error_kind(ValueError("x")) == ("other", "ValueError")
+    counts = {("timeout", "iq"): 2, ("stream-error", "conflict"): 1, ("other", "X"): 0}
+    assert error_kinds_dict(counts) == {"stream-error": {"conflict": 1}, "timeout": {"iq": 2}}
+
+
+def test_login_clock_times_the_phases_and_unwraps_the_hooks():
+    from fastxmpp import events
+    from fastxmpp.load.runner import _LoginClock
+
+    calls = []
+
+    class FakeClient:
+        def _flush(self, protocol):
+            calls.append("flush")
+
+        def _tls_handshake(self, protocol, hostname):
+            calls.append("handshake")
+
+        def _tls_done(self, protocol, future):
+            calls.append("tls")
+
+        def _handle_events(self, evs):
+            calls.append(len(evs))
+
+    client = FakeClient()
+    clock = _LoginClock(client)
+    client._flush(None)  # the stream header
+    client._flush(None)
+    client._tls_handshake(None, "localhost")
+    client._tls_done(None, None)
+    client._handle_events([events.Authenticated(mechanism="SCRAM-SHA-1")])
+    client._handle_events([events.SessionStarted(jid="a@b/c", resumed=False, sm_enabled=True)])
+    phases = clock.finish()
+    assert calls == ["flush", "flush", "handshake", "tls", 1, 1]
+    assert list(phases) == ["tcp", "tls", "sasl", "bind"] and all(v >= 0 for v in phases.values())
+    assert client.__dict__ == {}  # the message path is the class's own again
+    assert _LoginClock(FakeClient()).finish() is None  # not seen: not timed
+    assert _LoginClock(object()).finish() is None  # no hooks: not timed

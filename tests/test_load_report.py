@@ -266,12 +266,12 @@ def test_cli_writes_html_and_hdr_log(tmp_path):
     assert sum(s["counters"]["logins"] for s in samples) == 4
     assert decode_histogram(data["histograms"]["latency"]).count == 120
     page = html.read_text()
-    assert page.count("<figure><svg") == 5 and "OK" in page
+    assert page.count("<figure><svg") == 6 and "OK" in page and "Login phases" in page
     from hdrh.histogram import HdrHistogram
     from hdrh.log import HistogramLogReader
 
     reader = HistogramLogReader(str(hlog), HdrHistogram(1, 1 << 40, 2))
-    total = {"login": 0, "latency": 0}
+    total = {"login": 0, "latency": 0, "login_tcp": 0, "login_tls": 0, "login_sasl": 0, "login_bind": 0}
     try:
         while True:
             h = reader.get_next_interval_histogram()
@@ -280,7 +280,8 @@ def test_cli_writes_html_and_hdr_log(tmp_path):
             total[h.get_tag()] += h.get_total_count()
     finally:
         reader.close()
-    assert total == {"login": 4, "latency": 120}
+    assert total == {"login": 4, "latency": 120, "login_tcp": 4, "login_tls": 4, "login_sasl": 4,
+                     "login_bind": 4}
 
 
 @pytest.mark.prosody

@@ -33,6 +33,7 @@ __all__ = ["render_html", "write_html"]
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 _SPECTRUM_TICKS = (0.0, 90.0, 99.0, 99.9, 99.99, 99.999)
+_PHASE_TITLES = {"tcp": "TCP connect", "tls": "TLS", "sasl": "SASL", "bind": "bind"}
 
 
 def _matplotlib() -> Any:
@@ -139,7 +140,8 @@ def _plot_over_time(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
     ax.set_xlim(left=0.0)
     out.append(("Errors per second", _svg(fig)))
 
-    names = _names(report, [n for s in samples for n in s["histograms"]])
+    names = [n for n in _names(report, [n for s in samples for n in s["histograms"]])
+             if not n.startswith("login_")]  # the login's parts: in their own distribution plot
     if names:
         fig, axes = _figure(len(names))
         for ax, name in zip(axes, names):
@@ -176,6 +178,8 @@ def _names(report: Mapping[str, Any], found: Any) -> List[str]:
 def _latency_title(report: Mapping[str, Any], name: str) -> str:
     if name == "login":
         return "Login time"
+    if name.startswith("login_"):
+        return "Login: " + _PHASE_TITLES.get(name[len("login_"):], name[len("login_"):])
     if name != "latency":
         return name.replace("_", " ").capitalize()
     kind = (report.get("messages") or {}).get("kind")
@@ -211,6 +215,18 @@ def _spectrum(report: Mapping[str, Any], name: str) -> Optional[Tuple[List[float
 def _plot_distributions(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
     names = [n for n in _names(report, (report.get("histograms") or {}).keys())
              if _spectrum(report, n) is not None]
+    phases = [n for n in names if n.startswith("login_")]
+    out = _spectrum_figure(report, [n for n in names if not n.startswith("login_")],
+                           "Latency by percentile (whole run)", "Latency distribution")
+    if phases:
+        out += _spectrum_figure(report, ["login", *phases], "Login and its parts by percentile",
+                                "Login phases: TCP connect, TLS, SASL, bind")
+    return out
+
+
+def _spectrum_figure(report: Mapping[str, Any], names: List[str], title: str,
+                     heading: str) -> List[Tuple[str, str]]:
+    names = [n for n in names if _spectrum(report, n) is not None]
     if not names:
         return []
     fig, (ax,) = _figure(1, height=3.6)
@@ -225,10 +241,10 @@ def _plot_distributions(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
     ax.set_xlim(1.0, ticks[-1])
     ax.set_xlabel("percentile")
     ax.set_ylabel("ms")
-    ax.set_title("Latency by percentile (whole run)")
+    ax.set_title(title)
     ax.legend(loc="upper left")
     ax.grid(True, which="major", alpha=0.3)
-    return [("Latency distribution", _svg(fig))]
+    return [(heading, _svg(fig))]
 
 
 _CSS = """

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 __all__ = ["format_report", "write_json", "write_extra", "exit_code"]
 
 _PCTS = ("p50", "p90", "p99", "p99.9", "max")
+_PHASES = (("tcp", "  tcp connect"), ("tls", "  tls"), ("sasl", "  sasl"), ("bind", "  bind"))
 
 
 def _ms(v: Optional[float]) -> str:
@@ -74,6 +75,10 @@ def format_report(report: Dict[str, Any]) -> str:
     for name, text in sorted((login.get("error_messages") or {}).items()):
         rows.append(("", f"first {name}: {text}"))
     rows += _rows_latency("login time", login["latency_ms"])
+    for phase, label in _PHASES:
+        summary = (login.get("phases_ms") or {}).get(phase)
+        if summary and summary.get("count"):
+            rows += _rows_latency(label, summary)
     if report["scenario"] != "login":
         kind = msgs.get("kind") or "message"
         rows.append((f"{kind} stanzas", f"sent {msgs['sent']:,} of {msgs['expected']:,}, received {msgs['received']:,}, "
@@ -99,6 +104,8 @@ def format_report(report: Dict[str, Any]) -> str:
         rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in errors.items())))
     else:
         rows.append(("errors", "none"))
+    for kind, details in (report.get("error_kinds") or {}).items():
+        rows.append((f"  {kind}", ", ".join(f"{d}: {n:,}" for d, n in details.items())))
     rows.append(("result", "OK" if report["ok"] else
                  "FAILED (interrupted)" if report.get("interrupted") else "FAILED"))
     width = max(len(k) for k, _ in rows)

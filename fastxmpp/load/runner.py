@@ -39,8 +39,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, TextIO, TypedDict
 
+from .. import events
 from ..element import Element
-from ..errors import SASLError
+from ..errors import SASLError, StreamError
 from ..sasl import ScramKeyCache
 from ..stanza_errors import StanzaError
 from ..tlsconfig import make_client_context
@@ -48,13 +49,20 @@ from ..tlssessions import TLSSessionCache
 from .histogram import Histogram
 from .timeseries import TimeSeries
 
-__all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "run_loop", "SCENARIOS", "NS_LOAD"]
+__all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "run_loop", "error_kind", "SCENARIOS",
+           "NS_LOAD", "LOGIN_PHASES", "ERROR_KINDS"]
 
 log = logging.getLogger("fastxmpp.load")
 
 NS_LOAD = "urn:fastxmpp:load:0"
 NS_PING = "urn:xmpp:ping"
 SCENARIOS = ("login", "chat", "presence", "iq")
+#: The parts of a login that are timed, in order (each from the end of the one before):
+#: TCP connect, TLS (stream header, STARTTLS and the handshake), SASL (from TLS up and
+#: including the key derivation), bind (resource binding, stream management enabled).
+LOGIN_PHASES = ("tcp", "tls", "sasl", "bind")
+#: The kinds of errors the report counts (``error_kinds``), see :func:`error_kind`.
+ERROR_KINDS = ("stream-error", "sasl-failure", "stanza-error", "timeout", "disconnect", "other")
 
 _X = "{%s}x" % NS_LOAD
 _MESSAGE = "{jabber:client}message"
@@ -169,6 +177,86 @@ def error_name(exc: BaseException) -> str:
     return name
 
 
+def error_kind(exc: Optional[BaseException], where: str = "") -> "tuple[str, str]":
+    """``(kind, detail)`` of an error for the report's ``error_kinds``: a stream error and
+    its condition, a SASL failure and its condition, a stanza error and its condition, a
+    timeout and where (``login``, ``iq``...), a disconnect and what said so, or other."""
+    if exc is None:
+        return "disconnect", "closed"
+    if isinstance(exc, StreamError):
+        return "stream-error", exc.condition
+    if isinstance(exc, SASLError):
+        return "sasl-failure", exc.condition
+    if isinstance(exc, StanzaError):
+        return "stanza-error", str(getattr(exc, "condition", None) or type(exc).__name__)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout", where or "timeout"
+    if isinstance(exc, (ConnectionError, OSError, EOFError)):
+        return "disconnect", error_name(exc)
+    return "other", error_name(exc)
+
+
+class _LoginClock:
+    """The times of one login's phases (:data:`LOGIN_PHASES`), taken by wrapping four of the
+    :class:`fastxmpp.aio.Client`'s own hooks on the instance for the login only (the
+    message path is untouched afterwards).  A client without those hooks is not timed."""
+
+    _HOOKS = ("_flush", "_tls_handshake", "_tls_done", "_handle_events")
+    __slots__ = ("client", "t0", "tcp", "tls", "auth", "bound")
+
+    def __init__(self, client: Any) -> None:
+        self.t0 = time.perf_counter()
+        self.tcp: Optional[float] = None
+        self.tls: Optional[float] = None
+        self.auth: Optional[float] = None
+        self.bound: Optional[float] = None
+        d = getattr(client, "__dict__", None)
+        if d is None or not all(callable(getattr(client, h, None)) for h in self._HOOKS):
+            self.client = None
+            return
+        self.client = client
+        flush, handshake, tls_done, handle = (getattr(client, h) for h in self._HOOKS)
+        perf = time.perf_counter
+
+        def _flush(protocol: Any) -> Any:
+            if self.tcp is None:  # the first write: the stream header, on the new connection
+                self.tcp = perf()
+            return flush(protocol)
+
+        def _tls_handshake(protocol: Any, hostname: str) -> Any:
+            if self.tcp is None:  # direct TLS: the handshake is the first thing on it
+                self.tcp = perf()
+            return handshake(protocol, hostname)
+
+        def _tls_done(protocol: Any, future: Any) -> Any:
+            self.tls = perf()
+            return tls_done(protocol, future)
+
+        def _handle_events(evs: List[Any]) -> Any:
+            for ev in evs:
+                if isinstance(ev, events.Authenticated):
+                    self.auth = perf()
+                elif isinstance(ev, events.SessionStarted):
+                    self.bound = perf()
+            return handle(evs)
+
+        d.update(_flush=_flush, _tls_handshake=_tls_handshake, _tls_done=_tls_done,
+                 _handle_events=_handle_events)
+
+    def finish(self) -> Optional[Dict[str, float]]:
+        """Unwrap the hooks; the seconds of each phase, or None when one was not seen."""
+        client, self.client = self.client, None
+        if client is None:
+            return None
+        for hook in self._HOOKS:
+            client.__dict__.pop(hook, None)
+        if self.tcp is None or self.auth is None or self.bound is None:
+            return None
+        secured = self.tls if self.tls is not None else self.tcp
+        return {"tcp": self.tcp - self.t0, "tls": secured - self.tcp, "sasl": self.auth - secured,
+                "bind": self.bound - self.auth}
+
+
 def pair_users(n: int) -> List[int]:
     """``peer[i]`` for ``n`` users: pairs (0,1), (2,3)...; an odd one out makes the last pair a ring of 3."""
     if n < 2:
@@ -277,7 +365,11 @@ class LoadRunner:
                       for i in range(config.users)]
         self.by_full_jid: Dict[str, _User] = {}
         self.login_latency = Histogram()
+        #: One histogram (microseconds) per part of the login, :data:`LOGIN_PHASES`.
+        self.login_phases: Dict[str, Histogram] = {p: Histogram() for p in LOGIN_PHASES}
         self.latency = Histogram()
+        #: Errors by kind (:data:`ERROR_KINDS`) and detail: ``{("timeout", "iq"): 3}``.
+        self.error_kinds: Counter = Counter()
         self.login_ok = 0
         self.login_failed = 0
         self.login_errors: Counter = Counter()
@@ -394,6 +486,11 @@ class LoadRunner:
         finally:
             self._cpu_traffic = time.process_time() - cpu1
 
+    def count_error(self, where: str, exc: Optional[BaseException], name: Optional[str] = None) -> None:
+        """Count one error: in ``errors`` as ``where:name`` and in ``error_kinds`` by kind."""
+        self.errors[f"{where}:{name or error_name(exc) if exc is not None else name or 'closed'}"] += 1
+        self.error_kinds[error_kind(exc, where)] += 1
+
     # -- registration ------------------------------------------------------------------------
     async def _register_all(self) -> None:
         from .register import register_account
@@ -414,7 +511,7 @@ class LoadRunner:
                     outcome["created" if created else "existed"] += 1
                 except Exception as exc:  # noqa: BLE001 - every failure is counted by class
                     outcome["failed"] += 1
-                    self.errors["register:" + error_name(exc)] += 1
+                    self.count_error("register", exc)
 
         await asyncio.gather(*(one(u) for u in self.users))
         self.registered = dict(outcome)
@@ -455,13 +552,15 @@ class LoadRunner:
             client = self._make_client(user)
             user.client = client
             t0 = time.perf_counter()
+            clock = _LoginClock(client)
             try:
                 await asyncio.wait_for(client.connect(), min(self.config.login_timeout, remaining))
             except Exception as exc:  # noqa: BLE001 - every failure is counted by class
+                clock.finish()
                 self.login_failed += 1
                 self.login_errors[error_name(exc)] += 1
                 self.login_error_messages.setdefault(error_name(exc), str(exc) or repr(exc))
-                self.errors["login:" + error_name(exc)] += 1
+                self.count_error("login", exc)
                 log.debug("login of %s failed: %r", user.jid, exc)
                 try:
                     client._abort_transport()
@@ -469,6 +568,10 @@ class LoadRunner:
                     pass
                 return
             self.login_latency.record(int((time.perf_counter() - t0) * 1e6))
+            phases = clock.finish()
+            if phases is not None:
+                for name, seconds in phases.items():
+                    self.login_phases[name].record(max(0, int(seconds * 1e6)))
             self.login_ok += 1
             user.login_ok = True
             user.full_jid = str(client.bound_jid)
@@ -477,8 +580,7 @@ class LoadRunner:
     def _disconnected(self, user: _User, exc: Optional[BaseException]) -> None:
         if not user.closing:
             err = user.client.error if user.client is not None else None
-            self.errors["disconnected:" + (error_name(err) if err is not None else
-                                           (error_name(exc) if exc else "closed"))] += 1
+            self.count_error("disconnected", err if err is not None else exc)
 
     # -- traffic -----------------------------------------------------------------------------
     async def _traffic(self) -> None:
@@ -534,7 +636,7 @@ class LoadRunner:
             await asyncio.wait(pending, timeout=5.0)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
-                self.errors["traffic:" + error_name(task.exception())] += 1  # type: ignore[arg-type]
+                self.count_error("traffic", task.exception())
 
     async def _drain(self) -> None:
         assert self._all_received is not None
@@ -577,7 +679,7 @@ class LoadRunner:
             try:
                 await client.send(self._payload_stanza(user, seq, kind))
             except Exception as exc:  # noqa: BLE001
-                self.errors["send:" + error_name(exc)] += 1
+                self.count_error("send", exc)
                 return
             user.sent += 1
             self.sent += 1
@@ -588,6 +690,7 @@ class LoadRunner:
             err = stanza.find("{jabber:client}error")
             cond = err[0].localname if err is not None and len(err) else "unknown"
             self.errors[f"bounced:{stanza.tag.rsplit('}', 1)[1]}({cond})"] += 1
+            self.error_kinds[("stanza-error", cond)] += 1
             return
         x = stanza.find(_X)
         if x is None:  # e.g. the server reflecting our own initial presence
@@ -632,14 +735,14 @@ class LoadRunner:
                 await client.iq(ping, timeout=cfg.iq_timeout)
             except asyncio.TimeoutError:
                 self.iq_lost += 1
-                self.errors["iq:Timeout"] += 1
+                self.count_error("iq", asyncio.TimeoutError(), "Timeout")
                 return
             except asyncio.CancelledError:
                 self.iq_lost += 1
                 raise
             except Exception as exc:  # noqa: BLE001
                 self.iq_lost += 1
-                self.errors["iq:" + error_name(exc)] += 1
+                self.count_error("iq", exc)
                 return
             self.latency.record(int((time.perf_counter() - t0) * 1e6))
             self.received += 1
@@ -723,6 +826,7 @@ class LoadRunner:
                 "errors": dict(self.login_errors),
                 "error_messages": dict(self.login_error_messages),
                 "latency_ms": self.login_latency.summary(scale=1000.0),
+                "phases_ms": {p: h.summary(scale=1000.0) for p, h in self.login_phases.items()},
             },
             "messages": messages,
             "duration_seconds": time.monotonic() - self.started,
@@ -737,12 +841,24 @@ class LoadRunner:
             "scram_cache": {"hits": self.sasl_cache.hits, "misses": self.sasl_cache.misses},
             "tls_sessions": self.tls_cache.counters() if self.tls_cache is not None else None,
             "errors": dict(sorted(self.errors.items())),
+            "error_kinds": error_kinds_dict(self.error_kinds),
         }
 
 
 def run_load(config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None) -> Dict[str, Any]:
     """Run a load test (blocking) and return its report dict."""
     return LoadRunner(config, target, progress_stream=progress_stream).run()
+
+
+def error_kinds_dict(counts: "Counter[tuple[str, str]]") -> Dict[str, Dict[str, int]]:
+    """``{(kind, detail): n}`` as the report's ``error_kinds``: ``{kind: {detail: n}}``, the
+    kinds in :data:`ERROR_KINDS` order, only those seen."""
+    out: Dict[str, Dict[str, int]] = {}
+    for kind in ERROR_KINDS:
+        details = {d: n for (k, d), n in sorted(counts.items()) if k == kind and n}
+        if details:
+            out[kind] = details
+    return out
 
 
 def run_loop(main: Any, *, use_uvloop: bool = True) -> Any:

@@ -82,8 +82,10 @@ class TimeSeries:
                 out["error:" + kind] = n
             return out
 
-        return cls(counters=counters, interval=interval, clock=clock,
-                   histograms={"login": runner.login_latency, "latency": runner.latency})
+        histograms = {"login": runner.login_latency, "latency": runner.latency}
+        for phase, hist in getattr(runner, "login_phases", {}).items():
+            histograms["login_" + phase] = hist
+        return cls(counters=counters, interval=interval, clock=clock, histograms=histograms)
 
     # -- sampling ---------------------------------------------------------------------
     def begin(self) -> None:

@@ -36,7 +36,9 @@ from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, cast
 
 from .histogram import Histogram
-from .runner import LoadConfig, LoadRunner, Target, _ms, _server_cpu_seconds, run_loop
+from .hdr import decode_histogram
+from .runner import (LOGIN_PHASES, LoadConfig, LoadRunner, Target, _ms, _server_cpu_seconds,
+                     error_kinds_dict, run_loop)
 from .timeseries import merge_histogram_fields, merge_timeseries
 
 __all__ = ["split_users", "merge_reports", "run_workers", "worker_count"]
@@ -157,6 +159,13 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
     for rep in reports:
         all_errors.update(rep.get("errors") or {})
     all_errors.update(errors or {})
+    kinds: Counter = Counter()
+    for rep in reports:
+        for kind, details in (rep.get("error_kinds") or {}).items():
+            kinds.update({(kind, d): n for d, n in details.items()})
+    for name, n in (errors or {}).items():
+        kinds[("other", name)] += n
+    histograms = merge_histogram_fields([rep.get("histograms") or {} for rep in reports])
     received = total("messages", "received")
     lost, duplicated, unexpected = (total("messages", k) for k in ("lost", "duplicated", "unexpected"))
     login_failed = total("login", "failed")
@@ -180,6 +189,8 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
             "errors": login_errors,
             "error_messages": messages_first,
             "latency_ms": login_hist.summary(scale=1000.0),
+            "phases_ms": {p: (decode_histogram(histograms["login_" + p]) if "login_" + p in histograms
+                              else Histogram()).summary(scale=1000.0) for p in LOGIN_PHASES},
         },
         "messages": {
             "kind": kind,
@@ -206,8 +217,9 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
         "scram_cache": _add_dicts([rep.get("scram_cache") for rep in reports]) or {"hits": 0, "misses": 0},
         "tls_sessions": _add_dicts([rep.get("tls_sessions") for rep in reports]),
         "errors": dict(sorted(all_errors.items())),
+        "error_kinds": error_kinds_dict(kinds),
         "timeseries": merge_timeseries([rep.get("timeseries") or {} for rep in reports]),
-        "histograms": merge_histogram_fields([rep.get("histograms") or {} for rep in reports]),
+        "histograms": histograms,
     }
     if interrupted:
         report["interrupted"] = True
