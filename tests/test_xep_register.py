@@ -294,13 +294,18 @@ class OneShotServer:
      b"</error></iq>" % ERR.encode(), None, NotAcceptable),
     (HEADER + features(REGISTER), b"</stream:stream>", None, "closed the stream"),
 ])
-def test_register_account_over_a_socket(reply, after, ctx, expected):
-    from fastxmpp.load.register import RegistrationError as LoadRegistrationError, register_account
+@pytest.mark.parametrize("kind", ["aio", "sync"])
+def test_register_account_over_a_socket(kind, reply, after, ctx, expected):
+    from fastxmpp.load.register import RegistrationError as LoadRegistrationError, register_account as load_register
 
-    assert LoadRegistrationError is RegistrationError
+    assert LoadRegistrationError is RegistrationError and load_register is sync_register.register_account
     server = OneShotServer(reply, after)
-    call = lambda: register_account("127.0.0.1", server.port, "example.com", "juliet", "pw",  # noqa: E731
-                                    ssl_context=ssl.create_default_context() if ctx else None, timeout=30)
+    module = aio_register if kind == "aio" else sync_register
+
+    def call():
+        made = module.register_account("127.0.0.1", server.port, "example.com", "juliet", "pw",
+                                       ssl_context=ssl.create_default_context() if ctx else None, timeout=30)
+        return asyncio.run(made) if kind == "aio" else made
     try:
         if isinstance(expected, bool):
             assert call() is expected

@@ -10,7 +10,8 @@ import os
 import pytest
 
 from fastxmpp.errors import SASLError
-from fastxmpp.load.register import register_account
+from fastxmpp.aio import register as aio_register
+from fastxmpp.sync import register as sync_register
 from fastxmpp.tlsconfig import make_client_context
 from fastxmpp.xep.register import InvalidRegistrationInput
 
@@ -21,12 +22,13 @@ pytestmark = pytest.mark.prosody
 _names = itertools.count(1)
 
 
-def new_account(prosody, password):
-    """Register a fresh account in band; returns its JID."""
+def new_account(harness, prosody, password):
+    """Register a fresh account in band with the harness's kind of driver; returns its JID."""
     name = "reg%d_%d" % (os.getpid(), next(_names))
     ctx = make_client_context(ca_file=str(prosody.ca_file))
-    assert register_account(prosody.host, prosody.port, prosody.domain, name, password, ssl_context=ctx)
-    assert not register_account(prosody.host, prosody.port, prosody.domain, name, "other", ssl_context=ctx)
+    register = (aio_register if harness.kind == "aio" else sync_register).register_account
+    assert harness.do(register(prosody.host, prosody.port, prosody.domain, name, password, ssl_context=ctx))
+    assert not harness.do(register(prosody.host, prosody.port, prosody.domain, name, "other", ssl_context=ctx))
     return name + "@" + prosody.domain
 
 
@@ -37,7 +39,7 @@ def login_fails(harness, jid, password):
 
 
 def test_register_change_password_cancel(harness, prosody):
-    jid = new_account(prosody, "first-pw")
+    jid = new_account(harness, prosody, "first-pw")
     client = harness.connect(jid + "/one", "first-pw")
     form = harness.do(client.registration.fields())
     assert form.registered and form.values.get("username") == jid.split("@")[0]
@@ -54,3 +56,12 @@ def test_register_change_password_cancel(harness, prosody):
     harness.do(client.registration.cancel())
     login_fails(harness, jid, "second-pw")
     assert not prosody.user_exists(jid.split("@")[0])
+
+
+def test_load_runner_registers_through_the_same_function(prosody):
+    from fastxmpp.load.register import register_account
+
+    name = "reg%d_%d" % (os.getpid(), next(_names))
+    ctx = make_client_context(ca_file=str(prosody.ca_file))
+    assert register_account(prosody.host, prosody.port, prosody.domain, name, "pw", ssl_context=ctx)
+    assert prosody.user_exists(name)

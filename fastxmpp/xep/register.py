@@ -12,7 +12,8 @@ changing its password and cancelling it.
   required field is missing, ``NotAllowed``, ``BadRequest``...).
 - :class:`Registrar`: the negotiation of an unauthenticated stream that registers one
   account (header, STARTTLS, a new header, the registration IQ), driven by bytes in and
-  out; :func:`fastxmpp.load.register.register_account` drives it over a blocking socket.
+  out; ``register_account()`` of :mod:`fastxmpp.sync.register` (a blocking socket) and
+  :mod:`fastxmpp.aio.register` (asyncio) drive it.
 - :class:`RegistrationBase`: ``client.registration`` of both clients (an authenticated
   session): :mod:`fastxmpp.aio.register` and :mod:`fastxmpp.sync.register` add the
   methods that send (``fields()``, ``change_password(new)``, ``cancel()``).
@@ -288,6 +289,18 @@ class Registrar:
             self.result = token
             self.state = "done"
 
+    def created(self) -> bool:
+        """Once done: True when the account was created, False when the username was taken
+        (``conflict``); any other refusal raises its
+        :class:`~fastxmpp.stanza_errors.StanzaError`."""
+        if self.result is None:
+            raise RegistrationError(f"no answer to the registration yet (state {self.state!r})")
+        try:
+            check_result(self.result)
+        except UsernameTaken:
+            return False
+        return True
+
     def _features(self, features: Element) -> None:
         if not self.secure:
             if features.find("{%s}starttls" % NS_TLS) is not None:
@@ -308,7 +321,8 @@ class RegistrationBase:
     (the form, with ``registered`` and our username), ``change_password(new)`` (the client
     then logs in with the new one when it reconnects) and ``cancel()`` (deletes the
     account; the server then closes the session).  A new account is registered before
-    logging in, on a stream of its own: :func:`fastxmpp.load.register.register_account`."""
+    logging in, on a stream of its own: ``register_account()`` of
+    :mod:`fastxmpp.aio.register` or :mod:`fastxmpp.sync.register`."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
