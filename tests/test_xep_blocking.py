@@ -4,6 +4,7 @@ glue both clients share driven through fake clients (no server)."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
@@ -205,8 +206,13 @@ def test_client_blocking(kind):
         run(kind, b.unblock([]))
     client.start_session(resumed=True)
     assert b.loaded
-    client.start_session()
-    assert not b.loaded and b.jids == set()
+    # a fresh session: the list is fetched again, and what changed meanwhile comes as events
+    fetches = sum(r.find(BLOCKLIST) is not None for r in client.requests)
+    restored = [fn(SimpleNamespace(resumed=False)) for fn in client._session_listeners]
+    run(kind, restored[-1])
+    assert sum(r.find(BLOCKLIST) is not None for r in client.requests) == fetches + 1
+    assert b.loaded and b.jids == jids("romeo@example.net") and seen[-2:] == [
+        JIDsBlocked(jids=(JID("romeo@example.net"),)), BlocklistReceived(jids=jids("romeo@example.net"))]
     b.remove_listener(seen.append)
 
 

@@ -85,3 +85,22 @@ def test_a_push_from_another_account_is_ignored(harness, account, caplog):
         harness.do(attacker.send(forged))
         settle(harness, attacker, victim)
     assert len(victim.blocking) == 0 and "ignoring a blocking push from" in caplog.text
+
+
+def test_a_fresh_session_follows_the_list_again(harness, account):
+    jid, pw = account()
+    c_jid, _ = account()
+    one = harness.connect(jid + "/one", pw)
+    two = harness.connect(jid + "/two", pw)
+    harness.do(two.blocking.fetch())
+    # two's session ends (no resumption) and one blocks meanwhile: the new session fetches
+    # the list again by itself, sees the change, and gets the pushes that follow
+    harness.do(two.close())
+    harness.do(one.blocking.block(c_jid))
+    seen = []
+    two.blocking.on_event(seen.append)
+    harness.do(two.connect())
+    harness.wait(lambda: two.blocking.jids == {JID(c_jid)}, "the list fetched again")
+    assert JIDsBlocked(jids=(JID(c_jid),)) in seen
+    harness.do(one.blocking.unblock(c_jid))
+    harness.wait(lambda: len(two.blocking) == 0, "the unblock push to the new session")

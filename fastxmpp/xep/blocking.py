@@ -240,8 +240,8 @@ class BlockingBase:
     :class:`BlocklistReceived`, :class:`JIDsBlocked` and :class:`JIDsUnblocked`.  It is
     also the set of blocked JIDs (``jid in client.blocking``, ``len``, iteration), kept
     in sync once :meth:`fetch` was called (the server pushes changes only to sessions
-    that fetched the list).  A fresh (not resumed) session sets ``loaded`` to False:
-    fetch again to follow changes."""
+    that fetched the list).  A fresh (not resumed) session fetches the list again when it
+    was fetched before, so the list keeps following the server's."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -298,6 +298,14 @@ class BlockingBase:
     def _applied(self, request: Element, result: Optional[Element] = None) -> None:
         self._notify(self.core.apply_own(request))
 
-    def _session_started(self, event: Any) -> None:
-        if not event.resumed:
-            self.core.loaded = False
+    def fetch(self) -> Any:
+        """Fetch the block list (each client says how: awaitable or blocking)."""
+        raise NotImplementedError
+
+    def _session_started(self, event: Any) -> Any:
+        """A fresh session (not resumed) gets no pushes until it fetches the list: when it
+        was fetched, fetch it again (the client runs what this returns); changes made
+        meanwhile arrive as :class:`JIDsBlocked`/:class:`JIDsUnblocked` events."""
+        if event.resumed or not self.core.loaded:
+            return None
+        return self.fetch()
