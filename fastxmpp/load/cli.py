@@ -85,6 +85,17 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _phase(text: str) -> Tuple[float, float]:
+    rate, sep, seconds = text.partition(":")
+    try:
+        value = (float(rate), float(seconds))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a phase is RATE:SECONDS, not {text!r}") from None
+    if not sep or not all(0 < v < float("inf") for v in value):
+        raise argparse.ArgumentTypeError(f"a phase is RATE:SECONDS, both > 0, not {text!r}")
+    return value
+
+
 def _nonneg_float(text: str) -> float:
     try:
         value = float(text)
@@ -141,6 +152,12 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
                    help="create the accounts by in-band registration (XEP-0077) first")
     g.add_argument("--concurrency", type=_positive_int, default=d.concurrency, metavar="C",
                    help="logins (and registrations) in flight")
+    g.add_argument("--phase", dest="phases", action="append", type=_phase, metavar="RATE:SECONDS",
+                   help="open-model arrival: RATE new sessions per second for SECONDS; repeat for "
+                        "more phases, one after another (default: every user at once, --concurrency "
+                        "logins in flight)")
+    g.add_argument("--arrival", choices=("poisson", "constant"), default=d.arrival,
+                   help="with --phase: gaps between arrivals")
     g = p.add_argument_group("traffic")
     g.add_argument("--scenario", choices=SCENARIOS, default=d.scenario,
                    help="login: log in and out; chat: paired users exchange messages; "
@@ -220,7 +237,8 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         messages=args.messages, rate=args.rate, body_size=args.body_size, iq_target=args.iq_target,
         duration=args.duration, drain=args.drain, iq_timeout=args.iq_timeout,
         login_timeout=args.login_timeout, stream_management=args.stream_management,
-        tls_resume=args.tls_resume, quiet=args.quiet,
+        tls_resume=args.tls_resume, quiet=args.quiet, phases=list(args.phases or []),
+        arrival=args.arrival,
     )
 
 

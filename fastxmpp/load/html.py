@@ -33,7 +33,8 @@ __all__ = ["render_html", "write_html"]
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 _SPECTRUM_TICKS = (0.0, 90.0, 99.0, 99.9, 99.99, 99.999)
-_PHASE_TITLES = {"tcp": "TCP connect", "tls": "TLS", "sasl": "SASL", "bind": "bind"}
+_PHASE_TITLES = {"tcp": "TCP connect", "tls": "TLS", "sasl": "SASL", "bind": "bind",
+                 "corrected": "whole, from the intended arrival (CO-corrected)"}
 
 
 def _matplotlib() -> Any:

@@ -74,7 +74,14 @@ def format_report(report: Dict[str, Any]) -> str:
     rows.append(("logins", f"{login['ok']:,} ok, {failed}"))
     for name, text in sorted((login.get("error_messages") or {}).items()):
         rows.append(("", f"first {name}: {text}"))
+    arrival = report.get("arrival") or {}
+    if arrival.get("model") == "open":
+        phases = ", then ".join(f"{r:g}/s for {sec:g} s" for r, sec in arrival["phases"])
+        rows.append(("arrival", f"open model, {arrival['distribution']}: {phases}; "
+                                f"{arrival['arrived']:,} arrived, {arrival['not_arrived']:,} not"))
     rows += _rows_latency("login time", login["latency_ms"])
+    if arrival.get("model") == "open":
+        rows += _rows_latency("  from arrival", arrival["corrected_login_ms"])
     for phase, label in _PHASES:
         summary = (login.get("phases_ms") or {}).get(phase)
         if summary and summary.get("count"):

@@ -36,8 +36,8 @@ import ssl
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, TextIO, TypedDict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, TypedDict
 
 from .. import events
 from ..element import Element
@@ -94,6 +94,12 @@ class LoadConfig:
     stream_management: bool = True
     tls_resume: bool = False
     quiet: bool = False
+    #: Open-model arrival (``--phase RATE:SECONDS``): new sessions per second for so many
+    #: seconds, phase after phase (like Tsung's phases); empty: every user at once, at most
+    #: ``concurrency`` logins in flight (the closed model).
+    phases: List[Tuple[float, float]] = field(default_factory=list)
+    #: ``poisson`` (exponential gaps) or ``constant`` gaps between arrivals.
+    arrival: str = "poisson"
 
     def validate(self) -> None:
         if self.users < 1:
@@ -116,6 +122,11 @@ class LoadConfig:
             raise ValueError("--drain must be >= 0")
         if self.iq_target not in ("server", "peer"):
             raise ValueError("--iq-target is 'server' or 'peer'")
+        if self.arrival not in ("poisson", "constant"):
+            raise ValueError("--arrival is 'poisson' or 'constant'")
+        for rate, seconds in self.phases:
+            if not (rate > 0 and seconds > 0 and math.isfinite(rate) and math.isfinite(seconds)):
+                raise ValueError("a --phase is RATE:SECONDS, both > 0")
 
     def username(self, index: int) -> str:
         """Account name of user ``index`` (0-based): ``load1``, ``load2``..."""
@@ -194,6 +205,19 @@ def error_kind(exc: Optional[BaseException], where: str = "") -> "tuple[str, str
     if isinstance(exc, (ConnectionError, OSError, EOFError)):
         return "disconnect", error_name(exc)
     return "other", error_name(exc)
+
+
+class _NoLimit:
+    """``async with`` that does nothing (the open model's logins are not limited)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+_NO_LIMIT = _NoLimit()
 
 
 class _LoginClock:
@@ -365,6 +389,10 @@ class LoadRunner:
                       for i in range(config.users)]
         self.by_full_jid: Dict[str, _User] = {}
         self.login_latency = Histogram()
+        #: Open model: login time from each user's intended arrival, so a client that fell
+        #: behind its schedule shows it (corrected for coordinated omission).
+        self.login_corrected = Histogram()
+        self.arrived = 0
         #: One histogram (microseconds) per part of the login, :data:`LOGIN_PHASES`.
         self.login_phases: Dict[str, Histogram] = {p: Histogram() for p in LOGIN_PHASES}
         self.latency = Histogram()
@@ -532,16 +560,50 @@ class LoadRunner:
         return Client(jid, cfg.password, **kwargs)
 
     async def _login_all(self) -> None:
-        sem = asyncio.Semaphore(self.config.concurrency)
-        await asyncio.gather(*(self._login(u, sem) for u in self.users))
+        if self.config.phases:
+            await self._arrive_open()
+        else:
+            sem = asyncio.Semaphore(self.config.concurrency)
+            await asyncio.gather(*(self._login(u, sem) for u in self.users))
         peer = pair_users(len(self.users))
         for user in self.users:
             if user.login_ok:
                 self.by_full_jid[user.full_jid] = user
             user.peer = self.users[peer[user.index]]
 
-    async def _login(self, user: _User, sem: asyncio.Semaphore) -> None:
-        async with sem:
+    async def _arrive_open(self) -> None:
+        """The open model: users log in at the phases' arrival times, not waiting for each
+        other; a user's login time is also measured from its intended arrival."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        rng = random.Random()
+        users = iter(self.users)
+        tasks: List[asyncio.Future] = []
+        t = loop.time()
+        try:
+            for rate, seconds in cfg.phases:
+                end = t + seconds
+                while True:
+                    t_next = t + (rng.expovariate(rate) if cfg.arrival == "poisson" else 1.0 / rate)
+                    if t_next > end or t_next > self._deadline:
+                        break
+                    user = next(users, None)
+                    if user is None:
+                        return
+                    t = t_next
+                    delay = t - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    self.arrived += 1
+                    tasks.append(asyncio.ensure_future(self._login(user, None, intended=t)))
+                t = end
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks)
+
+    async def _login(self, user: _User, sem: Optional[asyncio.Semaphore],
+                     intended: Optional[float] = None) -> None:
+        async with (sem if sem is not None else _NO_LIMIT):
             loop = asyncio.get_running_loop()
             remaining = self._deadline - loop.time()
             if remaining <= 0:
@@ -568,6 +630,8 @@ class LoadRunner:
                     pass
                 return
             self.login_latency.record(int((time.perf_counter() - t0) * 1e6))
+            if intended is not None:
+                self.login_corrected.record(max(0, int((loop.time() - intended) * 1e6)))
             phases = clock.finish()
             if phases is not None:
                 for name, seconds in phases.items():
@@ -828,6 +892,10 @@ class LoadRunner:
                 "latency_ms": self.login_latency.summary(scale=1000.0),
                 "phases_ms": {p: h.summary(scale=1000.0) for p, h in self.login_phases.items()},
             },
+            "arrival": ({"model": "open", "distribution": cfg.arrival, "phases": [list(p) for p in cfg.phases],
+                         "arrived": self.arrived, "not_arrived": cfg.users - self.arrived,
+                         "corrected_login_ms": self.login_corrected.summary(scale=1000.0)}
+                        if cfg.phases else {"model": "closed", "concurrency": cfg.concurrency}),
             "messages": messages,
             "duration_seconds": time.monotonic() - self.started,
             "traffic_seconds": traffic_seconds,

@@ -85,6 +85,8 @@ class TimeSeries:
         histograms = {"login": runner.login_latency, "latency": runner.latency}
         for phase, hist in getattr(runner, "login_phases", {}).items():
             histograms["login_" + phase] = hist
+        if getattr(getattr(runner, "config", None), "phases", None):
+            histograms["login_corrected"] = runner.login_corrected
         return cls(counters=counters, interval=interval, clock=clock, histograms=histograms)
 
     # -- sampling ---------------------------------------------------------------------

@@ -166,6 +166,16 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
     for name, n in (errors or {}).items():
         kinds[("other", name)] += n
     histograms = merge_histogram_fields([rep.get("histograms") or {} for rep in reports])
+
+    def summary(name: str) -> Dict[str, Optional[float]]:
+        return (decode_histogram(histograms[name]) if name in histograms else Histogram()).summary(scale=1000.0)
+
+    arrival: Dict[str, Any] = {"model": "closed", "concurrency": config.concurrency}
+    if config.phases:
+        arrived = sum((rep.get("arrival") or {}).get("arrived", 0) for rep in reports)
+        arrival = {"model": "open", "distribution": config.arrival,
+                   "phases": [list(p) for p in config.phases], "arrived": arrived,
+                   "not_arrived": config.users - arrived, "corrected_login_ms": summary("login_corrected")}
     received = total("messages", "received")
     lost, duplicated, unexpected = (total("messages", k) for k in ("lost", "duplicated", "unexpected"))
     login_failed = total("login", "failed")
@@ -189,9 +199,9 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
             "errors": login_errors,
             "error_messages": messages_first,
             "latency_ms": login_hist.summary(scale=1000.0),
-            "phases_ms": {p: (decode_histogram(histograms["login_" + p]) if "login_" + p in histograms
-                              else Histogram()).summary(scale=1000.0) for p in LOGIN_PHASES},
+            "phases_ms": {p: summary("login_" + p) for p in LOGIN_PHASES},
         },
+        "arrival": arrival,
         "messages": {
             "kind": kind,
             "expected": total("messages", "expected"),
@@ -272,7 +282,9 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
             progress_stream.flush()
 
     for i, (first, count) in enumerate(blocks):
-        cfg = dict(asdict(config), users=count)
+        # the open model's arrival rate is shared out like the users
+        cfg = dict(asdict(config), users=count,
+                   phases=[(rate * count / config.users, seconds) for rate, seconds in config.phases])
         recv, send = ctx.Pipe(duplex=False)
         p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, send, use_uvloop),
                         name=f"fastxmpp-load-{i}", daemon=True)
