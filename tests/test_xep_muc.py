@@ -271,9 +271,14 @@ def test_leave_shutdown_and_destroy():
     core.leave(ROOM)
     evs = core.receive_presence(pres("thirdwitch", "none", kind="unavailable", codes=(110,)))
     assert evs == [RoomLeft(room=state)]
+    assert core.rejoin_all() == []  # we left: not rejoined
     core, state = joined_core()
     evs = core.receive_presence(pres("thirdwitch", "none", kind="unavailable", codes=(110, 332)))
-    assert evs[0].reason == "shutdown"
+    assert evs[0].reason == "shutdown" and not state.joined
+    assert [s for s, _ in core.rejoin_all()] == [state]  # the next session rejoins it
+    core, state = joined_core()  # out without asking (a server going down): rejoined too
+    core.receive_presence(pres("thirdwitch", "none", kind="unavailable", codes=(110,)))
+    assert [s for s, _ in core.rejoin_all()] == [state]
     core, state = joined_core()
     p = X(f"<presence from='{ROOM}/thirdwitch' type='unavailable'><x xmlns='{NS_MUC_USER}'>"
           "<item affiliation='none' role='none'/><destroy jid='coven2@chat.shakespeare.lit'>"

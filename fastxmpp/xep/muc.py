@@ -387,6 +387,7 @@ class RoomState:
         self._pending_nick: Optional[str] = None
         self._renames: Dict[str, str] = {}  # new nick -> old nick, between 303 and the new presence
         self._stale: Dict[str, Occupant] = {}  # occupants before a rejoin, not yet seen again
+        self._after_shutdown = False
         self._recent: Dict[str, None] = {}  # keys of the last groupchat messages seen, oldest first
 
     def __repr__(self) -> str:
@@ -599,11 +600,13 @@ class MUCCore:
 
     def rejoin_all(self) -> List[Tuple[RoomState, Element]]:
         """After a session that was not resumed: the join presence of every room we were in
-        (or joining), asking for the history since the last message seen."""
+        (or joining, or left by a service shutdown, code 332), asking for the history since
+        the last message seen."""
         out = []
         for state in self.rooms.values():
-            if not (state.joined or state._joining) or state._leaving:
+            if not (state.joined or state._joining or state._after_shutdown) or state._leaving:
                 continue
+            state._after_shutdown = False
             state._stale = dict(state.occupants) if state.joined else {}
             state.occupants.clear()
             state._reset()
@@ -752,6 +755,9 @@ class MUCCore:
                 text = destroy.findtext("{%s}reason" % NS_MUC_USER)
             if not state.joined and not state._joining:
                 return []
+            # out without having asked, and not sent away: a service going down (332, or
+            # a server shutting down) takes our session with it, or soon: the next one rejoins
+            state._after_shutdown = not state._leaving and reason in (None, "shutdown")
             state.occupants.clear()
             state.me = None
             state._joining = state._rejoin = False
