@@ -161,11 +161,14 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     g = p.add_argument_group("traffic")
     g.add_argument("--scenario", choices=SCENARIOS, default=d.scenario,
                    help="login: log in and out; chat: paired users exchange messages; "
-                        "presence: directed presence between pairs; iq: XEP-0199 pings")
+                        "presence: directed presence between pairs; iq: XEP-0199 pings; "
+                        "idle: hold the sessions open (--hold) with presence and keepalives")
     g.add_argument("--messages", type=_nonneg_int, default=d.messages, metavar="M",
                    help="stanzas each user sends")
     g.add_argument("--rate", type=_nonneg_float, default=d.rate, metavar="R",
                    help="stanzas per second per user (0: as fast as flow control allows)")
+    g.add_argument("--hold", type=_nonneg_float, default=d.hold, metavar="S",
+                   help="idle scenario: seconds to hold the sessions open")
     g.add_argument("--body-size", type=_nonneg_int, default=d.body_size, metavar="BYTES",
                    help="pad chat bodies to this many characters")
     g.add_argument("--iq-target", choices=("server", "peer"), default=d.iq_target,
@@ -238,7 +241,7 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         duration=args.duration, drain=args.drain, iq_timeout=args.iq_timeout,
         login_timeout=args.login_timeout, stream_management=args.stream_management,
         tls_resume=args.tls_resume, quiet=args.quiet, phases=list(args.phases or []),
-        arrival=args.arrival,
+        arrival=args.arrival, hold=args.hold,
     )
 
 

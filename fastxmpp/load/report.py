@@ -50,7 +50,7 @@ def format_report(report: Dict[str, Any]) -> str:
     where += ", private Prosody)" if target.get("local_server") else ")"
     rows.append(("scenario", f"{report['scenario']} against {where}"))
     cfg = report.get("config", {})
-    if report["scenario"] != "login":
+    if report["scenario"] not in ("login", "idle"):
         rate = cfg.get("rate")
         rows.append(("load", f"{cfg.get('messages')} per user at "
                      + (f"{rate:g}/s per user" if rate else "full speed")))
@@ -86,7 +86,11 @@ def format_report(report: Dict[str, Any]) -> str:
         summary = (login.get("phases_ms") or {}).get(phase)
         if summary and summary.get("count"):
             rows += _rows_latency(label, summary)
-    if report["scenario"] != "login":
+    sessions = report.get("sessions") or {}
+    if report["scenario"] == "idle":
+        rows.append(("sessions", f"{sessions.get('peak', 0):,} open at once at the most (the connection "
+                                 f"ceiling when logins failed), held {sessions.get('hold_seconds') or 0:g} s"))
+    if report["scenario"] not in ("login", "idle"):
         kind = msgs.get("kind") or "message"
         rows.append((f"{kind} stanzas", f"sent {msgs['sent']:,} of {msgs['expected']:,}, received {msgs['received']:,}, "
                      f"lost {msgs['lost']:,}, duplicated {msgs['duplicated']:,}"

@@ -20,6 +20,10 @@ Scenarios:
 ``presence``
     like ``chat`` with directed ``<presence/>`` stanzas (after an initial
     presence), exercising the server's presence routing.
+``idle``
+    every user logs in, sends its initial presence and holds the session open for
+    ``hold`` seconds with whitespace keepalives; the report gives the most sessions
+    open at once (the connection ceiling when logins start failing).
 ``iq``
     each user sends ``messages`` pings (XEP-0199), to the server or with
     ``iq_target='peer'`` to its peer (whose client answers), and records the
@@ -56,7 +60,7 @@ log = logging.getLogger("fastxmpp.load")
 
 NS_LOAD = "urn:fastxmpp:load:0"
 NS_PING = "urn:xmpp:ping"
-SCENARIOS = ("login", "chat", "presence", "iq")
+SCENARIOS = ("login", "chat", "presence", "iq", "idle")
 #: The parts of a login that are timed, in order (each from the end of the one before):
 #: TCP connect, TLS (stream header, STARTTLS and the handshake), SASL (from TLS up and
 #: including the key derivation), bind (resource binding, stream management enabled).
@@ -100,6 +104,8 @@ class LoadConfig:
     phases: List[Tuple[float, float]] = field(default_factory=list)
     #: ``poisson`` (exponential gaps) or ``constant`` gaps between arrivals.
     arrival: str = "poisson"
+    #: ``idle``: how long the sessions are held open (within the ``duration`` cap).
+    hold: float = 10.0
 
     def validate(self) -> None:
         if self.users < 1:
@@ -122,6 +128,8 @@ class LoadConfig:
             raise ValueError("--drain must be >= 0")
         if self.iq_target not in ("server", "peer"):
             raise ValueError("--iq-target is 'server' or 'peer'")
+        if not self.hold >= 0:
+            raise ValueError("--hold must be >= 0")
         if self.arrival not in ("poisson", "constant"):
             raise ValueError("--arrival is 'poisson' or 'constant'")
         for rate, seconds in self.phases:
@@ -218,6 +226,7 @@ class _NoLimit:
 
 
 _NO_LIMIT = _NoLimit()
+_IDLE_KEEPALIVE = 30.0  # seconds between whitespace keepalives of an idle session
 
 
 class _LoginClock:
@@ -393,6 +402,9 @@ class LoadRunner:
         #: behind its schedule shows it (corrected for coordinated omission).
         self.login_corrected = Histogram()
         self.arrived = 0
+        #: Sessions open now, and the most open at once.
+        self.open_sessions = 0
+        self.peak_sessions = 0
         #: One histogram (microseconds) per part of the login, :data:`LOGIN_PHASES`.
         self.login_phases: Dict[str, Histogram] = {p: Histogram() for p in LOGIN_PHASES}
         self.latency = Histogram()
@@ -550,7 +562,7 @@ class LoadRunner:
         kwargs = _ClientOptions(host=target.host, port=target.port, ssl_context=self.ssl_context,
                                 sasl_cache=self.sasl_cache, tls_session_cache=self.tls_cache,
                                 stream_management=cfg.stream_management,
-                                keepalive=None, reconnect=False, connect_timeout=cfg.login_timeout,
+                                keepalive=_IDLE_KEEPALIVE if cfg.scenario == "idle" else None, reconnect=False, connect_timeout=cfg.login_timeout,
                                 iq_timeout=cfg.iq_timeout)
         jid = f"{user.jid}/{cfg.resource}"
         if self._client_factory is not None:
@@ -637,11 +649,15 @@ class LoadRunner:
                 for name, seconds in phases.items():
                     self.login_phases[name].record(max(0, int(seconds * 1e6)))
             self.login_ok += 1
+            self.open_sessions += 1
+            self.peak_sessions = max(self.peak_sessions, self.open_sessions)
             user.login_ok = True
             user.full_jid = str(client.bound_jid)
             client.on_disconnected = lambda exc, u=user: self._disconnected(u, exc)
 
     def _disconnected(self, user: _User, exc: Optional[BaseException]) -> None:
+        if user.login_ok:
+            self.open_sessions -= 1
         if not user.closing:
             err = user.client.error if user.client is not None else None
             self.count_error("disconnected", err if err is not None else exc)
@@ -652,6 +668,9 @@ class LoadRunner:
         live = [u for u in self.users if u.login_ok]
         self.traffic_started = time.monotonic()
         try:
+            if cfg.scenario == "idle" and live:
+                await self._hold(live)
+                return
             if cfg.scenario == "login" or cfg.messages == 0 or not live:
                 return
             if cfg.scenario in ("chat", "presence"):
@@ -678,6 +697,14 @@ class LoadRunner:
                 await self._drain()
         finally:
             self.traffic_ended = time.monotonic()
+
+    async def _hold(self, live: List[_User]) -> None:
+        for user in live:  # available: the server keeps presence state for each session
+            user.client.send_nowait(Element(_PRESENCE))
+        hold = min(self.config.hold, max(0.0, self._deadline - time.monotonic()))
+        if hold < self.config.hold:
+            self.capped = True
+        await asyncio.sleep(hold)
 
     async def _run_until_deadline(self, coros: List[Any]) -> None:
         tasks = [asyncio.ensure_future(c) for c in coros]
@@ -859,9 +886,10 @@ class LoadRunner:
             lost, duplicated = self.iq_lost, 0
         else:
             lost, duplicated = max(0, self.sent - self.received), self.duplicates
-        expected = 0 if cfg.scenario == "login" else cfg.messages * cfg.users
+        expected = 0 if cfg.scenario in ("login", "idle") else cfg.messages * cfg.users
         messages = {
-            "kind": {"chat": "message", "presence": "presence", "iq": "iq", "login": None}[cfg.scenario],
+            "kind": {"chat": "message", "presence": "presence", "iq": "iq", "login": None,
+                     "idle": None}[cfg.scenario],
             "expected": expected,
             "sent": self.sent,
             "received": self.received,
@@ -892,6 +920,7 @@ class LoadRunner:
                 "latency_ms": self.login_latency.summary(scale=1000.0),
                 "phases_ms": {p: h.summary(scale=1000.0) for p, h in self.login_phases.items()},
             },
+            "sessions": {"peak": self.peak_sessions, "hold_seconds": cfg.hold if cfg.scenario == "idle" else None},
             "arrival": ({"model": "open", "distribution": cfg.arrival, "phases": [list(p) for p in cfg.phases],
                          "arrived": self.arrived, "not_arrived": cfg.users - self.arrived,
                          "corrected_login_ms": self.login_corrected.summary(scale=1000.0)}

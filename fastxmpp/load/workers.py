@@ -202,6 +202,9 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
             "phases_ms": {p: summary("login_" + p) for p in LOGIN_PHASES},
         },
         "arrival": arrival,
+        # the workers hold their sessions at the same time: their peaks add up
+        "sessions": {"peak": sum((rep.get("sessions") or {}).get("peak", 0) for rep in reports),
+                     "hold_seconds": config.hold if config.scenario == "idle" else None},
         "messages": {
             "kind": kind,
             "expected": total("messages", "expected"),
