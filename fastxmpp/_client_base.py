@@ -146,16 +146,16 @@ class ClientBase(HandlerRegistry):
         or ``fastxmpp.sync.muc`` for ``"muc"``), made with ``cls(client)`` on first access and
         kept in the instance: a client that never asks for it pays nothing."""
         key = "_feature_" + name
-        made = self.__dict__.get(key)  # type: ignore[attr-defined]
+        made = self.__dict__.get(key)
         if made is None:
             package = self._im_module.__name__.rsplit(".", 1)[0]
             made = getattr(importlib.import_module(f"{package}.{module}"), name)(self)
-            self.__dict__[key] = made  # type: ignore[attr-defined]
+            self.__dict__[key] = made
         return made
 
     def _xep_layer(self) -> Any:
         """This client's XEP layer, from the ``xep`` module beside its ``im`` module."""
-        xep = self.__dict__.get("_xep")  # type: ignore[attr-defined]
+        xep = self.__dict__.get("_xep")
         if xep is None:
             module = importlib.import_module(self._im_module.__name__.rsplit(".", 1)[0] + ".xep")
             xep = module.XEP.of(self)

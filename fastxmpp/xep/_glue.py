@@ -136,7 +136,10 @@ class XEP:
     @classmethod
     def of(cls, client: Any) -> "XEP":
         """The XEP layer of ``client`` (made, with its session listener, on first use)."""
-        return client.__dict__.get("_xep") or client.__dict__.setdefault("_xep", cls(client))
+        made: Optional[XEP] = client.__dict__.get("_xep")
+        if made is None:
+            made = client.__dict__.setdefault("_xep", cls(client))
+        return made
 
     @cached_property
     def disco(self) -> Any:

@@ -57,7 +57,8 @@ class MessageFeature:
 
     def _me(self) -> JID:
         """Our JID: the bound one, else the one we log in with."""
-        return self.client.bound_jid or self.client.jid
+        me: JID = self.client.bound_jid or self.client.jid
+        return me
 
     def _on_message(self, stanza: Element) -> None:
         """Read one received message (never raises)."""

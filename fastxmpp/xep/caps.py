@@ -19,13 +19,17 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..element import Element
 from ..events import _opts
 from ..jid import JID, InvalidJID
 from ..stanza import XML_LANG
 from . import disco, forms
+
+if TYPE_CHECKING:
+    from ..im.presence import PresenceTracker
+    from ._glue import DiscoAPI
 
 __all__ = ["NS_CAPS", "CAPS", "DEFAULT_NODE", "HASHES", "EntityCaps", "verification_string", "compute_ver",
            "ver_of_result", "caps_element", "parse_caps", "CapsCache", "SHARED_CACHE", "CapsBase"]
@@ -197,13 +201,13 @@ class CapsBase:
         self.cache = SHARED_CACHE if cache is None else cache
         #: The caps each full JID advertised in its last available presence.
         self.advertised: Dict[JID, EntityCaps] = {}
-        self.disco = client.disco
+        self.disco: DiscoAPI = client.disco
         self.disco.responder.add_feature(NS_CAPS)
         # our disco#info answers node#ver too: this route serves the disco responder's
         client.remove_iq_handler(disco.INFO_QUERY, types=("get",))
         client.add_iq_handler(disco.INFO_QUERY, self._answer_info, types=("get",))
         client.add_handler("presence", self._on_presence)
-        self.presence_tracker = client.presence.core
+        self.presence_tracker: PresenceTracker = client.presence.core
         self.presence_tracker.extensions.append(self.element)
 
     @property

@@ -63,18 +63,22 @@ class Option(NamedTuple):
     label: Optional[str] = None
 
 
-def _same_slots(self: Any, other: object) -> bool:
+class _SameSlots:
     """Structural equality of two objects of one slotted class (Field, Form)."""
-    if type(other) is not type(self):
-        return NotImplemented
-    return all(getattr(self, k) == getattr(other, k) for k in getattr(self, "__slots__"))
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in getattr(self, "__slots__"))
 
 
 def _is_multi(kind: Optional[str], values: Sequence[str]) -> bool:
     return kind in _MULTI if kind is not None else len(values) > 1
 
 
-class Field:
+class Field(_SameSlots):
     """One ``<field/>``: ``var``, ``type`` (None when the form does not say, as in most
     submitted forms: then it reads as text-single), ``label``, ``values`` (the raw strings),
     ``options``, ``required`` and ``desc``.  :attr:`value` is the typed value."""
@@ -97,8 +101,6 @@ class Field:
 
     def __repr__(self) -> str:
         return f"Field({self.var!r}, {self.type!r}, values={self.values!r})"
-
-    __eq__ = _same_slots
 
     @property
     def multi(self) -> bool:
@@ -182,7 +184,7 @@ class Field:
         return el
 
 
-class Form:
+class Form(_SameSlots):
     """A data form: ``type`` (form, submit, cancel, result), ``title``, ``instructions``
     (a list of lines), ``fields`` in order, and for a result table ``reported`` (the
     column fields) and ``items`` (rows, each a list of fields).  ``form[var]`` is a field,
@@ -206,8 +208,6 @@ class Form:
 
     def __repr__(self) -> str:
         return f"Form({self.type!r}, form_type={self.form_type!r}, fields={[f.var for f in self.fields]!r})"
-
-    __eq__ = _same_slots
 
     @property
     def form_type(self) -> Optional[str]:

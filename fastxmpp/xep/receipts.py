@@ -53,7 +53,7 @@ def add_request(stanza: Element) -> str:
     an id when it has none (a receipt names the message by its id); returns the id."""
     if stanza.tag != _MESSAGE:
         raise ValueError(f"receipts are requested on messages, not {stanza.tag}")
-    msg_id = stanza.get("id")
+    msg_id: Optional[str] = stanza.get("id")
     if not msg_id:
         msg_id = secrets.token_hex(8)
         stanza.set("id", msg_id)
