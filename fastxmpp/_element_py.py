@@ -178,12 +178,15 @@ class Element:
             self._attrib = dict(value)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The value of the attribute ``key`` (Clark notation for a namespaced one), else
+        ``default``."""
         a = self._attrib
         if a is None:
             return default
         return a.get(key, default)
 
     def set(self, key: str, value: str) -> None:
+        """Set the attribute ``key`` to ``value``."""
         a = self._attrib
         if a is None:
             self._attrib = {key: value}
@@ -191,10 +194,12 @@ class Element:
             a[key] = value
 
     def keys(self) -> List[str]:
+        """The attribute names, in document order."""
         a = self._attrib
         return [] if a is None else list(a)
 
     def items(self) -> List[Tuple[str, str]]:
+        """The (name, value) pairs of the attributes, in document order."""
         a = self._attrib
         return [] if a is None else list(a.items())
 
@@ -240,6 +245,8 @@ class Element:
         return iter(()) if c is None else iter(c)
 
     def append(self, child: "Element") -> None:
+        """Add ``child`` as the last child; ``TypeError`` if it is not an Element,
+        ``ValueError`` if it contains this element."""
         _check_child(child)
         _check_acyclic(self, child)
         c = self._children
@@ -249,6 +256,7 @@ class Element:
             c.append(child)
 
     def extend(self, children: Iterable["Element"]) -> None:
+        """Append each of ``children`` (all checked first, as :meth:`append` does)."""
         items = list(children)
         for item in items:
             _check_child(item)
@@ -262,6 +270,7 @@ class Element:
             c.extend(items)
 
     def insert(self, index: int, child: "Element") -> None:
+        """Insert ``child`` before position ``index`` (checked as :meth:`append` does)."""
         _check_child(child)
         _check_acyclic(self, child)
         c = self._children

@@ -196,6 +196,7 @@ class Tokenizer:
 
     @property
     def stream_open(self) -> bool:
+        """True once the stream header was read, until the stream ends."""
         return self._depth >= 1
 
     @property
@@ -208,6 +209,9 @@ class Tokenizer:
         return self._pending >= 0 and self._pending_next not in (b"/", b"?", b"!")
 
     def feed(self, data: bytes) -> List[Token]:
+        """Parse ``data`` (bytes); return the tokens it completed.  After a restart trigger
+        the bytes are held back for :meth:`reset`; after an error, the same error is raised
+        again."""
         if self._failed is not None:
             raise type(self._failed)(self._failed.text)
         if self._held is not None:

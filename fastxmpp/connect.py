@@ -99,6 +99,8 @@ class SRVRecord:
 
     @property
     def unavailable(self) -> bool:
+        """Whether the record's target is ``"."``: the service is decidedly not offered there
+        (RFC 2782, RFC 6120 3.2.1)."""
         return self.target == "."
 
 

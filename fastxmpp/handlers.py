@@ -125,6 +125,9 @@ class HandlerRegistry:
             routes[(kind, payload)] = fn
 
     def remove_iq_handler(self, payload: str, *, types: Tuple[str, ...] = ("get", "set")) -> None:
+        """Remove the IQ handler of ``payload`` (``"{ns}tag"``) for ``types``; requests for it
+        are then answered ``service-unavailable`` unless an ``on_iq`` handler claims them.
+        Removing what is not registered does nothing."""
         for kind in types:
             if self._iq_routes is not None:
                 self._iq_routes.pop((kind, payload), None)
@@ -153,9 +156,11 @@ class HandlerRegistry:
         return register
 
     def on_message(self, fn: Handler) -> Handler:
+        """Decorator registering ``fn(stanza)`` for every received ``<message/>``."""
         return self.on("message")(fn)
 
     def on_presence(self, fn: Handler) -> Handler:
+        """Decorator registering ``fn(stanza)`` for every received ``<presence/>``."""
         return self.on("presence")(fn)
 
     def on_iq(self, fn: Handler) -> Handler:
@@ -164,14 +169,19 @@ class HandlerRegistry:
         return self.on("iq")(fn)
 
     def add_handler(self, kind: str, fn: Handler) -> None:
+        """Register ``fn(stanza)`` for stanzas of ``kind`` (``"message"``, ``"presence"`` or
+        ``"iq"``), after those already registered; another kind raises ``ValueError``."""
         if kind not in _KINDS:
             raise ValueError(f"unknown stanza kind {kind!r}")
         self._handlers.setdefault(kind, []).append(fn)
 
     def remove_handler(self, kind: str, fn: Handler) -> None:
+        """Unregister ``fn`` for ``kind``; raises ``KeyError`` for an unknown kind and
+        ``ValueError`` when ``fn`` is not registered."""
         if kind not in _KINDS:
             raise KeyError(kind)
         self._handlers.get(kind, []).remove(fn)
 
     def handlers_for(self, stanza: Element) -> List[Any]:
+        """The handlers registered for ``stanza``'s kind, in order (the list itself)."""
         return self._handlers.get(stanza_kind(stanza), [])

@@ -472,10 +472,13 @@ class _OneShot(Mechanism):
         raise NotImplementedError
 
     def initial_response(self) -> Optional[bytes]:
+        """The mechanism's one message, sent with ``<auth/>``."""
         self._sent = True
         return self._message()
 
     def challenge(self, data: bytes) -> bytes:
+        """The one message again for an empty challenge (a server that ignored the initial
+        response); any other challenge raises :class:`SASLError` (``malformed-request``)."""
         # RFC 4422 section 5: a server that ignores the initial response asks with
         # an empty challenge; answer once, anything else is a protocol violation.
         if not self._sent and not data:
@@ -592,6 +595,8 @@ class ScramKeyCache:
         self.misses = 0
 
     def get(self, key: Any, default: Any = None) -> Any:
+        """The ``(client_key, server_key)`` kept for ``key`` (now the most recently used),
+        else ``default``; counts a hit or a miss."""
         with self._lock:
             try:
                 value = self._data[key]
@@ -625,6 +630,7 @@ class ScramKeyCache:
             return len(self._data)
 
     def clear(self) -> None:
+        """Forget every key (the hit and miss counts stay)."""
         with self._lock:
             self._data.clear()
 
@@ -797,9 +803,13 @@ class Scram(Mechanism):
     # -- Mechanism interface ------------------------------------------------
 
     def initial_response(self) -> Optional[bytes]:
+        """The client-first-message (RFC 5802 section 5), sent with ``<auth/>``."""
         return self.client_first()
 
     def challenge(self, data: bytes) -> Optional[bytes]:
+        """Answer the server-first-message with the client-final-message; a server-final-message
+        sent as a challenge is verified and answered with empty data.  Raises
+        :class:`SASLError` on a malformed or unexpected challenge or a wrong server signature."""
         if self._state == _S_START and not data:
             return self.client_first()
         if self._state == _S_SENT_FIRST:
@@ -813,6 +823,9 @@ class Scram(Mechanism):
         raise _malformed(f"unexpected challenge in SCRAM state {state}")
 
     def success(self, data: Optional[bytes]) -> None:
+        """Check ``<success/>``: the server must have proved it knows the password (its
+        server-final-message, here or in a challenge), else :class:`SASLError`
+        (``server-signature-mismatch``)."""
         if data:
             if self._state == _S_VERIFIED:
                 # Already verified via a challenge: a repeated, identical v= is fine.

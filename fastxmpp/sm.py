@@ -70,10 +70,13 @@ class StreamManagement:
         return self.since_request
 
     def requested(self) -> None:
+        """Note that an ``<r/>`` was sent: the count since the last request restarts."""
         self.since_request = 0
         self.awaiting = True
 
     def inbound(self) -> None:
+        """Count one handled inbound stanza (the ``h`` we report), once stream management is
+        active."""
         if self.active:
             self.state.inbound = (self.state.inbound + 1) % MOD
 
@@ -95,6 +98,8 @@ class StreamManagement:
         return tuple([popleft() for _ in range(count)])
 
     def take_unacked(self) -> List[Any]:
+        """Remove and return the stanzas not acknowledged, oldest first (for a new session to
+        resend or report)."""
         items = list(self.state.unacked)
         self.state.unacked.clear()
         return items

@@ -261,10 +261,12 @@ class ClientStream:
         self._send_response(response)
 
     def events(self) -> List[events.Event]:
+        """The events produced since the last call, oldest first (each is returned once)."""
         out, self._events = self._events, []
         return out
 
     def data_to_send(self) -> bytes:
+        """The bytes to write to the transport since the last call (``b""`` when none)."""
         if not self._out:
             return b""
         out = b"".join(self._out)
@@ -302,9 +304,12 @@ class ClientStream:
         self._pending_iq.pop(iq_id, None)
 
     def new_id(self) -> str:
+        """A stanza id unique in this stream (the stream's prefix and a counter)."""
         return f"{self._id_prefix}{next(self._ids)}"
 
     def request_ack(self) -> None:
+        """Queue an ack request ``<r/>`` (XEP-0198) when stream management is enabled and the
+        stream is ready or closing; else do nothing."""
         if self.sm.enabled and self.state in ("ready", "closing"):
             self._out.append(b"<r xmlns='urn:xmpp:sm:3'/>")
             self.sm.requested()
@@ -342,6 +347,8 @@ class ClientStream:
         return state
 
     def unacked(self) -> List[Any]:
+        """A copy of the stanzas sent and not yet acknowledged by the server (XEP-0198),
+        oldest first; empty without stream management."""
         return list(self.sm.state.unacked)
 
     def connection_lost(self) -> Tuple[Optional[SMState], List[Any]]:

@@ -147,6 +147,7 @@ class TLSSessionCache:
             return self._size
 
     def clear(self) -> None:
+        """Forget every kept TLS session (and which servers refused to resume)."""
         with self._lock:
             self._pools.clear()
             self._refusing.clear()

@@ -25,22 +25,27 @@ class StreamHeader:
 
     @property
     def from_(self) -> Optional[str]:
+        """The ``from`` attribute (the server's domain), or None."""
         return self.attrib.get("from")
 
     @property
     def to(self) -> Optional[str]:
+        """The ``to`` attribute, or None."""
         return self.attrib.get("to")
 
     @property
     def id(self) -> Optional[str]:
+        """The ``id`` attribute (the stream id), or None."""
         return self.attrib.get("id")
 
     @property
     def version(self) -> Optional[str]:
+        """The ``version`` attribute (``"1.0"`` for RFC 6120 streams), or None."""
         return self.attrib.get("version")
 
     @property
     def lang(self) -> Optional[str]:
+        """The ``xml:lang`` attribute, or None."""
         return self.attrib.get(_LANG)
 
     def __eq__(self, other: object) -> bool:

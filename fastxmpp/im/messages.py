@@ -60,10 +60,14 @@ class Message:
 
     @property
     def body(self) -> Optional[str]:
+        """The text of the ``<body/>`` in the message's ``xml:lang`` (else the first one);
+        None when there is no body."""
         return _pick(self.bodies, self.lang)
 
     @property
     def subject(self) -> Optional[str]:
+        """The text of the ``<subject/>`` in the message's ``xml:lang`` (else the first one);
+        None when there is no subject."""
         return _pick(self.subjects, self.lang)
 
     @property

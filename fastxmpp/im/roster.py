@@ -186,11 +186,12 @@ class Roster(Mapping[JID, RosterItem]):
     # -- the store --------------------------------------------------------------------------
     @property
     def store(self) -> Optional["RosterStore"]:
+        """Where the roster and its version are kept besides this object (None: only here).
+        Setting a store uses it from now on: its roster and version replace what is held."""
         return self._store
 
     @store.setter
     def store(self, store: Optional["RosterStore"]) -> None:
-        """Use ``store`` from now on: its roster and version replace what is held."""
         self._store = store
         if store is None:
             return

@@ -43,6 +43,8 @@ class Feature:
         return fn
 
     def remove_listener(self, fn: Callable[[Any], Any]) -> None:
+        """Unregister ``fn``, registered with :meth:`on_event`; raises ``ValueError`` when it
+        is not registered."""
         self._listeners.remove(fn)
 
     def _notify(self, evs: List[Event]) -> None:
@@ -89,6 +91,8 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
 
     @property
     def version(self) -> Optional[str]:
+        """The roster version (RFC 6121 2.6) of what is held, sent with the next fetch; None
+        when the server gave none."""
         return self.core.version
 
     @property
@@ -106,6 +110,8 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
         return len(self.core)
 
     def groups(self) -> Any:
+        """The items by group name, a ``dict`` of ``str`` to a list of
+        :class:`~fastxmpp.im.roster.RosterItem` (an item in several groups is in each)."""
         return self.core.groups()
 
 
@@ -127,18 +133,25 @@ class PresenceAPI(Feature):
         return to is None and not self.core.sent_initial and not self.im.roster.loaded
 
     def best(self, jid: Any) -> Optional[ResourcePresence]:
+        """The available resource of ``jid`` (a JID or string; its bare JID counts) to talk
+        to: highest priority, then most available ``show``; None when it is offline."""
         return self.core.best(jid)
 
     def resources(self, jid: Any) -> List[ResourcePresence]:
+        """The available resources of ``jid``'s bare JID, best first (empty when offline)."""
         return self.core.resources(jid)
 
     def is_online(self, jid: Any) -> bool:
+        """Whether ``jid``'s bare JID has at least one available resource."""
         return self.core.is_online(jid)
 
     def online(self) -> List[JID]:
+        """The bare JIDs of the contacts with at least one available resource."""
         return self.core.online()
 
     def error(self, jid: Any) -> Any:
+        """The last presence error from ``jid``'s bare JID, a
+        :class:`~fastxmpp.stanza_errors.StanzaError`; None when there was none."""
         return self.core.error(jid)
 
 
@@ -152,9 +165,13 @@ class SubscriptionRequest:
         self.api, self.jid, self.status, self.stanza = api, event.jid, event.status, event.stanza
 
     def approve(self) -> Any:
+        """Approve the request: sends ``<presence type='subscribed'/>`` to its bare JID
+        (a coroutine with the asyncio client)."""
         return self.api.approve(self.jid)
 
     def deny(self) -> Any:
+        """Refuse the request: sends ``<presence type='unsubscribed'/>`` to its bare JID
+        (a coroutine with the asyncio client)."""
         return self.api.deny(self.jid)
 
     def __repr__(self) -> str:
@@ -183,6 +200,8 @@ class SubscriptionsAPI(Feature):
 
     @property
     def subscribe_back(self) -> bool:
+        """Whether a request approved by the policy is answered with a request of ours too,
+        when we are not yet subscribed to the contact's presence (default False)."""
         return self.core.subscribe_back
 
     @subscribe_back.setter
@@ -209,9 +228,11 @@ class SubscriptionsAPI(Feature):
 
     # the senders, defined by each client
     def approve(self, jid: Any) -> Any:
+        """Approve ``jid``'s request to see our presence (each client sends)."""
         raise NotImplementedError
 
     def deny(self, jid: Any) -> Any:
+        """Refuse ``jid``'s request to see our presence (each client sends)."""
         raise NotImplementedError
 
 
@@ -277,18 +298,22 @@ class IM:
 
     @property
     def roster(self) -> Any:
+        """``client.roster`` (the client's :class:`RosterAPI` subclass)."""
         return self._feature("roster")
 
     @property
     def presence(self) -> Any:
+        """``client.presence`` (the client's :class:`PresenceAPI` subclass)."""
         return self._feature("presence")
 
     @property
     def subscriptions(self) -> Any:
+        """``client.subscriptions`` (the client's :class:`SubscriptionsAPI` subclass)."""
         return self._feature("subscriptions")
 
     @property
     def messages(self) -> Any:
+        """``client.messages`` (the client's :class:`MessagesAPI` subclass)."""
         return self._feature("messages")
 
     def send_now(self, stanza: Element) -> None:

@@ -38,11 +38,18 @@ log = logging.getLogger("fastxmpp.im")
 class RosterStore(Protocol):
     """The interface of a roster store (any object with these methods will do)."""
 
-    def load(self) -> Tuple[Optional[str], Iterable[RosterItem]]: ...
+    def load(self) -> Tuple[Optional[str], Iterable[RosterItem]]:
+        """The stored (roster version or None, items), read when the store is set on a roster."""
+        ...
 
-    def replace(self, version: Optional[str], items: Iterable[RosterItem]) -> None: ...
+    def replace(self, version: Optional[str], items: Iterable[RosterItem]) -> None:
+        """Keep ``items`` as the whole roster, at ``version`` (after a full fetch)."""
+        ...
 
-    def update(self, version: Optional[str], jid: JID, item: Optional[RosterItem]) -> None: ...
+    def update(self, version: Optional[str], jid: JID, item: Optional[RosterItem]) -> None:
+        """Keep one change at ``version`` (a push): ``item`` for ``jid``, or its removal when
+        ``item`` is None."""
+        ...
 
 
 class MemoryRosterStore:
@@ -53,14 +60,18 @@ class MemoryRosterStore:
         self.items: Dict[JID, RosterItem] = {}
 
     def load(self) -> Tuple[Optional[str], List[RosterItem]]:
+        """The held (roster version or None, list of items)."""
         return self.version, list(self.items.values())
 
     def replace(self, version: Optional[str], items: Iterable[RosterItem]) -> None:
+        """Hold ``items`` as the whole roster, at ``version`` (and save, in a subclass)."""
         self.version = version
         self.items = {item.jid: item for item in items}
         self._saved()
 
     def update(self, version: Optional[str], jid: JID, item: Optional[RosterItem]) -> None:
+        """Set ``jid``'s item (remove it when ``item`` is None) at ``version`` (and save, in a
+        subclass)."""
         self.version = version
         if item is None:
             self.items.pop(jid, None)

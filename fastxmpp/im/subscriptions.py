@@ -55,6 +55,9 @@ class Subscriptions:
 
     @property
     def policy(self) -> str:
+        """How inbound requests are answered: ``"ask"`` (the application decides),
+        ``"accept-roster"`` or ``"accept-all"`` (see :data:`POLICIES`); setting another value
+        raises ``ValueError``."""
         return self._policy
 
     @policy.setter

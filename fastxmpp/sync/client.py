@@ -278,6 +278,7 @@ class Client(ClientBase):
 
     @property
     def is_ready(self) -> bool:
+        """Whether the session is up: connected, negotiated and bound, so stanzas can be sent."""
         return self._sock is not None and self.stream is not None and self.stream.state == "ready"
 
     @property

@@ -35,6 +35,9 @@ class Roster(session.RosterAPI):
         self.client.iq(self.core.set_request(jid, name=name, groups=groups))
 
     def remove(self, jid: Any) -> None:
+        """Remove ``jid`` from the roster (a roster set with ``subscription='remove'``, RFC 6121
+        2.5; the server also cancels the subscriptions both ways and pushes the removal).
+        An error from the server raises its :class:`~fastxmpp.stanza_errors.StanzaError`."""
         self.client.iq(self.core.remove_request(jid))
 
 
@@ -51,6 +54,8 @@ class Presence(session.PresenceAPI):
         self.client.send(self.core.available(to=to, show=show, status=status, priority=priority, lang=lang))
 
     def unavailable(self, *, to: Any = None, status: Status = None, lang: Optional[str] = None) -> None:
+        """Send unavailable presence: broadcast (ends the presence session, RFC 6121 4.5), or
+        directed ``to`` one entity; ``status`` is a text or a mapping of language to text."""
         self.client.send(self.core.unavailable(to=to, status=status, lang=lang))
 
 
@@ -60,20 +65,31 @@ class Subscriptions(session.SubscriptionsAPI):
     """
 
     def subscribe(self, jid: Any, *, status: Optional[str] = None) -> None:
+        """Ask ``jid`` for its presence: sends ``<presence type='subscribe'/>`` to its bare JID
+        (RFC 6121 3.1.1); the answer arrives as a roster push and an event."""
         self.client.send(self.core.subscribe(jid, status=status))
 
     def approve(self, jid: Any) -> None:
+        """Approve ``jid``'s request to see our presence: sends ``<presence type='subscribed'/>``
+        to its bare JID (RFC 6121 3.1.4)."""
         self.client.send(self.core.approve(jid))
 
     def deny(self, jid: Any) -> None:
+        """Refuse ``jid``'s request, or (as ``cancel``) end the subscription it has to our
+        presence: sends ``<presence type='unsubscribed'/>`` to its bare JID (RFC 6121 3.1.4, 3.2)."""
         self.client.send(self.core.deny(jid))
 
     cancel = deny
 
     def unsubscribe(self, jid: Any) -> None:
+        """Stop receiving ``jid``'s presence: sends ``<presence type='unsubscribe'/>`` to its
+        bare JID (RFC 6121 3.3)."""
         self.client.send(self.core.unsubscribe(jid))
 
     def preapprove(self, jid: Any) -> None:
+        """Approve ``jid`` before it asks (RFC 6121 3.4): sends ``<presence type='subscribed'/>``.
+        Raises :class:`~fastxmpp.im.subscriptions.PreApprovalNotSupported` when the server's
+        stream features do not offer pre-approval."""
         self.client.send(self.core.preapprove(jid, self._features()))
 
 
@@ -103,6 +119,7 @@ class IM(session.IM):
     features = session.Features(Roster, Presence, Subscriptions, Messages)
 
     def send_now(self, stanza: Element) -> None:
+        """Send ``stanza`` at once from inside a handler (:meth:`fastxmpp.sync.Client.send`)."""
         self.client.send(stanza)
 
     def _restore(self, refetch: bool, presence: Optional[Element]) -> None:

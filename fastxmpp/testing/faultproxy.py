@@ -158,6 +158,7 @@ class FaultProxy:
 
     @property
     def active(self) -> int:
+        """How many client connections the proxy is relaying now."""
         return len(self._conns)
 
     # -- lifecycle ------------------------------------------------------------------------------

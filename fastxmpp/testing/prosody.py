@@ -550,10 +550,12 @@ class ProsodyServer:
 
     @property
     def pid(self) -> Optional[int]:
+        """The server process's id, or None before :meth:`start`."""
         return self._proc.pid if self._proc else None
 
     @property
     def running(self) -> bool:
+        """Whether the server process was started and has not exited."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> "ProsodyServer":
@@ -701,6 +703,7 @@ class ProsodyServer:
     # ------------------------------------------------------------- accounts
 
     def jid(self, name: str) -> str:
+        """The bare JID of the account ``name`` on this server (lowercased)."""
         return "%s@%s" % (name.lower(), self.domain)
 
     def _account_file(self, name: str) -> Path:
@@ -740,12 +743,15 @@ class ProsodyServer:
         return jids
 
     def delete_user(self, name: str) -> None:
+        """Delete the account ``name`` (nothing happens when there is none); raises
+        ``ValueError`` for a username this fixture does not support."""
         try:
             self._account_file(name).unlink()
         except FileNotFoundError:
             pass
 
     def user_exists(self, name: str) -> bool:
+        """Whether the account ``name`` exists."""
         return self._account_file(name).exists()
 
     # --------------------------------------------------------- admin / debug
@@ -783,6 +789,8 @@ class ProsodyServer:
         return self.shell("c2s:close(%s, %s, %s)" % (_lua_string(jid), text_arg, _lua_string(condition)))
 
     def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the server's log and console output (for a failing
+        test's message)."""
         chunks = []
         for path in (self.log_path, self.console_path):
             try:

@@ -64,11 +64,13 @@ class DiscoAPI(XEPFeature):
 
     @property
     def identity(self) -> disco.Identity:
+        """The identity our disco#info answers give first (default ``("client", "bot",
+        "fastxmpp")``).  Set it to ``("client", "pc")``, ``("client", "bot", "My bot")`` or
+        an :class:`~fastxmpp.xep.disco.Identity`; it replaces every identity we answer."""
         return self.responder.identities[0]
 
     @identity.setter
     def identity(self, value: Any) -> None:
-        """Set ``("client", "pc")`` or ``("client", "bot", "My bot")`` or an :class:`Identity`."""
         self.responder.identities[:] = [disco.Identity(*value)]
 
     def cached_info(self, jid: Any = None, node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoInfo]]:
@@ -77,6 +79,8 @@ class DiscoAPI(XEPFeature):
         return to, self.cache.get("info", to, node)  # type: ignore[return-value]
 
     def cached_items(self, jid: Any = None, node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoItems]]:
+        """(JID asked, its cached :class:`~fastxmpp.xep.disco.DiscoItems` or None); ``jid``
+        None asks about our server."""
         to = self._to(jid)
         return to, self.cache.get("items", to, node)  # type: ignore[return-value]
 
@@ -143,14 +147,17 @@ class XEP:
 
     @cached_property
     def disco(self) -> Any:
+        """``client.disco``: the driver's :class:`DiscoAPI` subclass (XEP-0030)."""
         return self.features.disco(self)
 
     @cached_property
     def pinger(self) -> Any:
+        """``client.pinger``: the driver's :class:`PingAPI` subclass (XEP-0199)."""
         return self.features.pinger(self)
 
     @cached_property
     def software_version(self) -> Any:
+        """``client.software_version``: the driver's :class:`VersionAPI` subclass (XEP-0092)."""
         return self.features.software_version(self)
 
     def _session_started(self, event: Any) -> None:

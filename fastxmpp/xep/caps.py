@@ -160,6 +160,8 @@ class CapsCache:
         self._known: "OrderedDict[Tuple[str, str], disco.DiscoInfo]" = OrderedDict()
 
     def get(self, hash: Optional[str], ver: str) -> Optional[disco.DiscoInfo]:
+        """The verified :class:`~fastxmpp.xep.disco.DiscoInfo` kept for (``hash``, ``ver``);
+        None when unknown or when ``hash`` is None (legacy caps are never cached)."""
         if hash is None:
             return None
         return self._known.get((hash, ver))
@@ -176,6 +178,7 @@ class CapsCache:
         return True
 
     def clear(self) -> None:
+        """Forget every kept (hash, ver)."""
         self._known.clear()
 
     def __len__(self) -> int:

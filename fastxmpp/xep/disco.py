@@ -49,9 +49,11 @@ class DiscoInfo(NamedTuple):
     features: FrozenSet[str]
 
     def has_feature(self, var: str) -> bool:
+        """Whether the entity announced the feature ``var`` (a namespace)."""
         return var in self.features
 
     def has_identity(self, category: str, type: Optional[str] = None) -> bool:
+        """Whether the entity has an identity of ``category`` (and of ``type``, if given)."""
         return any(i.category == category and (type is None or i.type == type) for i in self.identities)
 
 
@@ -148,9 +150,11 @@ class DiscoResponder:
         self.features.update(features)
 
     def add_feature(self, var: str) -> None:
+        """Announce the feature ``var`` in our disco#info answers (once, however often added)."""
         self.features.add(var)
 
     def remove_feature(self, var: str) -> None:
+        """Stop announcing the feature ``var`` (nothing happens when it is not announced)."""
         self.features.discard(var)
 
     @staticmethod
@@ -195,9 +199,12 @@ class DiscoCache:
         self._results: Dict[Tuple[str, str, Optional[str]], Result] = {}
 
     def get(self, kind: str, jid: JID, node: Optional[str]) -> Optional[Result]:
+        """The kept result of ``kind`` (``"info"`` or ``"items"``) for ``jid`` and ``node``;
+        None when there is none."""
         return self._results.get((kind, str(jid), node))
 
     def put(self, kind: str, jid: JID, node: Optional[str], result: Result) -> Result:
+        """Keep ``result`` of ``kind`` for ``jid`` and ``node`` (replacing one); returns it."""
         self._results[(kind, str(jid), node)] = result
         return result
 
@@ -208,6 +215,7 @@ class DiscoCache:
             del self._results[k]
 
     def clear(self) -> None:
+        """Forget every result."""
         self._results.clear()
 
     def __len__(self) -> int:
