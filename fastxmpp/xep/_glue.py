@@ -76,19 +76,19 @@ class DiscoAPI(XEPFeature):
     def cached_info(self, jid: Any = None, node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoInfo]]:
         """(JID asked, its cached :class:`DiscoInfo` or None)."""
         to = self._to(jid)
-        return to, self.cache.get("info", to, node)  # type: ignore[return-value]
+        return to, self.cache.get("info", to, node)
 
     def cached_items(self, jid: Any = None, node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoItems]]:
         """(JID asked, its cached :class:`~fastxmpp.xep.disco.DiscoItems` or None); ``jid``
         None asks about our server."""
         to = self._to(jid)
-        return to, self.cache.get("items", to, node)  # type: ignore[return-value]
+        return to, self.cache.get("items", to, node)
 
     def _info(self, to: JID, node: Optional[str], result: Element) -> disco.DiscoInfo:
-        return self.cache.put("info", to, node, disco.parse_info(result, to))  # type: ignore[return-value]
+        return self.cache.put("info", to, node, disco.parse_info(result, to))
 
     def _items(self, to: JID, node: Optional[str], result: Element) -> disco.DiscoItems:
-        return self.cache.put("items", to, node, disco.parse_items(result, to))  # type: ignore[return-value]
+        return self.cache.put("items", to, node, disco.parse_items(result, to))
 
 
 class PingAPI(XEPFeature):

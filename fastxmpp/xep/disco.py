@@ -5,7 +5,7 @@ Entity capabilities (XEP-0115) are not here yet.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, List, Literal, NamedTuple, Optional, Tuple, TypeVar, Union, overload
 
 from ..element import Element
 from ..jid import JID, InvalidJID
@@ -188,6 +188,7 @@ class DiscoResponder:
 
 
 Result = Union[DiscoInfo, DiscoItems]
+_R = TypeVar("_R", DiscoInfo, DiscoItems)
 
 
 class DiscoCache:
@@ -198,12 +199,18 @@ class DiscoCache:
     def __init__(self) -> None:
         self._results: Dict[Tuple[str, str, Optional[str]], Result] = {}
 
+    @overload
+    def get(self, kind: Literal["info"], jid: JID, node: Optional[str]) -> Optional[DiscoInfo]: ...
+
+    @overload
+    def get(self, kind: Literal["items"], jid: JID, node: Optional[str]) -> Optional[DiscoItems]: ...
+
     def get(self, kind: str, jid: JID, node: Optional[str]) -> Optional[Result]:
         """The kept result of ``kind`` (``"info"`` or ``"items"``) for ``jid`` and ``node``;
         None when there is none."""
         return self._results.get((kind, str(jid), node))
 
-    def put(self, kind: str, jid: JID, node: Optional[str], result: Result) -> Result:
+    def put(self, kind: str, jid: JID, node: Optional[str], result: _R) -> _R:
         """Keep ``result`` of ``kind`` for ``jid`` and ``node`` (replacing one); returns it."""
         self._results[(kind, str(jid), node)] = result
         return result
