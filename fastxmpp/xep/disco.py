@@ -205,6 +205,9 @@ class DiscoCache:
     @overload
     def get(self, kind: Literal["items"], jid: JID, node: Optional[str]) -> Optional[DiscoItems]: ...
 
+    @overload
+    def get(self, kind: str, jid: JID, node: Optional[str]) -> Optional[Result]: ...
+
     def get(self, kind: str, jid: JID, node: Optional[str]) -> Optional[Result]:
         """The kept result of ``kind`` (``"info"`` or ``"items"``) for ``jid`` and ``node``;
         None when there is none."""
