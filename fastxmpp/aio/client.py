@@ -7,7 +7,7 @@ import inspect
 import logging
 import ssl
 import threading
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from .. import errors, events
 from ..connect import Endpoint, connect_failure, explicit_endpoint
@@ -76,7 +76,7 @@ class _Protocol(asyncio.BufferedProtocol):
         self._buffer = _read_buffer()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's
 
     # -- TLS ---------------------------------------------------------------------------------
     def start_tls(self, context: ssl.SSLContext, server_hostname: str,
@@ -115,7 +115,7 @@ class _Protocol(asyncio.BufferedProtocol):
         self._read_tls()
 
     def _send_tls(self) -> None:
-        data = self._outgoing.read()  # type: ignore[union-attr]
+        data = self._outgoing.read()  # type: ignore[union-attr]  # set with self.tls, which is set here
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
@@ -160,7 +160,7 @@ class _Protocol(asyncio.BufferedProtocol):
         if self.tls is None:
             self.client._data_received(self, bytes(data))
             return
-        self._incoming.write(data)  # type: ignore[union-attr]
+        self._incoming.write(data)  # type: ignore[union-attr]  # set with self.tls (not None here)
         if self._handshake is not None and not self._handshake.done():
             self._do_handshake()
         else:
@@ -340,7 +340,7 @@ class Client(ClientBase):
         running are not waited for.
         """
         self._closing = True
-        self._dispatch = self._drop_stanza  # type: ignore[method-assign]
+        self._dispatch = self._drop_stanza  # type: ignore[method-assign]  # per-instance switch, on purpose
         if self.stream is not None:
             self.stream.on_stanza = self._drop_stanza
         for task in (self._keepalive_task, self._reconnect_task):
@@ -393,11 +393,11 @@ class Client(ClientBase):
             await self._require_ready().wait_writable()
             self._require_ready()
             stream = self.stream
-        stream.send(stanza)  # type: ignore[union-attr]
+        stream.send(stanza)  # type: ignore[union-attr]  # ready: _require_ready() checked it
         # _schedule_flush(), inlined: this runs once per stanza sent
         unflushed = self._unflushed + 1
         if unflushed >= _FLUSH_EVERY:
-            self._flush(self._protocol)  # type: ignore[arg-type]
+            self._flush(self._protocol)  # type: ignore[arg-type]  # connected: a stanza was just queued
         else:
             self._unflushed = unflushed
             if not self._flush_scheduled:
@@ -407,7 +407,7 @@ class Client(ClientBase):
     def send_nowait(self, stanza: Element) -> None:
         """Send without waiting for buffer space (the caller handles flow control)."""
         self._require_ready()
-        self.stream.send(stanza)  # type: ignore[union-attr]
+        self.stream.send(stanza)  # type: ignore[union-attr]  # _require_ready() checked it
         self._schedule_flush()
 
     async def iq(self, stanza: Element, *, timeout: Optional[float] = None) -> Element:
@@ -438,7 +438,7 @@ class Client(ClientBase):
         a burst), or at once when many are queued, so a sender that never yields stays bounded."""
         self._unflushed += 1
         if self._unflushed >= _FLUSH_EVERY:
-            self._flush(self._protocol)  # type: ignore[arg-type]
+            self._flush(self._protocol)  # type: ignore[arg-type]  # connected: a stanza was just queued
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._deferred_flush)

@@ -61,10 +61,12 @@ async def resolve_srv(
         _query(resolver, xmpp_name, timeout),
         return_exceptions=True,  # let both finish: no task left behind on an error
     )
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results[0], results[1]  # type: ignore[return-value]
+    xmpps, xmpp = results
+    if isinstance(xmpps, BaseException):
+        raise xmpps
+    if isinstance(xmpp, BaseException):
+        raise xmpp
+    return xmpps, xmpp
 
 
 async def resolve_endpoints(

@@ -106,6 +106,7 @@ async def _register(reg: Registrar, host: str, port: int, ssl_context: Optional[
         await driver.step()
         if reg.state == "tls":
             context = ssl_context or ssl.create_default_context()
+            # typeshed allows None; asyncio returns the new transport of a stream connection
             driver.transport = transport = await loop.start_tls(
                 transport, driver, context, server_hostname=reg.domain)  # type: ignore[assignment]
             reg.tls_established()

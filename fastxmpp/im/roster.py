@@ -122,7 +122,7 @@ def _groups(written: Tuple[Optional[str], ...], jid: str) -> Tuple[str, ...]:
     repeats, sorted; raises ValueError for an empty one."""
     if not all(written):
         raise ValueError(f"roster item {jid} with an empty group")
-    return tuple(sorted({intern(name) for name in written}))  # type: ignore[arg-type]
+    return tuple(sorted({intern(name) for name in written if name}))
 
 
 def item_to_dict(item: RosterItem) -> Dict[str, Any]:

@@ -20,15 +20,10 @@ import json
 import logging
 import os
 import tempfile
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Tuple
 
 from ..jid import JID
 from .roster import RosterItem, item_from_dict, item_to_dict
-
-try:  # Python 3.8+: typing.Protocol
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment]
 
 __all__ = ["RosterStore", "MemoryRosterStore", "JSONRosterStore"]
 

@@ -201,7 +201,7 @@ class Client(ClientBase):
         for network errors.
         """
         self._closing = True
-        self._dispatch = self._drop_stanza  # type: ignore[method-assign]
+        self._dispatch = self._drop_stanza  # type: ignore[method-assign]  # per-instance switch, on purpose
         stream = self.stream
         if self._sock is None:
             return
