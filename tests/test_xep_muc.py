@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fastxmpp import aio, sync
+from fastxmpp import aio, stanza_errors, sync
 from fastxmpp.aio import muc as aio_muc
 from fastxmpp.element import Element
 from fastxmpp.handlers import HandlerRegistry
@@ -21,8 +21,8 @@ from fastxmpp.stanza_errors import StanzaError
 from fastxmpp.sync import muc as sync_muc
 from fastxmpp.tokenizer import Tokenizer
 from fastxmpp.xep import forms
-from fastxmpp.xep.muc import (NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_USER, Banned, History, JoinFailed,
-                              MembersOnly, MUCCore, MUCValueError, NickChanged, NicknameInUse, NotInRoom,
+from fastxmpp.xep.muc import (NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_USER, Banned, CreationNotAllowed, History,
+                              JoinError, JoinFailed, MembersOnly, NicknameLocked, MUCCore, MUCValueError, NickChanged, NicknameInUse, NotInRoom,
                               OccupantChanged, OccupantJoined, OccupantLeft, PasswordRequired, RoomFull,
                               RoomJoined, RoomLeft, RoomMessage, RoomNotFound, SubjectChanged, is_muc_private,
                               status_codes)
@@ -302,6 +302,28 @@ def test_join_errors_are_typed(condition, cls):
     assert core.receive_presence(error_presence(condition)) == []  # not joining any more: logged
 
 
+@pytest.mark.parametrize("condition, cls, base", [
+    ("conflict", NicknameInUse, stanza_errors.Conflict),
+    ("not-authorized", PasswordRequired, stanza_errors.NotAuthorized),
+    ("forbidden", Banned, stanza_errors.Forbidden),
+    ("registration-required", MembersOnly, stanza_errors.RegistrationRequired),
+    ("service-unavailable", RoomFull, stanza_errors.ServiceUnavailable),
+    ("item-not-found", RoomNotFound, stanza_errors.ItemNotFound),
+    ("not-allowed", CreationNotAllowed, stanza_errors.NotAllowed),
+    ("not-acceptable", NicknameLocked, stanza_errors.NotAcceptable)])
+def test_join_errors_are_their_stanza_error_condition_classes(condition, cls, base):
+    assert issubclass(cls, JoinError) and issubclass(cls, base) and cls.condition == base.condition == condition
+    core = MUCCore()
+    core.join(ROOM, "thirdwitch")
+    error = core.receive_presence(error_presence(condition))[0].error
+    with pytest.raises(base) as caught:  # caught as the generic condition...
+        raise error
+    assert isinstance(caught.value, cls) and caught.value.nick == "thirdwitch"
+    with pytest.raises(cls):  # ...and as the MUC one
+        raise error
+    assert type(stanza_errors.from_element(error_presence(condition))) is base  # the generic one unchanged
+
+
 def test_other_join_error_is_a_stanza_error():
     core = MUCCore()
     core.join(ROOM, "thirdwitch")
@@ -342,6 +364,97 @@ def test_live_messages_stamp_last_seen_with_the_clock():
     core.receive_presence(pres("thirdwitch", codes=(110,)))
     core.receive_message(groupchat("thirdwitch", "now"))
     assert core.room(ROOM).last_seen == "1970-01-02T00:00:00Z"
+
+
+def test_room_message_fields_lazy_message_and_frozen():
+    core, state = joined_core("thirdwitch", "firstwitch")
+    stanza = X(f"<message from='{ROOM}/firstwitch' type='groupchat' id='m7'><body>Double, double</body>"
+               f"<stanza-id xmlns='urn:xmpp:sid:0' id='s7' by='{ROOM}'/><thread>t1</thread></message>")
+    ev = core.receive_message(stanza)[0]
+    assert (ev.room, ev.nick, ev.body, ev.private, ev.delayed, ev.stanza) == (state, "firstwitch", "Double, double",
+                                                                               False, None, stanza)
+    msg = ev.message  # parsed on first access, then kept
+    assert msg is ev.message and msg.thread == "t1" and msg.id == "m7" and msg.stanza_id() == "s7"
+    assert msg.sender == JID(f"{ROOM}/firstwitch") and msg.body == ev.body
+    with pytest.raises(AttributeError):
+        ev.body = "changed"
+    assert "Double, double" in repr(ev) and "firstwitch" in repr(ev)
+    same = RoomMessage(room=state, nick="firstwitch", body="Double, double", private=False, delayed=None,
+                       message=msg)
+    assert same == ev and same.message is msg and same.stanza is stanza
+    with pytest.raises(TypeError):
+        RoomMessage(room=state, nick="x", body=None, private=False, delayed=None)
+    # an empty body is "", several bodies pick the message's language, no body is None
+    assert core.receive_message(groupchat("firstwitch", ""))[0].body == ""
+    multi = X(f"<message from='{ROOM}/firstwitch' type='groupchat' xml:lang='de'><body xml:lang='en'>toil</body>"
+              "<body>Mühe</body></message>")
+    assert core.receive_message(multi)[0].body == "Mühe"
+    nobody = X(f"<message from='{ROOM}/firstwitch' type='groupchat'><x xmlns='jabber:x:conference'/></message>")
+    assert core.receive_message(nobody)[0].body is None
+
+
+def test_repeated_history_is_dropped_by_stanza_id_of_the_room_only():
+    core, state = joined_core("thirdwitch", "firstwitch")
+
+    def sid_message(body, sid, by=ROOM, stamp=None):
+        delay = f"<delay xmlns='urn:xmpp:delay' stamp='{stamp}'/>" if stamp else ""
+        return X(f"<message from='{ROOM}/firstwitch' type='groupchat'><body>{body}</body>"
+                 f"<stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='someone@else.lit'/>"
+                 f"<stanza-id xmlns='urn:xmpp:sid:0' id='{sid}' by='{by}'/>{delay}</message>")
+    assert core.receive_message(sid_message("live", "a1"))[0].body == "live"
+    assert state.last_seen is None  # no clock: only history stamps are kept
+    # the same message again as history (a rejoin's "since" is inclusive): dropped
+    assert core.receive_message(sid_message("live", "a1", stamp="2026-12-05T20:00:00Z")) == []
+    # a stanza-id by someone else does not identify it: not taken as a repeat
+    assert core.receive_message(sid_message("other", "forged", stamp="2026-12-05T20:00:01Z"))[0].body == "other"
+    assert state.last_seen == "2026-12-05T20:00:01Z"
+    for i in range(150):  # only the last 100 are remembered
+        core.receive_message(sid_message(f"m{i}", f"b{i}"))
+    assert len(state._recent) == 100
+    assert core.receive_message(sid_message("m0", "b0", stamp="2026-12-05T20:00:02Z"))[0].body == "m0"
+    assert core.receive_message(sid_message("m149", "b149", stamp="2026-12-05T20:00:03Z")) == []
+
+
+def test_senders_are_parsed_once_and_forgotten_when_a_room_is_made_again():
+    core, state = joined_core("thirdwitch", "firstwitch")
+    assert core.receive_message(groupchat("firstwitch", "one"))[0].room is state
+    assert f"{ROOM}/firstwitch" in core._senders
+    # a sender in another case is the same occupant (its JID parsed once, then remembered)
+    upper = groupchat("firstwitch", "two", frm=f"COVEN@chat.shakespeare.lit/firstwitch")
+    ev = core.receive_message(upper)[0]
+    assert ev.room is state and ev.nick == "firstwitch"
+    # leave and join again: a new room object, the remembered senders are not used
+    core.leave(ROOM)
+    core.receive_presence(pres("thirdwitch", kind="unavailable", codes=(110,)))
+    again, _ = core.join(ROOM, "thirdwitch")
+    assert again is not state and core._senders == {}
+    core.receive_presence(pres("firstwitch"))
+    core.receive_presence(pres("thirdwitch", codes=(110,)))
+    assert core.receive_message(groupchat("firstwitch", "three"))[0].room is again
+
+
+def test_listeners_added_or_removed_while_an_event_is_handled():
+    client, muc = make("sync")
+    core = muc.core
+    core.join(ROOM, "thirdwitch")
+    core.receive_presence(pres("firstwitch"))
+    muc._notify(core.receive_presence(pres("thirdwitch", codes=(110,))))
+    seen = []
+
+    def late(event):
+        seen.append(("late", event.body))
+
+    def first(event):
+        seen.append(("first", event.body))
+        muc.on_message(late)  # takes effect from the next event
+        muc.remove_listener(first)
+    muc.on_message(first)
+    everything = []
+    muc.on_event(everything.append)
+    client.deliver(groupchat("firstwitch", "one"))
+    client.deliver(groupchat("firstwitch", "two"))
+    assert seen == [("first", "one"), ("late", "two")]
+    assert [e.body for e in everything] == ["one", "two"]
 
 
 # -- bad input: logged and dropped, never raised ----------------------------------------------
@@ -572,8 +685,15 @@ def test_client_join_refused_and_nick_change(kind):
     room = run(kind, lambda: muc.join(ROOM, "thirdwitch", password="pw"))
     assert room.joined and not room.created and client.requests == []
     client.answers[f"{ROOM}/oldhag"] = [error_presence("conflict", "oldhag")]
-    with pytest.raises(NicknameInUse):
+    with pytest.raises(stanza_errors.Conflict) as refused:  # the generic condition catches it too
         run(kind, lambda: room.change_nick("oldhag"))
+    assert isinstance(refused.value, NicknameInUse) and refused.value.nick == "oldhag"
+    client.answers["other@chat.shakespeare.lit/banned"] = [X(
+        "<presence from='other@chat.shakespeare.lit/banned' type='error'><error type='auth'>"
+        f"<forbidden xmlns='{ERR}'/></error></presence>")]
+    with pytest.raises(stanza_errors.Forbidden) as refused:
+        run(kind, lambda: muc.join("other@chat.shakespeare.lit", "banned"))
+    assert isinstance(refused.value, Banned) and refused.value.room == JID("other@chat.shakespeare.lit")
     p = X(f"<presence from='{ROOM}/thirdwitch' type='unavailable'><x xmlns='{NS_MUC_USER}'>"
           "<item affiliation='none' role='participant' nick='wiccan'/><status code='303'/><status code='110'/></x>"
           "</presence>")

@@ -2,7 +2,7 @@
 :mod:`fastxmpp.xep.mam` (which builds the query, collects the results and reads the page)."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from ..xep import mam
 
@@ -28,7 +28,7 @@ class MAM(mam.MAMBase):
     def pages(self, with_: Any = None, *, reverse: bool = False, **kw: Any) -> Iterator[mam.Page]:
         """Every page of the query (keywords as for :meth:`query`), oldest first, or with
         ``reverse`` newest first (each page's messages still oldest first)."""
-        args: Optional[dict] = self._first_page_args(reverse, dict(kw, with_=with_))
+        args: Optional[Dict[str, Any]] = self._first_page_args(reverse, dict(kw, with_=with_))
         while args is not None:
             page = self.query(**args)
             yield page

@@ -20,7 +20,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ..element import Element
 from ..events import _opts
@@ -42,6 +42,7 @@ FIN = "{%s}fin" % NS_MAM
 _FORWARDED = "{%s}forwarded" % NS_FORWARD
 _MESSAGE = "{jabber:client}message"
 _BODY = "{jabber:client}body"
+_DELAY = delay.DELAY
 
 Stamp = Union[None, str, datetime]
 
@@ -75,13 +76,18 @@ class ArchivedMessage(NamedTuple):
 
     @property
     def body(self) -> Optional[str]:
-        """The message's (first) body, or None."""
-        return self.message.findtext(_BODY)
+        """The message's (first) body (``""`` when empty), or None."""
+        for el in self.message:
+            if el.tag == _BODY:
+                text: Optional[str] = el.text
+                return text or ""
+        return None
 
     @property
     def sender(self) -> Optional[str]:
         """The forwarded message's ``from`` (in a room archive, ``room@service/nick``)."""
-        return self.message.get("from")
+        sender: Optional[str] = self.message.get("from")
+        return sender
 
 
 @dataclass(**_opts)
@@ -137,7 +143,7 @@ class ArchiveQuery:
     last page)."""
 
     __slots__ = ("queryid", "me", "archive", "with_", "start", "end", "max", "after", "before",
-                 "results", "dropped")
+                 "results", "dropped", "_owner", "_owner_str", "_last_stamp")
 
     def __init__(self, me: Any, *, queryid: str, archive: Any = None, with_: Any = None, start: Stamp = None,
                  end: Stamp = None, max: Optional[int] = 50, after: Optional[str] = None,
@@ -152,14 +158,17 @@ class ArchiveQuery:
         self.max, self.after, self.before = max, after, before
         self.results: List[ArchivedMessage] = []
         self.dropped = 0
+        owner = self.archive if self.archive is not None else self.me
+        self._owner: Optional[JID] = owner.bare if owner is not None else None
+        self._owner_str = str(self._owner) if owner is not None else None
+        # (text, datetime) of the last stamp read: the results of a page often share one
+        self._last_stamp: Tuple[str, Optional[datetime]] = ("", None)
 
     @property
     def owner(self) -> JID:
         """The archive's JID: the one queried, else our own bare JID."""
-        if self.archive is not None:
-            return self.archive.bare
-        assert self.me is not None
-        return self.me.bare
+        assert self._owner is not None, "an archive query without our own JID reads only the archive's"
+        return self._owner
 
     def request(self) -> Element:
         """The IQ set asking for this page."""
@@ -184,6 +193,8 @@ class ArchiveQuery:
         sender = stanza.get("from")
         if sender is None:
             return self.archive is None  # from our own account's server, on its behalf
+        if sender == self._owner_str:
+            return True
         try:
             return JID(sender) == self.owner
         except InvalidJID:
@@ -193,7 +204,10 @@ class ArchiveQuery:
         """Take a received message: True when it is a result of this query (kept, or
         malformed and dropped), False when it is not ours (another query id, no result, or
         sent by anyone but the archive: forged)."""
-        result = stanza.find(RESULT)
+        return self._take(stanza, stanza.find(RESULT))
+
+    def _take(self, stanza: Element, result: Optional[Element]) -> bool:
+        """:meth:`feed` with the stanza's ``<result/>`` already found."""
         if result is None or result.get("queryid") != self.queryid:
             return False
         if not self._from_archive(stanza):
@@ -211,18 +225,33 @@ class ArchiveQuery:
         archive_id = result.get("id")
         if not archive_id:
             raise InvalidArchiveResult("archive result without 'id'", result)
-        forwarded = result.find(_FORWARDED)
+        # one pass over each level (this runs once per archived message)
+        forwarded = message = delayed = None
+        for el in result:
+            if el.tag == _FORWARDED:
+                forwarded = el
+                break
         if forwarded is None:
             raise InvalidArchiveResult("archive result without <forwarded/>", result)
-        message = forwarded.find(_MESSAGE)
-        delayed = forwarded.find(delay.DELAY)
+        for el in forwarded:
+            tag = el.tag
+            if tag == _MESSAGE:
+                if message is None:
+                    message = el
+            elif tag == _DELAY:
+                if delayed is None:
+                    delayed = el
         if message is None:
             raise InvalidArchiveResult("archive result without its message", result)
         if delayed is None:
             raise InvalidArchiveResult("archive result without its <delay stamp=.../>", result)
-        stamp = delay.parse_stamp(delayed.get("stamp"))
-        if stamp is None:
-            raise InvalidArchiveResult(f"archive result with a bad stamp {delayed.get('stamp')!r}", result)
+        text = delayed.get("stamp")
+        last_text, stamp = self._last_stamp
+        if text != last_text or stamp is None:
+            stamp = delay.parse_stamp(text)
+            if stamp is None:
+                raise InvalidArchiveResult(f"archive result with a bad stamp {text!r}", result)
+            self._last_stamp = (text, stamp)
         return ArchivedMessage(archive_id, stamp, message, self.owner)
 
     def finish(self, iq: Element) -> Page:
@@ -273,7 +302,7 @@ class MAMBase:
         if result is not None:
             query = self._queries.get(result.get("queryid", ""))
             if query is not None:
-                query.feed(stanza)
+                query._take(stanza, result)
 
     @staticmethod
     def _first_page_args(reverse: bool, kw: Dict[str, Any]) -> Dict[str, Any]:

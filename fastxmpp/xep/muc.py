@@ -23,9 +23,11 @@ user raises :class:`MUCValueError` (a ``ValueError``) or :class:`~fastxmpp.jid.I
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set,
+                    Tuple, Type, Union)
 
 from ..element import Element
 from ..errors import XMPPError
@@ -94,51 +96,84 @@ class JoinError(StanzaError):
     nick: Optional[str] = None
 
 
-class NicknameInUse(JoinError):
-    """``<conflict/>``: another occupant has this nickname (XEP-0045 7.2.9)."""
+if TYPE_CHECKING:
+    # stanza_errors makes its condition classes at run time; to the type checker they are
+    # StanzaError, which every JoinError already is
+    _Conflict = StanzaError
+    _NotAuthorized = StanzaError
+    _Forbidden = StanzaError
+    _RegistrationRequired = StanzaError
+    _ServiceUnavailable = StanzaError
+    _ItemNotFound = StanzaError
+    _NotAllowed = StanzaError
+    _NotAcceptable = StanzaError
+else:
+    from ..stanza_errors import Conflict as _Conflict
+    from ..stanza_errors import Forbidden as _Forbidden
+    from ..stanza_errors import ItemNotFound as _ItemNotFound
+    from ..stanza_errors import NotAcceptable as _NotAcceptable
+    from ..stanza_errors import NotAllowed as _NotAllowed
+    from ..stanza_errors import NotAuthorized as _NotAuthorized
+    from ..stanza_errors import RegistrationRequired as _RegistrationRequired
+    from ..stanza_errors import ServiceUnavailable as _ServiceUnavailable
+
+# Each refusal is its JoinError and the stanza_errors class of its condition:
+# ``except NicknameInUse`` and ``except stanza_errors.Conflict`` both catch a nickname clash.
+
+
+class NicknameInUse(JoinError, _Conflict):
+    """``<conflict/>``: another occupant has this nickname (XEP-0045 7.2.9); also a
+    :class:`~fastxmpp.stanza_errors.Conflict`."""
 
     condition = "conflict"
 
 
-class PasswordRequired(JoinError):
-    """``<not-authorized/>``: the room needs a password, or the one given is wrong (7.2.6)."""
+class PasswordRequired(JoinError, _NotAuthorized):
+    """``<not-authorized/>``: the room needs a password, or the one given is wrong (7.2.6);
+    also a :class:`~fastxmpp.stanza_errors.NotAuthorized`."""
 
     condition = "not-authorized"
 
 
-class Banned(JoinError):
-    """``<forbidden/>``: we are banned from the room (7.2.7)."""
+class Banned(JoinError, _Forbidden):
+    """``<forbidden/>``: we are banned from the room (7.2.7); also a
+    :class:`~fastxmpp.stanza_errors.Forbidden`."""
 
     condition = "forbidden"
 
 
-class MembersOnly(JoinError):
-    """``<registration-required/>``: a members-only room and we are not a member (7.2.8)."""
+class MembersOnly(JoinError, _RegistrationRequired):
+    """``<registration-required/>``: a members-only room and we are not a member (7.2.8);
+    also a :class:`~fastxmpp.stanza_errors.RegistrationRequired`."""
 
     condition = "registration-required"
 
 
-class RoomFull(JoinError):
-    """``<service-unavailable/>``: the room has its maximum number of occupants (7.2.10)."""
+class RoomFull(JoinError, _ServiceUnavailable):
+    """``<service-unavailable/>``: the room has its maximum number of occupants (7.2.10);
+    also a :class:`~fastxmpp.stanza_errors.ServiceUnavailable`."""
 
     condition = "service-unavailable"
 
 
-class RoomNotFound(JoinError):
+class RoomNotFound(JoinError, _ItemNotFound):
     """``<item-not-found/>``: the room is locked (being created by someone else) or does
-    not exist and may not be created (7.2.11)."""
+    not exist and may not be created (7.2.11); also a
+    :class:`~fastxmpp.stanza_errors.ItemNotFound`."""
 
     condition = "item-not-found"
 
 
-class CreationNotAllowed(JoinError):
-    """``<not-allowed/>``: the service does not let us create this room (7.2.12)."""
+class CreationNotAllowed(JoinError, _NotAllowed):
+    """``<not-allowed/>``: the service does not let us create this room (7.2.12); also a
+    :class:`~fastxmpp.stanza_errors.NotAllowed`."""
 
     condition = "not-allowed"
 
 
-class NicknameLocked(JoinError):
-    """``<not-acceptable/>``: the room wants our reserved nickname (7.2.13)."""
+class NicknameLocked(JoinError, _NotAcceptable):
+    """``<not-acceptable/>``: the room wants our reserved nickname (7.2.13); also a
+    :class:`~fastxmpp.stanza_errors.NotAcceptable`."""
 
     condition = "not-acceptable"
 
@@ -246,23 +281,97 @@ class OccupantLeft(Event):
     text: Optional[str] = None
 
 
-@dataclass(**_opts)
 class RoomMessage(Event):
     """A message in the room: from ``nick`` (None: from the room itself), ``private`` for a
     private message (type chat, to us only), ``delayed`` the XEP-0203 stamp of a history
-    message (else None), ``message`` the parsed :class:`~fastxmpp.im.messages.Message`."""
+    message (else None), ``body`` its body (in the message's language, else the first;
+    None without one), ``stanza`` the ``<message/>`` received and ``message`` its parsed
+    :class:`~fastxmpp.im.messages.Message` (read from the stanza on first access).
 
-    room: Any
-    nick: Optional[str]
-    body: Optional[str]
-    private: bool
-    delayed: Optional[str]
-    message: Message
+    Read-only, like the other events; keyword-only: pass ``stanza`` (or a parsed ``message``)."""
+
+    # one is made per delivery: private slots behind read-only properties are filled by
+    # plain stores, a third of what a frozen dataclass's object.__setattr__ calls cost
+    __slots__ = ("_room", "_nick", "_body", "_private", "_delayed", "_stanza", "_message")
+
+    _room: Any
+    _nick: Optional[str]
+    _body: Optional[str]
+    _private: bool
+    _delayed: Optional[str]
+    _stanza: Element
+    _message: Optional[Message]
+
+    def __init__(self, *, room: Any, nick: Optional[str], body: Optional[str], private: bool,
+                 delayed: Optional[str], stanza: Optional[Element] = None,
+                 message: Optional[Message] = None) -> None:
+        if stanza is None:
+            if message is None:
+                raise TypeError("RoomMessage() needs its stanza or its parsed message")
+            stanza = message.stanza
+        self._room, self._nick, self._body, self._private = room, nick, body, private
+        self._delayed, self._stanza, self._message = delayed, stanza, message
+
+    @property
+    def room(self) -> Any:
+        """The room (its :class:`RoomState`, or the client's room object)."""
+        return self._room
+
+    @property
+    def nick(self) -> Optional[str]:
+        """The sender's nickname (None: the room itself)."""
+        return self._nick
+
+    @property
+    def body(self) -> Optional[str]:
+        """The body (in the message's language, else the first), or None."""
+        return self._body
+
+    @property
+    def private(self) -> bool:
+        """Whether it is a private message (type chat, to us only)."""
+        return self._private
+
+    @property
+    def delayed(self) -> Optional[str]:
+        """The XEP-0203 stamp of a history message, else None."""
+        return self._delayed
+
+    @property
+    def stanza(self) -> Element:
+        """The ``<message/>`` received."""
+        return self._stanza
+
+    @property
+    def message(self) -> Message:
+        """The parsed :class:`~fastxmpp.im.messages.Message` (made on first access)."""
+        msg = self._message
+        if msg is None:
+            msg = self._message = parse_message(self._stanza)
+        return msg
 
     @property
     def from_me(self) -> bool:
         """Whether we sent it (our own groupchat message, echoed by the room)."""
-        return self.nick is not None and self.nick == getattr(self.room, "nick", None)
+        return self._nick is not None and self._nick == getattr(self._room, "nick", None)
+
+    def _key(self) -> Tuple[Any, ...]:
+        return (self._room, self._nick, self._body, self._private, self._delayed, self._stanza)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RoomMessage) or type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"RoomMessage(room={self._room!r}, nick={self._nick!r}, body={self._body!r}, "
+                f"private={self._private!r}, delayed={self._delayed!r})")
+
+
+_new_event = object.__new__
 
 
 @dataclass(**_opts)
@@ -326,14 +435,9 @@ _RECENT = 100
 _STANZA_ID = "{urn:xmpp:sid:0}stanza-id"
 
 
-def _message_key(stanza: Element, room: JID, nick: Optional[str]) -> Optional[str]:
-    """What identifies a groupchat message: the room's XEP-0359 stanza-id, else the
-    sender's nick and message id (None when it has neither)."""
-    for el in stanza.findall(_STANZA_ID):
-        if el.get("by") == str(room) and el.get("id"):
-            return "sid:" + el.get("id", "")
-    msg_id = stanza.get("id")
-    return f"id:{nick}/{msg_id}" if msg_id else None
+#: How many senders' routes (room, nick) a core remembers before starting afresh.
+_SENDERS = 4096
+_ELSEWHERE: Tuple[Optional[RoomState], Optional[str]] = (None, None)
 
 
 def _xep82(value: Union[str, datetime]) -> str:
@@ -366,6 +470,7 @@ class RoomState:
                  history: Optional[History] = None, config: Optional[Mapping[str, Any]] = None,
                  muc: Any = None) -> None:
         self.jid = jid
+        self._jid_str = str(jid)  # what a room's stanza-id 'by' says, compared per message
         self.nick = nick
         self.password = password
         self.history = history
@@ -379,8 +484,9 @@ class RoomState:
         self.joined = False
         #: Whether our join created the room (status code 201).
         self.created = False
-        #: XEP-0082 time of the last message seen (the rejoin asks for the history since).
-        self.last_seen: Optional[str] = None
+        # the last message seen: its XEP-0203 stamp, or the clock's seconds when it came
+        # (formatted only when read: see last_seen)
+        self._last_seen: Union[None, str, float] = None
         self._joining = False
         self._leaving = False
         self._rejoin = False
@@ -388,7 +494,10 @@ class RoomState:
         self._renames: Dict[str, str] = {}  # new nick -> old nick, between 303 and the new presence
         self._stale: Dict[str, Occupant] = {}  # occupants before a rejoin, not yet seen again
         self._after_shutdown = False
-        self._recent: Dict[str, None] = {}  # keys of the last groupchat messages seen, oldest first
+        # keys of the last groupchat messages seen: a set to look up, a queue oldest first
+        # to forget (a dict used both ways costs 4 times as much per message)
+        self._recent: Set[str] = set()
+        self._recent_order: Deque[str] = deque()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.jid} as {self.nick!r}{' joined' if self.joined else ''}>"
@@ -401,6 +510,19 @@ class RoomState:
 
     def __len__(self) -> int:
         return len(self.occupants)
+
+    @property
+    def last_seen(self) -> Optional[str]:
+        """XEP-0082 time of the last message seen (the rejoin asks for the history since),
+        or None."""
+        seen = self._last_seen
+        if seen is None or isinstance(seen, str):
+            return seen
+        return _xep82(datetime.fromtimestamp(seen, timezone.utc))
+
+    @last_seen.setter
+    def last_seen(self, value: Union[None, str, datetime]) -> None:
+        self._last_seen = None if value is None else _xep82(value)
 
     def occupant(self, nick: str) -> Optional[Occupant]:
         """The occupant called ``nick``, or None."""
@@ -425,6 +547,9 @@ class MUCCore:
         self.room_class = room_class
         self.clock = clock
         self.muc = muc
+        # sender ('from' as received) -> (its room, its nick), or _ELSEWHERE: each sender's
+        # JID is parsed once, not per stanza; emptied whenever a room object is made
+        self._senders: Dict[str, Tuple[Optional[RoomState], Optional[str]]] = {}
 
     def room(self, room: Union[str, JID]) -> Optional[RoomState]:
         """The room ``room`` (joined, joining, or left and kept), or None."""
@@ -455,6 +580,7 @@ class MUCCore:
         if state is None or not state.joined:
             state = self.room_class(jid, nick, password=password, history=history, config=config, muc=self.muc)
             self.rooms[jid] = state
+            self._senders.clear()
         state.nick, state.password, state.history, state.config = nick, password, history, config
         state._joining = True
         return state, self._join_presence(state, history, show, status)
@@ -620,19 +746,21 @@ class MUCCore:
     # -- receiving ------------------------------------------------------------------------------
     def _lookup(self, sender: Optional[str]) -> Tuple[Optional[RoomState], Optional[str]]:
         """(the room, the nick) a stanza comes from; (None, None) when not from a room of ours."""
-        if not sender:
-            return None, None
-        rooms = self.rooms
-        if not rooms:
-            return None, None
-        try:
-            jid = JID(sender)
-        except InvalidJID:
-            return None, None
-        state = rooms.get(jid.bare)
-        if state is None:
-            return None, None
-        return state, jid.resource
+        if not sender or not self.rooms:
+            return _ELSEWHERE
+        route = self._senders.get(sender)
+        if route is None:
+            try:
+                jid = JID(sender)
+            except InvalidJID:
+                return _ELSEWHERE
+            state = self.rooms.get(jid.bare)
+            route = _ELSEWHERE if state is None else (state, jid.resource)
+            senders = self._senders
+            if len(senders) >= _SENDERS:
+                senders.clear()
+            senders[sender] = route
+        return route
 
     def receive_presence(self, stanza: Element) -> List[Event]:
         """Read a presence: the events of the room it comes from ([] when it is not from
@@ -770,44 +898,87 @@ class MUCCore:
     def receive_message(self, stanza: Element) -> List[Event]:
         """Read a message: the events of the room it comes from ([] when it is not from
         one of our rooms, or comes from a nick that is not in the room: logged)."""
-        kind = stanza.get("type")
-        state, nick = self._lookup(stanza.get("from"))
+        # the path of every groupchat delivery: one look-up of the sender, one pass over
+        # the children, no JID parsed, no Message built (RoomMessage.message is lazy)
+        sender = stanza.get("from")
+        if not sender or not self.rooms:
+            return []
+        route = self._senders.get(sender) or self._lookup(sender)
+        state = route[0]
         if state is None:
             return []
-        if kind not in ("groupchat", "chat", "normal", None):
+        nick = route[1]
+        kind = stanza.get("type")
+        if kind == "groupchat":
+            private = False
+        elif kind in ("chat", "normal", None):
+            private = True
+        else:
             if kind == "error":
                 log.warning("error from room %s: %s", state.jid, from_element(stanza))
             return []
         if not (state.joined or state._joining):
-            log.info("dropping a message from %s: not in that room", stanza.get("from"))
+            log.info("dropping a message from %s: not in that room", sender)
             return []
-        delay = stanza.find(_DELAY)
-        stamp = delay.get("stamp") if delay is not None else None
-        private = kind != "groupchat"
         if private and nick is None:
             return []  # from the room itself: an invitation, a registration request...
+        body_el = subject_el = delay_el = None
+        bodies = 0
+        sid: Optional[str] = None
+        room_str = state._jid_str
+        for child in stanza:
+            tag = child.tag
+            if tag == _BODY:
+                bodies += 1
+                if body_el is None:
+                    body_el = child
+            elif tag == _STANZA_ID:
+                if sid is None and child.get("by") == room_str:
+                    sid = child.get("id") or None
+            elif tag == _DELAY:
+                if delay_el is None:
+                    delay_el = child
+            elif tag == _SUBJECT:
+                if subject_el is None:
+                    subject_el = child
+        stamp = delay_el.get("stamp") if delay_el is not None else None
         if stamp is None and nick is not None and nick not in state.occupants and nick not in state._renames:
             log.warning("dropping a message from %s: not an occupant of %s", nick, state.jid)
             return []
         if not private:
-            subject_el = stanza.find(_SUBJECT)
-            if subject_el is not None and stanza.find(_BODY) is None:
+            if subject_el is not None and body_el is None:
                 state.subject, state.subject_by = subject_el.text or "", nick
                 return [SubjectChanged(room=state, subject=state.subject, nick=nick, delayed=stamp)]
-            key = _message_key(stanza, state.jid, nick)
+            if sid is not None:
+                key: Optional[str] = "sid:" + sid
+            else:
+                msg_id = stanza.get("id")
+                key = f"id:{nick}/{msg_id}" if msg_id else None
             if key is not None:
                 recent = state._recent
-                if stamp is not None and key in recent:
-                    return []  # history we saw before (the rejoin's "since" is inclusive)
-                recent[key] = None
-                if len(recent) > _RECENT:
-                    del recent[next(iter(recent))]
+                if key in recent:
+                    if stamp is not None:
+                        return []  # history we saw before (the rejoin's "since" is inclusive)
+                else:
+                    recent.add(key)
+                    order = state._recent_order
+                    order.append(key)
+                    if len(order) > _RECENT:
+                        recent.discard(order.popleft())
             if stamp is not None:
-                state.last_seen = stamp
+                state._last_seen = stamp
             elif self.clock is not None:
-                state.last_seen = _xep82(datetime.fromtimestamp(self.clock(), timezone.utc))
-        msg = parse_message(stanza)
-        return [RoomMessage(room=state, nick=nick, body=msg.body, private=private, delayed=stamp, message=msg)]
+                state._last_seen = self.clock()
+        message: Optional[Message] = None
+        if bodies > 1:  # several languages: the body in the message's own, else the first
+            message = parse_message(stanza)
+            body = message.body
+        else:
+            body = None if body_el is None else (body_el.text or "")
+        ev = _new_event(RoomMessage)
+        ev._room, ev._nick, ev._body, ev._private = state, nick, body, private
+        ev._delayed, ev._stanza, ev._message = stamp, stanza, message
+        return [ev]
 
 
 class Waiter:
@@ -837,7 +1008,9 @@ class MUCBase:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.core = MUCCore(room_class=self.room_class, clock=type(self).clock, muc=self)
+        # replaced, never changed in place: _notify runs over the list without a copy
         self._listeners: List[Tuple[Callable[[Any], Any], Optional[Tuple[type, ...]]]] = []
+        self._by_kind: Dict[type, Tuple[Callable[[Any], Any], ...]] = {}  # event class -> its listeners
         self._waiters: List[Waiter] = []
         client.add_handler("presence", self._on_presence)
         client.add_handler("message", self._on_message)
@@ -857,37 +1030,51 @@ class MUCBase:
         """Register ``fn(event)`` for the rooms' events (of ``kinds`` only, if given);
         a decorator too; a coroutine function runs as a task with the asyncio client."""
         def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-            self._listeners.append((fn, tuple(kinds) or None))
-            return fn
+            return self._add_listener(fn, kinds)
         return register(fn) if fn is not None else register
+
+    def _add_listener(self, fn: Callable[[Any], Any], kinds: Tuple[type, ...]) -> Callable[[Any], Any]:
+        self._listeners = self._listeners + [(fn, tuple(kinds) or None)]
+        self._by_kind = {}
+        return fn
 
     def remove_listener(self, fn: Callable[[Any], Any]) -> None:
         """Stop calling ``fn``."""
         self._listeners = [(f, k) for f, k in self._listeners if f is not fn]
+        self._by_kind = {}
+
+    def _listeners_of(self, kind: type) -> Tuple[Callable[[Any], Any], ...]:
+        """The listeners of events of class ``kind``, in the order registered."""
+        found = self._by_kind.get(kind)
+        if found is None:
+            found = self._by_kind[kind] = tuple(fn for fn, kinds in self._listeners
+                                                if kinds is None or issubclass(kind, kinds))
+        return found
 
     def on_message(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Register ``fn(event)`` for :class:`RoomMessage` (groupchat and private)."""
-        return self.on_event(fn, kinds=(RoomMessage,))
+        return self._add_listener(fn, (RoomMessage,))
 
     def on_join(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Register ``fn(event)`` for :class:`OccupantJoined` (others entering our rooms)."""
-        return self.on_event(fn, kinds=(OccupantJoined,))
+        return self._add_listener(fn, (OccupantJoined,))
 
     def on_leave(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Register ``fn(event)`` for :class:`OccupantLeft` (others leaving, kicked, banned...)."""
-        return self.on_event(fn, kinds=(OccupantLeft,))
+        return self._add_listener(fn, (OccupantLeft,))
 
     def on_subject(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Register ``fn(event)`` for :class:`SubjectChanged`."""
-        return self.on_event(fn, kinds=(SubjectChanged,))
+        return self._add_listener(fn, (SubjectChanged,))
 
     def _notify(self, evs: List[Event]) -> None:
         call = self.client._call
         for event in evs:
-            self._settle(event)
-            for fn, kinds in list(self._listeners):
-                if kinds is None or isinstance(event, kinds):
-                    call(fn, event)
+            if self._waiters:
+                self._settle(event)
+            kind = type(event)
+            for fn in self._by_kind.get(kind) or self._listeners_of(kind):
+                call(fn, event)
             if isinstance(event, RoomJoined) and event.rejoined and event.room.created:
                 call(self._set_up_again, event.room)
 
@@ -897,7 +1084,9 @@ class MUCBase:
 
     def _on_message(self, stanza: Element) -> None:
         if self.core.rooms:
-            self._notify(self.core.receive_message(stanza))
+            evs = self.core.receive_message(stanza)
+            if evs:
+                self._notify(evs)
 
     def _session_started(self, event: Any) -> None:
         if event.resumed:
