@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from fastxmpp.element import Element
+from fastxmpp.serializer import serialize
 from fastxmpp.handlers import HandlerRegistry, iq_reply
 from fastxmpp.im import (KEEP, ContactChanged, ContactOffline, ContactOnline, ContactUnsubscribed,
                          JSONRosterStore, MemoryRosterStore, PreApprovalNotSupported,
@@ -285,13 +286,32 @@ def test_own_presence_and_restoring_it():
     t.receive(pres("romeo@example.net/a"))
     assert t.session_started(resumed=True) == (None, [])
     again, evs = t.session_started(resumed=False)
-    assert again is el and [type(e) for e in evs] == [ContactOffline] and t.online() == []
+    assert t.own is again and serialize(again) == serialize(el)  # built again, the same
+    assert [type(e) for e in evs] == [ContactOffline] and t.online() == []
     t.unavailable(status="gone")
     assert t.session_started(resumed=False) == (None, [])
     with pytest.raises(ValueError):
         t.available(show="sleeping")
     with pytest.raises(ValueError):
         t.available(priority=200)
+
+
+def test_fresh_session_sends_our_presence_with_the_current_extensions():
+    """After a fresh session our presence goes out again with each extension's child built
+    anew (XEP-0115 caps: the ver of the features we have now, not of those we had)."""
+    t = PresenceTracker()
+    ver = ["old"]
+    t.extensions.append(lambda: Element("{http://jabber.org/protocol/caps}c", {"ver": ver[0]}))
+    t.available(show="away", status={None: "out", "de": "weg"}, priority=3, lang="en")
+    ver[0] = "new"
+    again, _ = t.session_started(resumed=False)
+    assert again.find("{http://jabber.org/protocol/caps}c").get("ver") == "new"
+    assert again.findtext("{jabber:client}show") == "away" and again.findtext("{jabber:client}priority") == "3"
+    assert [(s.get(XML_LANG), s.text) for s in again.findall("{jabber:client}status")] == [(None, "out"), ("de", "weg")]
+    assert again.get(XML_LANG) == "en" and again.get("to") is None and t.own is again and t.sent_initial
+    assert t.session_started(resumed=True) == (None, [])
+    t.own = Element("{jabber:client}presence")  # set by hand: sent as it is
+    assert t.session_started(resumed=False)[0] is t.own
 
 
 # -- subscriptions ----------------------------------------------------------------------------
@@ -584,3 +604,121 @@ def test_result_items_groups_and_jids_on_the_fast_paths(caplog):
     assert a.subscription is e.subscription == "none"
     assert [r.getMessage() for r in caplog.records] == [
         "roster result: skipping a malformed item: roster item c@example.net with an empty group"]
+
+
+# -- the compiled twin of PresenceTracker.receive agrees with the Python one ------------------
+
+from fastxmpp import _accel  # noqa: E402
+from fastxmpp.im import presence as presence_module  # noqa: E402
+
+_SENDERS = ["romeo@example.net/a", "romeo@example.net/b", "Romeo@Example.net/c", "romeo@example.net",
+            "juliet@example.com/x", "bad@@x/a", None]
+_TYPES = [None, None, None, "unavailable", "error", "probe", "subscribe", "dancing"]
+_CHILDREN = [
+    "<show>away</show>", "<show>chat</show>", "<show> dnd </show>", "<show>sleeping</show>", "<show/>",
+    "<show></show>", "<show>\n xa\n</show>", "<show xmlns='urn:other'>dnd</show>",
+    "<p:show xmlns:p='urn:p'>dnd</p:show>", "<status>hi</status>", "<status/>",
+    "<status xml:lang='de'>weg</status>", '<status xml:lang="en">away &amp; out</status>',
+    "<status>caf\u00e9 \u2603</status>", "<status><![CDATA[a<b]]></status>", "<status>a\r\nb</status>",
+    "<status>a<em xmlns='urn:x'>b</em>c</status>", "<status xml:lang='fr'\n>l\u00e0</status>",
+    "<priority>5</priority>", "<priority>-1</priority>", "<priority>+3</priority>", "<priority>300</priority>",
+    "<priority>x</priority>", "<priority/>", "<priority> 7 </priority>", "<priority>0127</priority>",
+    "<priority>-0</priority>", "<priority>-129</priority>", "<priority>127</priority>",
+    "<priority>\u0661</priority>", "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='a>b'/>",
+    "<x xmlns='urn:y'><show>dnd</show><status>inner</status></x>",
+    "<error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+    "\n  ",
+]
+
+
+def _presence_xml(sender, kind, lang, children, quote, extra):
+    attrs = ""
+    if sender is not None:
+        attrs += f" from={quote}{sender}{quote}"
+    if kind is not None:
+        attrs += f" type={quote}{kind}{quote}"
+    if lang is not None:
+        attrs += f" xml:lang={quote}{lang}{quote}"
+    attrs += extra
+    return f"<presence{attrs}>{''.join(children)}</presence>" if children or extra else f"<presence{attrs}/>"
+
+
+_presences = st.lists(st.builds(
+    _presence_xml, st.sampled_from(_SENDERS), st.sampled_from(_TYPES), st.sampled_from([None, "en", "de"]),
+    st.lists(st.sampled_from(_CHILDREN), max_size=5), st.sampled_from(["'", '"']),
+    st.sampled_from(["", " id='p>1'", "\n\tid = \"a\tb\"", " to='me@example.net/x'"])), min_size=1, max_size=6)
+
+
+def _seen(value):
+    """What an event or a ResourcePresence says, with the stanza as its bytes."""
+    if isinstance(value, ResourcePresence):
+        return ("RP", value.jid, value.available, value.show, value.status, value.statuses, value.priority,
+                serialize(value.stanza))
+    if isinstance(value, list):
+        return [_seen(v) for v in value]
+    if isinstance(value, PresenceErrorReceived):
+        return ("error", value.jid, type(value.error).__name__, value.error.condition, value.error.type)
+    if isinstance(value, (ContactOnline, ContactOffline, ContactChanged, PresenceErrorReceived)):
+        return (type(value).__name__,) + tuple(_seen(getattr(value, name)) for name in value.__dataclass_fields__)
+    return value
+
+
+def _state(tracker):
+    return ({bare: {jid: _seen(p) for jid, p in resources.items()} for bare, resources in tracker.contacts.items()},
+            {bare: (e.condition, e.type) for bare, e in tracker.errors.items()})
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+def test_compiled_receive_is_in_use():
+    from fastxmpp import _presence_c
+
+    assert PresenceTracker.receive is _presence_c.receive
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+@pytest.mark.parametrize("built", [False, True], ids=["lazy", "built"])
+@given(xmls=_presences)
+def test_compiled_receive_agrees_with_the_python_twin(built, xmls):
+    """The same events, state and log lines from both twins, for stanzas read from their
+    bytes (lazy) or already built, on the fast path or passed on to the Python twin."""
+    import io
+
+    handler = logging.StreamHandler(io.StringIO())
+    logger = logging.getLogger("fastxmpp.im")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        results = []
+        for receive in (presence_module._receive_py, presence_module._receive_c):
+            handler.stream = io.StringIO()
+            tracker = PresenceTracker()
+            events = []
+            for xml in xmls:
+                stanza = X(xml)
+                if built:
+                    stanza.attrib  # builds a lazy stanza
+                events.append(_seen(receive(tracker, stanza)))
+            results.append((events, _state(tracker), handler.stream.getvalue()))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("built", [False, True], ids=["lazy", "built"])
+def test_receive_reads_children_as_the_spec_says(built):
+    """Only jabber:client show/status/priority count; other namespaces and nested
+    elements are skipped; entities and CDATA are text (both twins)."""
+    t = PresenceTracker()
+    stanza = X("<presence from='romeo@example.net/a' xml:lang='en' id='x>y'>"
+               "<c xmlns='http://jabber.org/protocol/caps' ver='a>b'><show>chat</show></c>"
+               "<show xmlns='urn:other'>dnd</show><show>xa</show><show>away</show>"
+               "<status xml:lang='de'>weg</status><status>out &amp; <![CDATA[<about>]]></status>"
+               "<priority>-5</priority><priority>9</priority></presence>")
+    if built:
+        stanza.attrib
+    [ev] = t.receive(stanza)
+    p = ev.presence
+    assert (p.show, p.status, p.statuses, p.priority) == ("xa", "out & <about>", (("de", "weg"), ("en", "out & <about>")), -5)
+    assert p.stanza is stanza and ev.jid == JID("romeo@example.net")

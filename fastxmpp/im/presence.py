@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from .._accel import USE_EXTENSIONS
 from ..element import Element
 from ..events import Event, _opts
 from ..jid import JID, InvalidJID, _parse_once
@@ -144,6 +145,76 @@ def presence_stanza(*, type: Optional[str] = None, to: Any = None, show: Optiona
     return el
 
 
+def _receive_py(tracker: PresenceTracker, stanza: Element) -> List[Event]:
+    """Apply a received presence to ``tracker``; returns the events (none for ignored
+    stanzas).  The pure-Python twin of :mod:`fastxmpp._presence_c`'s ``receive``."""
+    kind = stanza.get("type")
+    if kind in _SUBSCRIPTION_TYPES:
+        return []
+    sender = stanza.get("from")
+    if sender is None:
+        log.debug("ignoring a presence without a sender")
+        return []
+    jids = tracker._jids
+    known = jids.get(sender)
+    if known is None:
+        try:
+            jid = _parse_once(sender)
+        except InvalidJID as exc:
+            log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
+            return []
+        if len(jids) >= _JID_CACHE:
+            jids.clear()
+        known = jids[sender] = (jid, jid.bare)
+    jid, bare = known
+    if kind is None:
+        return _update(tracker, jid, bare, _parse(stanza, jid, True))
+    if kind == "unavailable":
+        return _update(tracker, jid, bare, _parse(stanza, jid, False))
+    if kind == "error":
+        error = from_element(stanza)
+        tracker.errors[bare] = error
+        return [PresenceErrorReceived(jid=bare, error=error)]
+    if kind == "probe":
+        log.debug("ignoring a presence probe from %s (the server answers probes)", jid)
+    else:
+        log.warning("ignoring a presence of unknown type %r from %s", kind, jid)
+    return []
+
+
+def _update(tracker: PresenceTracker, jid: JID, bare: JID, presence: ResourcePresence) -> List[Event]:
+    contacts = tracker.contacts
+    resources = contacts.get(bare)
+    if presence.available:
+        if tracker.errors:
+            tracker.errors.pop(bare, None)
+        if resources is None:
+            contacts[bare] = {jid: presence}
+            return [_online(bare, presence)]
+        resources[jid] = presence
+        return [_changed(bare, presence, _best(resources))]
+    if resources is None:
+        return []
+    if jid.is_bare:  # unavailable from the bare JID: every resource is gone
+        resources.clear()
+    else:
+        if resources.pop(jid, None) is None:
+            return []
+    if resources:
+        return [_changed(bare, presence, _best(resources))]
+    del contacts[bare]
+    return [ContactOffline(jid=bare, presence=presence)]
+
+
+_receive_c: Optional[Callable[[PresenceTracker, Element], List[Event]]] = None
+if USE_EXTENSIONS:
+    from .. import _presence_c
+
+    _presence_c.bind(_receive_py, ResourcePresence, ContactOnline, ContactChanged, ContactOffline,
+                     _parse_once, InvalidJID, _SHOWS, SHOW_RANK, _JID_CACHE)
+    _receive_c = _presence_c.receive
+
+
 class PresenceTracker:
     """Our presence and every contact's.  ``contacts`` maps a bare JID to its available
     resources (full JID -> :class:`ResourcePresence`); ``errors`` maps a bare JID to the
@@ -160,6 +231,8 @@ class PresenceTracker:
         self._jids: Dict[str, Tuple[JID, JID]] = {}  # 'from' -> (JID, bare JID), parsed once
         #: Callables each giving a child for every available presence we send (XEP-0115 caps).
         self.extensions: List[Callable[[], Element]] = []
+        # what available() was given for ``own``, to build it again with fresh extensions
+        self._own_args: Optional[Tuple[Element, Dict[str, Any]]] = None
 
     # -- what we send -------------------------------------------------------------------------
     def available(self, *, to: Any = None, show: Optional[str] = None,
@@ -172,6 +245,7 @@ class PresenceTracker:
             el.append(extension())
         if to is None:
             self.own = el
+            self._own_args = (el, {"show": show, "status": status, "priority": priority, "lang": lang})
             self.sent_initial = True
         return el
 
@@ -182,12 +256,14 @@ class PresenceTracker:
         el = presence_stanza(type="unavailable", to=to, status=status, lang=lang)
         if to is None:
             self.own = None
+            self._own_args = None
         return el
 
     def session_started(self, resumed: bool) -> Tuple[Optional[Element], List[Event]]:
         """A session started: after a fresh one (``resumed`` False) every contact is
         offline until the server says otherwise, and our last broadcast presence (if the
-        application set one) is to be sent again.  Returns (that presence, the events)."""
+        application set one) is to be sent again, built again so that the extensions'
+        children (XEP-0115 caps) are current.  Returns (that presence, the events)."""
         if resumed:
             return None, []
         self.sent_initial = False
@@ -195,65 +271,19 @@ class PresenceTracker:
         self.contacts = {}
         again = self.own
         if again is not None:
+            if self._own_args is not None and self._own_args[0] is again:
+                # built again: the extensions' children may have changed since (XEP-0115
+                # caps carry the ver of our features now)
+                again = self.available(**self._own_args[1])
             self.sent_initial = True
         return again, evs
 
     # -- what we receive -----------------------------------------------------------------------
-    def receive(self, stanza: Element) -> List[Event]:
-        """Apply a received presence; returns the events (none for ignored stanzas)."""
-        kind = stanza.get("type")
-        if kind in _SUBSCRIPTION_TYPES:
-            return []
-        sender = stanza.get("from")
-        if sender is None:
-            log.debug("ignoring a presence without a sender")
-            return []
-        known = self._jids.get(sender)
-        if known is None:
-            try:
-                jid = _parse_once(sender)
-            except InvalidJID as exc:
-                log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
-                return []
-            if len(self._jids) >= _JID_CACHE:
-                self._jids.clear()
-            known = self._jids[sender] = (jid, jid.bare)
-        jid, bare = known
-        if kind is None:
-            return self._update(jid, bare, _parse(stanza, jid, True))
-        if kind == "unavailable":
-            return self._update(jid, bare, _parse(stanza, jid, False))
-        if kind == "error":
-            error = from_element(stanza)
-            self.errors[bare] = error
-            return [PresenceErrorReceived(jid=bare, error=error)]
-        if kind == "probe":
-            log.debug("ignoring a presence probe from %s (the server answers probes)", jid)
-        else:
-            log.warning("ignoring a presence of unknown type %r from %s", kind, jid)
-        return []
-
-    def _update(self, jid: JID, bare: JID, presence: ResourcePresence) -> List[Event]:
-        resources = self.contacts.get(bare)
-        if presence.available:
-            if self.errors:
-                self.errors.pop(bare, None)
-            if resources is None:
-                self.contacts[bare] = {jid: presence}
-                return [_online(bare, presence)]
-            resources[jid] = presence
-            return [_changed(bare, presence, _best(resources))]
-        if resources is None:
-            return []
-        if jid.is_bare:  # unavailable from the bare JID: every resource is gone
-            resources.clear()
-        else:
-            if resources.pop(jid, None) is None:
-                return []
-        if resources:
-            return [_changed(bare, presence, _best(resources))]
-        del self.contacts[bare]
-        return [ContactOffline(jid=bare, presence=presence)]
+    if TYPE_CHECKING:
+        def receive(self, stanza: Element) -> List[Event]:
+            """Apply a received presence; returns the events (none for ignored stanzas)."""
+    else:  # the compiled twin (fastxmpp._presence_c) when the extensions are in use
+        receive = _receive_py if _receive_c is None else _receive_c
 
     # -- queries ------------------------------------------------------------------------------
     def best(self, jid: JIDLike) -> Optional[ResourcePresence]:
@@ -267,6 +297,7 @@ class PresenceTracker:
         return sorted(resources.values(), key=_rank, reverse=True) if resources else []
 
     def is_online(self, jid: JIDLike) -> bool:
+        """Whether ``jid`` (its bare JID) has at least one available resource."""
         return bool(self.contacts.get(_bare(jid)))
 
     def online(self) -> List[JID]:
