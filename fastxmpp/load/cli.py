@@ -23,7 +23,7 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .runner import SCENARIOS, LoadConfig, LoadRunner, Target
+from .runner import LoadConfig, LoadRunner, Target
 from .report import exit_code, format_report, write_json
 from .workers import run_workers, split_users, worker_count
 
@@ -159,16 +159,26 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     g.add_argument("--arrival", choices=("poisson", "constant"), default=d.arrival,
                    help="with --phase: gaps between arrivals")
     g = p.add_argument_group("traffic")
-    g.add_argument("--scenario", choices=SCENARIOS, default=d.scenario,
+    g.add_argument("--scenario", default=d.scenario, metavar="NAME",
                    help="login: log in and out; chat: paired users exchange messages; "
                         "presence: directed presence between pairs; iq: XEP-0199 pings; "
-                        "idle: hold the sessions open (--hold) with presence and keepalives")
+                        "idle: hold the sessions open (--hold) with presence and keepalives; "
+                        "muc: rooms of --room-size occupants, messages fanned out; "
+                        "roster: rosters of --contacts contacts, presence broadcasts; "
+                        "or module:Class, a fastxmpp.load.scenarios.Scenario of your own "
+                        f"(default: {d.scenario})")
     g.add_argument("--messages", type=_nonneg_int, default=d.messages, metavar="M",
                    help="stanzas each user sends")
     g.add_argument("--rate", type=_nonneg_float, default=d.rate, metavar="R",
                    help="stanzas per second per user (0: as fast as flow control allows)")
     g.add_argument("--hold", type=_nonneg_float, default=d.hold, metavar="S",
                    help="idle scenario: seconds to hold the sessions open")
+    g.add_argument("--room-size", type=_positive_int, default=d.room_size, metavar="K",
+                   help="muc scenario: occupants per room")
+    g.add_argument("--muc-domain", metavar="D",
+                   help="muc scenario: the multi-user chat service (default: conference.DOMAIN)")
+    g.add_argument("--contacts", type=_positive_int, default=d.contacts, metavar="C",
+                   help="roster scenario: contacts in each user's roster")
     g.add_argument("--body-size", type=_nonneg_int, default=d.body_size, metavar="BYTES",
                    help="pad chat bodies to this many characters")
     g.add_argument("--iq-target", choices=("server", "peer"), default=d.iq_target,
@@ -221,10 +231,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error("--domain is required when --server is an IP address")
     if args.domain is None:
         args.domain = "localhost"
-    if args.scenario in ("chat", "presence") and args.users < 2:
-        parser.error(f"the {args.scenario} scenario needs --users 2 or more")
-    if args.scenario == "iq" and args.iq_target == "peer" and args.users < 2:
-        parser.error("--iq-target peer needs --users 2 or more")
+    try:
+        config_from_args(args).validate()
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.ca_file is not None and not os.path.exists(args.ca_file):
         parser.error(f"--ca-file {args.ca_file!r} does not exist")
     if getattr(args, "html", None) and importlib.util.find_spec("matplotlib") is None:
@@ -241,7 +251,8 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         duration=args.duration, drain=args.drain, iq_timeout=args.iq_timeout,
         login_timeout=args.login_timeout, stream_management=args.stream_management,
         tls_resume=args.tls_resume, quiet=args.quiet, phases=list(args.phases or []),
-        arrival=args.arrival, hold=args.hold,
+        arrival=args.arrival, hold=args.hold, room_size=args.room_size, muc_domain=args.muc_domain,
+        contacts=args.contacts,
     )
 
 
@@ -273,7 +284,8 @@ def _target(args: argparse.Namespace, config: LoadConfig, say: Any) -> Iterator[
     from ..testing.prosody import ProsodyServer
 
     with tempfile.TemporaryDirectory(prefix="fastxmpp-load-") as workdir:
-        server = ProsodyServer(workdir, domain=args.domain, log_level="warn", tls_tickets=config.tls_resume)
+        server = ProsodyServer(workdir, domain=args.domain, log_level="warn", tls_tickets=config.tls_resume,
+                               muc=config.scenario == "muc" and not config.muc_domain)
         t0 = time.monotonic()
         server.start()
         try:
@@ -306,7 +318,8 @@ def run(args: argparse.Namespace) -> Tuple[int, Optional[Dict[str, Any]]]:
     _raise_fd_limit(config.users)
     try:
         with _target(args, config, say) as target:
-            workers = len(split_users(config.users, worker_count(args.workers), config.scenario))
+            workers = len(split_users(config.users, worker_count(args.workers), config.scenario,
+                                      unit=config.scenario_class().group_size(config)))
             progress = None if quiet else sys.stderr
             if workers > 1:
                 say(f"{workers} worker processes")

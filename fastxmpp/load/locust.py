@@ -111,7 +111,6 @@ def _send_slots(environment: Any, **_kw: Any) -> None:
         runner.send_message(SLOT_MESSAGE, {"slot": slot, "slots": len(ids)}, client_id=client_id)
 
 
-@events.init.add_listener
 def _on_locust_init(environment: Any, **_kw: Any) -> None:
     from locust.runners import MasterRunner, WorkerRunner
 
@@ -121,6 +120,10 @@ def _on_locust_init(environment: Any, **_kw: Any) -> None:
             runner.register_message(SLOT_MESSAGE, _on_slot_message)
     elif isinstance(runner, MasterRunner):
         environment.events.test_start.add_listener(_send_slots)
+
+
+_init_hook: Any = events.init  # locust's EventHook is untyped
+_init_hook.add_listener(_on_locust_init)
 
 
 def _shared_object(key: Any, make: Callable[[], T]) -> T:
@@ -251,7 +254,9 @@ class XMPPUser(User):
 
         Errors are reported to Locust, not raised (a task keeps running)."""
         try:
-            return self.measure("iq:" + name, lambda: self.client.iq(stanza, timeout=self.timeout))
+            result: Optional[Element] = self.measure(
+                "iq:" + name, lambda: self.client.iq(stanza, timeout=self.timeout))
+            return result
         except Exception:  # noqa: BLE001 - already reported
             return None
 
@@ -283,7 +288,7 @@ class XMPPUser(User):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"message {seq} not delivered within {self.timeout:g}s")
-                got = self.client.recv(timeout=remaining)
+                got: Optional[Element] = self.client.recv(timeout=remaining)
                 if got is None:
                     continue
                 if got.tag != "{jabber:client}message":

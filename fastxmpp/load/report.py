@@ -50,7 +50,7 @@ def format_report(report: Dict[str, Any]) -> str:
     where += ", private Prosody)" if target.get("local_server") else ")"
     rows.append(("scenario", f"{report['scenario']} against {where}"))
     cfg = report.get("config", {})
-    if report["scenario"] not in ("login", "idle"):
+    if msgs.get("kind"):
         rate = cfg.get("rate")
         rows.append(("load", f"{cfg.get('messages')} per user at "
                      + (f"{rate:g}/s per user" if rate else "full speed")))
@@ -90,13 +90,19 @@ def format_report(report: Dict[str, Any]) -> str:
     if report["scenario"] == "idle":
         rows.append(("sessions", f"{sessions.get('peak', 0):,} open at once at the most (the connection "
                                  f"ceiling when logins failed), held {sessions.get('hold_seconds') or 0:g} s"))
-    if report["scenario"] not in ("login", "idle"):
-        kind = msgs.get("kind") or "message"
-        rows.append((f"{kind} stanzas", f"sent {msgs['sent']:,} of {msgs['expected']:,}, received {msgs['received']:,}, "
+    if msgs.get("kind"):
+        kind = msgs["kind"]
+        awaited = msgs.get("awaited", msgs["sent"])
+        fanned = f" (deliveries awaited {awaited:,})" if awaited != msgs["sent"] else ""
+        rows.append((f"{kind} stanzas", f"sent {msgs['sent']:,} of {msgs['expected']:,}{fanned}, received {msgs['received']:,}, "
                      f"lost {msgs['lost']:,}, duplicated {msgs['duplicated']:,}"
                      + (f", unexpected {msgs['unexpected']:,}" if msgs.get("unexpected") else "")))
         rows.append(("throughput", f"{msgs['throughput_per_second']:,.0f} {kind}s/s received"))
         rows += _rows_latency("round trip" if kind == "iq" else "latency", msgs["latency_ms"])
+    stats = report.get("scenario_stats") or {}
+    if stats:
+        rows.append(("scenario stats", ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                                 for k, v in sorted(stats.items()))))
     cpu_text = f"{cpu['client_seconds']:.2f} s client"
     if cpu.get("client_us_per_message") is not None:
         cpu_text += f" ({cpu['client_us_per_message']:.0f} us per {msgs.get('kind') or 'message'} in traffic)"

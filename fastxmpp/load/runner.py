@@ -5,29 +5,13 @@ traffic for the scenario, a bounded drain, and closing.  Every phase is
 bounded: traffic stops at the ``duration`` cap, the drain after at most
 ``drain`` seconds, closing after a few more.
 
-Scenarios:
-
-``login``
-    log every user in, then close.
-``chat``
-    users are paired (an odd user out joins the last pair, making a ring of
-    three); each sends ``messages`` chat messages to its peer's full JID at
-    ``rate`` messages/s (0: as fast as write flow control allows).  Every
-    message carries ``<x xmlns='urn:fastxmpp:load:0' t='...' seq='...'/>``:
-    ``t`` is the send time in microseconds since the Unix epoch, ``seq`` the
-    message's number for that sender.  The receiver records the latency
-    (receipt time minus ``t``) and checks that each ``seq`` arrives once.
-``presence``
-    like ``chat`` with directed ``<presence/>`` stanzas (after an initial
-    presence), exercising the server's presence routing.
-``idle``
-    every user logs in, sends its initial presence and holds the session open for
-    ``hold`` seconds with whitespace keepalives; the report gives the most sessions
-    open at once (the connection ceiling when logins start failing).
-``iq``
-    each user sends ``messages`` pings (XEP-0199), to the server or with
-    ``iq_target='peer'`` to its peer (whose client answers), and records the
-    round-trip time; a timeout counts as lost.
+Scenarios (:mod:`fastxmpp.load.scenarios`): what each user does once logged in, a
+:class:`~fastxmpp.load.scenarios.Scenario` subclass picked by name (``login``, ``chat``,
+``presence``, ``iq``, ``idle``, ``muc``, ``roster``) or given as ``module:Class``.  Measured
+stanzas carry ``<x xmlns='urn:fastxmpp:load:0' t='...' seq='...'/>``: ``t`` is the send
+time in microseconds since the Unix epoch, ``seq`` the stanza's number for its sender; the
+receiver records the latency and checks that each ``seq`` arrives once
+(:class:`~fastxmpp.load.recorder.Recorder`).
 """
 from __future__ import annotations
 
@@ -41,39 +25,29 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, TypedDict
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, TextIO, Tuple, TypedDict, cast
 
 from .. import events
-from ..element import Element
-from ..errors import SASLError, StreamError
 from ..sasl import ScramKeyCache
-from ..stanza_errors import StanzaError
 from ..tlsconfig import make_client_context
 from ..tlssessions import TLSSessionCache
 from .histogram import Histogram
+from .recorder import ERROR_KINDS, NS_LOAD, Recorder, error_kind, error_name
+from .scenarios import BUILTINS, Scenario, User, load_scenario
 from .timeseries import TimeSeries
 
-__all__ = ["LoadConfig", "LoadRunner", "Target", "run_load", "run_loop", "error_kind", "SCENARIOS",
-           "NS_LOAD", "LOGIN_PHASES", "ERROR_KINDS"]
+__all__ = ["LoadConfig", "LoadRunner", "Target", "Pacer", "run_load", "run_loop", "error_kind",
+           "error_name", "SCENARIOS", "NS_LOAD", "LOGIN_PHASES", "ERROR_KINDS", "pair_users",
+           "error_kinds_dict", "Progress"]
 
 log = logging.getLogger("fastxmpp.load")
 
-NS_LOAD = "urn:fastxmpp:load:0"
-NS_PING = "urn:xmpp:ping"
-SCENARIOS = ("login", "chat", "presence", "iq", "idle")
+#: The built-in scenarios' names (:data:`fastxmpp.load.scenarios.BUILTINS`).
+SCENARIOS = tuple(BUILTINS)
 #: The parts of a login that are timed, in order (each from the end of the one before):
 #: TCP connect, TLS (stream header, STARTTLS and the handshake), SASL (from TLS up and
 #: including the key derivation), bind (resource binding, stream management enabled).
 LOGIN_PHASES = ("tcp", "tls", "sasl", "bind")
-#: The kinds of errors the report counts (``error_kinds``), see :func:`error_kind`.
-ERROR_KINDS = ("stream-error", "sasl-failure", "stanza-error", "timeout", "disconnect", "other")
-
-_X = "{%s}x" % NS_LOAD
-_MESSAGE = "{jabber:client}message"
-_PRESENCE = "{jabber:client}presence"
-_IQ = "{jabber:client}iq"
-_BODY = "{jabber:client}body"
-_PING = "{%s}ping" % NS_PING
 
 
 @dataclass
@@ -106,16 +80,22 @@ class LoadConfig:
     arrival: str = "poisson"
     #: ``idle``: how long the sessions are held open (within the ``duration`` cap).
     hold: float = 10.0
+    #: ``muc``: occupants per room (the rooms are ``users / room_size``).
+    room_size: int = 5
+    #: ``muc``: the multi-user chat service (default ``conference.DOMAIN``).
+    muc_domain: Optional[str] = None
+    #: ``roster``: contacts in each user's roster.
+    contacts: int = 4
+
+    def scenario_class(self) -> "type[Scenario]":
+        """The :class:`~fastxmpp.load.scenarios.Scenario` class ``scenario`` names (ValueError)."""
+        return load_scenario(self.scenario)
 
     def validate(self) -> None:
+        """Raise ValueError for a bad value (the message names the option)."""
         if self.users < 1:
             raise ValueError("--users must be at least 1")
-        if self.scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {self.scenario!r}")
-        if self.scenario in ("chat", "presence") and self.users < 2:
-            raise ValueError(f"the {self.scenario} scenario needs at least 2 users")
-        if self.iq_target == "peer" and self.scenario == "iq" and self.users < 2:
-            raise ValueError("--iq-target peer needs at least 2 users")
+        self.scenario_class().check(self)
         if self.concurrency < 1:
             raise ValueError("--concurrency must be at least 1")
         if self.messages < 0:
@@ -169,52 +149,6 @@ class _ClientOptions(TypedDict):
     iq_timeout: float
 
 
-class _User:
-    __slots__ = ("index", "jid", "client", "peer", "full_jid", "sent", "seen", "login_ok", "closing")
-
-    def __init__(self, index: int, jid: str) -> None:
-        self.index = index
-        self.jid = jid
-        self.client: Any = None
-        self.peer: Optional["_User"] = None
-        self.full_jid = ""
-        self.sent = 0
-        # per sender index: bytearray of seen seqs
-        self.seen: Dict[int, bytearray] = {}
-        self.login_ok = False
-        self.closing = False
-
-
-def error_name(exc: BaseException) -> str:
-    """A short class for an error: ``SASLError(not-authorized)``, ``ConnectionLost``..."""
-    name = type(exc).__name__
-    condition = getattr(exc, "condition", None)
-    if isinstance(exc, (SASLError, StanzaError)) or (condition and isinstance(condition, str)):
-        return f"{name}({condition})"
-    if isinstance(exc, asyncio.TimeoutError):
-        return "Timeout"
-    return name
-
-
-def error_kind(exc: Optional[BaseException], where: str = "") -> "tuple[str, str]":
-    """``(kind, detail)`` of an error for the report's ``error_kinds``: a stream error and
-    its condition, a SASL failure and its condition, a stanza error and its condition, a
-    timeout and where (``login``, ``iq``...), a disconnect and what said so, or other."""
-    if exc is None:
-        return "disconnect", "closed"
-    if isinstance(exc, StreamError):
-        return "stream-error", exc.condition
-    if isinstance(exc, SASLError):
-        return "sasl-failure", exc.condition
-    if isinstance(exc, StanzaError):
-        return "stanza-error", str(getattr(exc, "condition", None) or type(exc).__name__)
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return "timeout", where or "timeout"
-    if isinstance(exc, (ConnectionError, OSError, EOFError)):
-        return "disconnect", error_name(exc)
-    return "other", error_name(exc)
-
-
 class _NoLimit:
     """``async with`` that does nothing (the open model's logins are not limited)."""
 
@@ -226,7 +160,33 @@ class _NoLimit:
 
 
 _NO_LIMIT = _NoLimit()
-_IDLE_KEEPALIVE = 30.0  # seconds between whitespace keepalives of an idle session
+
+
+class Pacer:
+    """The pace of the senders (``--rate``): each user's loop sends ``rate`` stanzas per
+    second, its first after a random part of one period (so the users do not all send
+    together); rate 0 sends as fast as write flow control allows, yielding to the others
+    every 16 stanzas."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    async def ticks(self, count: int, stop: Optional[asyncio.Event] = None) -> AsyncIterator[int]:
+        """Yield ``0..count-1`` at the pace, ending early when ``stop`` is set."""
+        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + random.uniform(0.0, interval)
+        for seq in range(count):
+            if stop is not None and stop.is_set():
+                return
+            if interval:
+                delay = next_at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_at += interval
+            elif seq % 16 == 15:
+                await asyncio.sleep(0)  # let the others (and the receivers) run
+            yield seq
 
 
 class _LoginClock:
@@ -339,11 +299,10 @@ class Progress:
         hist = r.latency if r.latency.count else r.login_latency
         what = "lat" if r.latency.count else "login"
         p50, p99 = hist.percentiles((50.0, 99.0))
-        fmt = lambda v: "-" if v is None else _ms(v / 1000.0)  # noqa: E731
         errors = sum(r.errors.values())
         return (f"[{now - r.started:6.1f}s] {r.phase:<8} logged in {r.login_ok}/{r.config.users}"
                 f" ({r.login_failed} failed)  sent {r.sent}  recv {r.received}  {rate:,.0f}/s"
-                f"  {what} p50 {fmt(p50)} p99 {fmt(p99)}  errors {errors}")
+                f"  {what} p50 {_fmt_us(p50)} p99 {_fmt_us(p99)}  errors {errors}")
 
     def emit(self, final: bool = False) -> None:
         text = self.line()
@@ -365,6 +324,11 @@ class Progress:
             raise
 
 
+def _fmt_us(value_us: Optional[float]) -> str:
+    """A latency in microseconds for the progress line ("-" for none)."""
+    return "-" if value_us is None else _ms(value_us / 1000.0)
+
+
 def _ms(value_ms: float) -> str:
     if value_ms >= 1000:
         return f"{value_ms / 1000:.2f}s"
@@ -375,14 +339,21 @@ def _ms(value_ms: float) -> str:
     return f"{value_ms:.2f}ms"
 
 
-class LoadRunner:
-    """Runs one load test against ``target`` and builds the report dict."""
+class LoadRunner(Recorder):
+    """Runs one load test against ``target`` and builds the report dict; the
+    :class:`~fastxmpp.load.recorder.Recorder` its scenario reports to."""
 
     def __init__(self, config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None,
                  client_factory: Optional[Callable[..., Any]] = None, first_user: int = 0) -> None:
         config.validate()
+        super().__init__(config.messages)
         self.config = config
         self.target = target
+        #: The scenario (one instance per process, shared by its users).
+        self.scenario: Scenario = config.scenario_class()(config)
+        self.scenario.numbers = range(first_user, first_user + config.users)
+        #: The senders' pace (``--rate``).
+        self.pacer = Pacer(config.rate)
         self.progress_stream = progress_stream
         self._client_factory = client_factory
         self.ssl_context: ssl.SSLContext = make_client_context(
@@ -394,9 +365,10 @@ class LoadRunner:
         #: Account number offset: user i logs in as ``username(first_user + i)`` (``--workers``
         #: gives each process a block of the accounts).
         self.first_user = first_user
-        self.users = [_User(i, f"{config.username(first_user + i)}@{target.domain}")
+        self.users = [User(i, first_user + i, config.username(first_user + i),
+                           f"{config.username(first_user + i)}@{target.domain}", config.password, self)
                       for i in range(config.users)]
-        self.by_full_jid: Dict[str, _User] = {}
+        self.by_full_jid: Dict[str, User] = {}
         self.login_latency = Histogram()
         #: Open model: login time from each user's intended arrival, so a client that fell
         #: behind its schedule shows it (corrected for coordinated omission).
@@ -407,20 +379,11 @@ class LoadRunner:
         self.peak_sessions = 0
         #: One histogram (microseconds) per part of the login, :data:`LOGIN_PHASES`.
         self.login_phases: Dict[str, Histogram] = {p: Histogram() for p in LOGIN_PHASES}
-        self.latency = Histogram()
-        #: Errors by kind (:data:`ERROR_KINDS`) and detail: ``{("timeout", "iq"): 3}``.
-        self.error_kinds: Counter = Counter()
         self.login_ok = 0
         self.login_failed = 0
-        self.login_errors: Counter = Counter()
+        self.login_errors: "Counter[str]" = Counter()
         #: The first message of each kind of login error (what a refused connection says).
         self.login_error_messages: Dict[str, str] = {}
-        self.errors: Counter = Counter()
-        self.sent = 0
-        self.received = 0  # unique, well-formed receipts
-        self.duplicates = 0
-        self.unexpected = 0
-        self.iq_lost = 0
         self.phase = "init"
         self.started = time.monotonic()
         self.traffic_started: Optional[float] = None
@@ -429,11 +392,9 @@ class LoadRunner:
         self.registered: Dict[str, int] = {}
         self._deadline = 0.0
         self._stop: Optional[asyncio.Event] = None
-        self._all_received: Optional[asyncio.Event] = None
-        self._sending_done = False
         self.senders = 0
         self.interrupted = False
-        self._main_task: Optional[asyncio.Future] = None
+        self._main_task: "Optional[asyncio.Future[None]]" = None
         self._cpu_traffic = 0.0
 
     def interrupt(self) -> None:
@@ -447,7 +408,7 @@ class LoadRunner:
     def run(self, *, use_uvloop: bool = False, handle_sigint: bool = False) -> Dict[str, Any]:
         """Run the whole test (blocking) and return the report dict (see :func:`run_loop`
         and :meth:`run_async` for the options)."""
-        return run_loop(self.run_async(handle_sigint=handle_sigint), use_uvloop=use_uvloop)
+        return cast(Dict[str, Any], run_loop(self.run_async(handle_sigint=handle_sigint), use_uvloop=use_uvloop))
 
     async def run_async(self, *, handle_sigint: bool = False) -> Dict[str, Any]:
         """Run the whole test in the running loop; the report dict.
@@ -526,10 +487,22 @@ class LoadRunner:
         finally:
             self._cpu_traffic = time.process_time() - cpu1
 
-    def count_error(self, where: str, exc: Optional[BaseException], name: Optional[str] = None) -> None:
-        """Count one error: in ``errors`` as ``where:name`` and in ``error_kinds`` by kind."""
-        self.errors[f"{where}:{name or error_name(exc) if exc is not None else name or 'closed'}"] += 1
-        self.error_kinds[error_kind(exc, where)] += 1
+    @property
+    def stop_event(self) -> asyncio.Event:
+        """Set when the ``--duration`` cap stops the run (a scenario's ``user.stop``)."""
+        if self._stop is None:
+            self._stop = asyncio.Event()
+        return self._stop
+
+    async def hold(self, seconds: float) -> None:
+        """Sleep ``seconds``, less when the ``--duration`` cap (or the stop signal) comes first."""
+        left = max(0.0, self._deadline - time.monotonic())
+        if seconds > left:
+            self.capped = True
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), min(seconds, left))
+        except asyncio.TimeoutError:
+            pass
 
     # -- registration ------------------------------------------------------------------------
     async def _register_all(self) -> None:
@@ -538,9 +511,9 @@ class LoadRunner:
         cfg, target = self.config, self.target
         loop = asyncio.get_running_loop()
         sem = asyncio.Semaphore(cfg.concurrency)
-        outcome: Counter = Counter()
+        outcome: "Counter[str]" = Counter()
 
-        async def one(user: _User) -> None:
+        async def one(user: User) -> None:
             async with sem:
                 timeout = max(0.1, min(cfg.login_timeout, self._deadline - loop.time()))
                 try:
@@ -557,12 +530,13 @@ class LoadRunner:
         self.registered = dict(outcome)
 
     # -- logins ------------------------------------------------------------------------------
-    def _make_client(self, user: _User) -> Any:
+    def _make_client(self, user: User) -> Any:
         cfg, target = self.config, self.target
         kwargs = _ClientOptions(host=target.host, port=target.port, ssl_context=self.ssl_context,
                                 sasl_cache=self.sasl_cache, tls_session_cache=self.tls_cache,
                                 stream_management=cfg.stream_management,
-                                keepalive=_IDLE_KEEPALIVE if cfg.scenario == "idle" else None, reconnect=False, connect_timeout=cfg.login_timeout,
+                                keepalive=self.scenario.keepalive, reconnect=False,
+                                connect_timeout=cfg.login_timeout,
                                 iq_timeout=cfg.iq_timeout)
         jid = f"{user.jid}/{cfg.resource}"
         if self._client_factory is not None:
@@ -590,7 +564,7 @@ class LoadRunner:
         loop = asyncio.get_running_loop()
         rng = random.Random()
         users = iter(self.users)
-        tasks: List[asyncio.Future] = []
+        tasks: "List[asyncio.Future[None]]" = []
         t = loop.time()
         try:
             for rate, seconds in cfg.phases:
@@ -613,7 +587,7 @@ class LoadRunner:
             if tasks:
                 await asyncio.gather(*tasks)
 
-    async def _login(self, user: _User, sem: Optional[asyncio.Semaphore],
+    async def _login(self, user: User, sem: Optional[asyncio.Semaphore],
                      intended: Optional[float] = None) -> None:
         async with (sem if sem is not None else _NO_LIMIT):
             loop = asyncio.get_running_loop()
@@ -655,7 +629,7 @@ class LoadRunner:
             user.full_jid = str(client.bound_jid)
             client.on_disconnected = lambda exc, u=user: self._disconnected(u, exc)
 
-    def _disconnected(self, user: _User, exc: Optional[BaseException]) -> None:
+    def _disconnected(self, user: User, exc: Optional[BaseException]) -> None:
         if user.login_ok:
             self.open_sessions -= 1
         if not user.closing:
@@ -664,49 +638,30 @@ class LoadRunner:
 
     # -- traffic -----------------------------------------------------------------------------
     async def _traffic(self) -> None:
-        cfg = self.config
+        """The scenario: prepare, every setup, every run (to the cap), the drain, every teardown."""
+        scenario = self.scenario
         live = [u for u in self.users if u.login_ok]
         self.traffic_started = time.monotonic()
         try:
-            if cfg.scenario == "idle" and live:
-                await self._hold(live)
+            if not live:
                 return
-            if cfg.scenario == "login" or cfg.messages == 0 or not live:
+            scenario.prepare(live)
+            await self._run_until_deadline([scenario.setup(u) for u in live], "setup")
+            if self.stop_event.is_set():
                 return
-            if cfg.scenario in ("chat", "presence"):
-                kind = "message" if cfg.scenario == "chat" else "presence"
-                for user in live:
-                    user.client.add_handler(kind, lambda st, u=user: self._on_stanza(u, st))
-                if kind == "presence":
-                    for user in live:  # initial presence, so the session is "available"
-                        user.client.send_nowait(Element(_PRESENCE))
-                senders = [self._send_loop(u) for u in live if u.peer is not None and u.peer.login_ok]
-                skipped = sum(1 for u in live if u.peer is None or not u.peer.login_ok)
-                if skipped:
-                    self.errors["traffic:PeerNotLoggedIn"] += skipped
-            else:
-                if cfg.iq_target == "peer":
-                    for user in live:
-                        user.client.add_iq_handler(_PING, _answer_ping, types=("get",))
-                senders = [self._iq_loop(u) for u in live
-                           if cfg.iq_target == "server" or (u.peer is not None and u.peer.login_ok)]
-            self.senders = len(senders)
-            await self._run_until_deadline(senders)
+            senders = [u for u in live if scenario.takes_part(u)]
+            self.senders = len(senders) if scenario.kind is not None else 0
+            await self._run_until_deadline([scenario.run(u) for u in senders], "traffic")
             self._sending_done = True
-            if cfg.scenario != "iq":
+            if scenario.drain and not self.stop_event.is_set():
                 await self._drain()
+            teardown = [scenario.teardown(u) for u in live if u.client is not None and u.client.is_ready]
+            if teardown:
+                await asyncio.wait([asyncio.ensure_future(c) for c in teardown], timeout=10.0)
         finally:
             self.traffic_ended = time.monotonic()
 
-    async def _hold(self, live: List[_User]) -> None:
-        for user in live:  # available: the server keeps presence state for each session
-            user.client.send_nowait(Element(_PRESENCE))
-        hold = min(self.config.hold, max(0.0, self._deadline - time.monotonic()))
-        if hold < self.config.hold:
-            self.capped = True
-        await asyncio.sleep(hold)
-
-    async def _run_until_deadline(self, coros: List[Any]) -> None:
+    async def _run_until_deadline(self, coros: List[Any], where: str) -> None:
         tasks = [asyncio.ensure_future(c) for c in coros]
         if not tasks:
             return
@@ -720,143 +675,22 @@ class LoadRunner:
             raise
         if pending:
             self.capped = True
-            assert self._stop is not None
-            self._stop.set()
+            self.stop_event.set()
             for task in pending:
                 task.cancel()
             await asyncio.wait(pending, timeout=5.0)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
-                self.count_error("traffic", task.exception())
+                self.count_error(where, task.exception())
 
     async def _drain(self) -> None:
         assert self._all_received is not None
-        if self.received >= self.sent:
+        if self.received >= self.awaited:
             return
         try:
             await asyncio.wait_for(self._all_received.wait(), self.config.drain)
         except asyncio.TimeoutError:
             pass
-
-    def _payload_stanza(self, user: _User, seq: int, kind: str) -> Element:
-        peer = user.peer
-        assert peer is not None
-        if kind == "message":
-            el = Element(_MESSAGE, {"to": peer.full_jid, "type": "chat", "id": f"l{user.index}-{seq}"})
-            body = f"load {seq}"
-            if self.config.body_size > len(body):
-                body += " " + "x" * (self.config.body_size - len(body) - 1)
-            el.subelement(_BODY, text=body)
-        else:
-            el = Element(_PRESENCE, {"to": peer.full_jid, "id": f"l{user.index}-{seq}"})
-        el.subelement(_X, {"t": str(time.time_ns() // 1000), "seq": str(seq)})
-        return el
-
-    async def _send_loop(self, user: _User) -> None:
-        cfg = self.config
-        kind = "message" if cfg.scenario == "chat" else "presence"
-        client = user.client
-        interval = 1.0 / cfg.rate if cfg.rate > 0 else 0.0
-        loop = asyncio.get_running_loop()
-        next_at = loop.time() + random.uniform(0.0, interval)  # spread the senders over one period
-        for seq in range(cfg.messages):
-            if interval:
-                delay = next_at - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                next_at += interval
-            elif seq % 16 == 15:
-                await asyncio.sleep(0)  # let the others (and the receivers) run
-            try:
-                await client.send(self._payload_stanza(user, seq, kind))
-            except Exception as exc:  # noqa: BLE001
-                self.count_error("send", exc)
-                return
-            user.sent += 1
-            self.sent += 1
-
-    def _on_stanza(self, receiver: _User, stanza: Element) -> None:
-        now = time.time_ns() // 1000
-        if stanza.get("type") == "error":  # the server bounced one of ours
-            err = stanza.find("{jabber:client}error")
-            cond = err[0].localname if err is not None and len(err) else "unknown"
-            self.errors[f"bounced:{stanza.tag.rsplit('}', 1)[1]}({cond})"] += 1
-            self.error_kinds[("stanza-error", cond)] += 1
-            return
-        x = stanza.find(_X)
-        if x is None:  # e.g. the server reflecting our own initial presence
-            return
-        try:
-            t = int(x.get("t"))
-            seq = int(x.get("seq"))
-        except (TypeError, ValueError):
-            self.unexpected += 1
-            return
-        sender = self.by_full_jid.get(stanza.get("from", ""))
-        if sender is None or sender.peer is not receiver or not 0 <= seq < self.config.messages:
-            self.unexpected += 1
-            return
-        seen = receiver.seen.get(sender.index)
-        if seen is None:
-            seen = receiver.seen[sender.index] = bytearray(self.config.messages)
-        if seen[seq]:
-            self.duplicates += 1
-            return
-        seen[seq] = 1
-        self.received += 1
-        self.latency.record(max(0, now - t))
-        if self._sending_done and self.received >= self.sent and self._all_received is not None:
-            self._all_received.set()
-
-    async def _iq_loop(self, user: _User) -> None:
-        cfg = self.config
-        client = user.client
-        to = user.peer.full_jid if cfg.iq_target == "peer" and user.peer is not None else self.target.domain
-        interval = 1.0 / cfg.rate if cfg.rate > 0 else 0.0
-        loop = asyncio.get_running_loop()
-        pending: List[asyncio.Future] = []
-
-        async def one() -> None:
-            ping = Element(_IQ, {"type": "get", "to": to})
-            ping.subelement(_PING)
-            self.sent += 1
-            user.sent += 1
-            t0 = time.perf_counter()
-            try:
-                await client.iq(ping, timeout=cfg.iq_timeout)
-            except asyncio.TimeoutError:
-                self.iq_lost += 1
-                self.count_error("iq", asyncio.TimeoutError(), "Timeout")
-                return
-            except asyncio.CancelledError:
-                self.iq_lost += 1
-                raise
-            except Exception as exc:  # noqa: BLE001
-                self.iq_lost += 1
-                self.count_error("iq", exc)
-                return
-            self.latency.record(int((time.perf_counter() - t0) * 1e6))
-            self.received += 1
-
-        next_at = loop.time() + random.uniform(0.0, interval)
-        try:
-            for _ in range(cfg.messages):
-                if not client.is_ready:
-                    self.errors["iq:NotConnected"] += 1
-                    return
-                if interval:
-                    delay = next_at - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    next_at += interval
-                    pending.append(asyncio.ensure_future(one()))
-                else:
-                    await one()  # one round trip in flight per user
-            if pending:
-                await asyncio.gather(*pending)
-        finally:
-            for fut in pending:
-                fut.cancel()
 
     # -- closing -----------------------------------------------------------------------------
     async def _close_all(self) -> None:
@@ -864,7 +698,7 @@ class LoadRunner:
         for user in clients:
             user.closing = True
 
-        async def close(user: _User) -> None:
+        async def close(user: User) -> None:
             try:
                 await asyncio.wait_for(user.client.close(), 5.0)
             except Exception:  # noqa: BLE001 - best effort
@@ -882,16 +716,13 @@ class LoadRunner:
         started = self.traffic_started or time.monotonic()
         ended = self.traffic_ended or started
         traffic_seconds = max(ended - started, 1e-9)
-        if cfg.scenario == "iq":
-            lost, duplicated = self.iq_lost, 0
-        else:
-            lost, duplicated = max(0, self.sent - self.received), self.duplicates
-        expected = 0 if cfg.scenario in ("login", "idle") else cfg.messages * cfg.users
+        lost, duplicated = self.lost, self.duplicates
+        expected = self.scenario.expected(cfg.users)
         messages = {
-            "kind": {"chat": "message", "presence": "presence", "iq": "iq", "login": None,
-                     "idle": None}[cfg.scenario],
+            "kind": self.scenario.kind,
             "expected": expected,
             "sent": self.sent,
+            "awaited": self.awaited,
             "received": self.received,
             "lost": lost,
             "duplicated": duplicated,
@@ -939,6 +770,7 @@ class LoadRunner:
             "tls_sessions": self.tls_cache.counters() if self.tls_cache is not None else None,
             "errors": dict(sorted(self.errors.items())),
             "error_kinds": error_kinds_dict(self.error_kinds),
+            "scenario_stats": dict(self.scenario.report(), **self.stats),
         }
 
 
@@ -981,9 +813,3 @@ def run_loop(main: Any, *, use_uvloop: bool = True) -> Any:
         finally:
             asyncio.set_event_loop(None)
             loop.close()
-
-
-def _answer_ping(request: Element) -> Element:
-    """A peer's XEP-0199 ping answered (the client fills in id and to; other requests get
-    service-unavailable from the client)."""
-    return Element(_IQ, {"type": "result"})

@@ -65,7 +65,7 @@ class TimeSeries:
         self.start: Optional[float] = None
         self._last_time = 0.0
         self._last_counters: Dict[str, int] = {}
-        self._last_counts: Dict[str, array] = {}
+        self._last_counts: "Dict[str, array[int]]" = {}
         self._last_total: Dict[str, int] = {}
 
     @classmethod

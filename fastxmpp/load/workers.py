@@ -33,11 +33,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Set, TextIO, Tuple, cast
 
 from .histogram import Histogram
 from .hdr import decode_histogram
-from .runner import (LOGIN_PHASES, LoadConfig, LoadRunner, Target, _ms, _server_cpu_seconds,
+from .scenarios import load_scenario
+from .runner import (LOGIN_PHASES, LoadConfig, LoadRunner, Target, _fmt_us, _server_cpu_seconds,
                      error_kinds_dict, run_loop)
 from .timeseries import merge_histogram_fields, merge_timeseries
 
@@ -49,16 +50,18 @@ def worker_count(requested: int) -> int:
     return requested if requested > 0 else (os.cpu_count() or 1)
 
 
-def split_users(users: int, workers: int, scenario: str) -> List[Tuple[int, int]]:
+def split_users(users: int, workers: int, scenario: str, *, unit: Optional[int] = None) -> List[Tuple[int, int]]:
     """``(first, count)`` blocks, disjoint and contiguous, covering ``users``.
 
-    For the paired scenarios (chat, presence, iq to a peer) blocks start on even
-    boundaries and hold at least 2 users, so no pair spans two processes (an odd
-    user out joins the last block's ring of three).  Fewer blocks than ``workers``
-    when there are too few users.
+    Blocks start on multiples of ``unit`` and hold at least ``unit`` users, so no group
+    spans two processes; ``unit`` defaults to the scenario's
+    :meth:`~fastxmpp.load.scenarios.Scenario.group_size` (2 for the paired scenarios chat,
+    presence and iq: an odd user out joins the last block's ring of three; a room for muc).
+    Fewer blocks than ``workers`` when there are too few users.
     """
-    paired = scenario in ("chat", "presence", "iq")
-    unit = 2 if paired else 1
+    if unit is None:
+        unit = load_scenario(scenario).group
+    unit = max(1, unit)
     units = users // unit
     n = max(1, min(workers, units))
     blocks = []
@@ -127,7 +130,7 @@ def _add_dicts(dicts: Sequence[Optional[Dict[str, Any]]]) -> Optional[Dict[str, 
     present = [d for d in dicts if d]
     if not present:
         return None
-    total: Counter = Counter()
+    total: "Counter[str]" = Counter()
     for d in present:
         total.update(d)
     return dict(total)
@@ -155,11 +158,11 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
     for rep in reports:
         for k, v in (rep["login"].get("error_messages") or {}).items():
             messages_first.setdefault(k, v)
-    all_errors: Counter = Counter()
+    all_errors: "Counter[str]" = Counter()
     for rep in reports:
         all_errors.update(rep.get("errors") or {})
     all_errors.update(errors or {})
-    kinds: Counter = Counter()
+    kinds: "Counter[Tuple[str, str]]" = Counter()
     for rep in reports:
         for kind, details in (rep.get("error_kinds") or {}).items():
             kinds.update({(kind, d): n for d, n in details.items()})
@@ -209,6 +212,7 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
             "kind": kind,
             "expected": total("messages", "expected"),
             "sent": total("messages", "sent"),
+            "awaited": sum(rep["messages"].get("awaited", rep["messages"]["sent"]) for rep in reports),
             "received": received,
             "lost": lost,
             "duplicated": duplicated,
@@ -231,12 +235,25 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
         "tls_sessions": _add_dicts([rep.get("tls_sessions") for rep in reports]),
         "errors": dict(sorted(all_errors.items())),
         "error_kinds": error_kinds_dict(kinds),
+        "scenario_stats": _merge_stats([rep.get("scenario_stats") or {} for rep in reports]),
         "timeseries": merge_timeseries([rep.get("timeseries") or {} for rep in reports]),
         "histograms": histograms,
     }
     if interrupted:
         report["interrupted"] = True
     return report
+
+
+def _merge_stats(stats: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The workers' ``scenario_stats``: numbers summed, other values taken from the first."""
+    out: Dict[str, Any] = {}
+    for d in stats:
+        for k, v in d.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k in out:
+                out[k] += v
+            else:
+                out.setdefault(k, v)
+    return out
 
 
 # --------------------------------------------------------------------------- parent side
@@ -249,12 +266,11 @@ def _progress_line(elapsed: float, counters: Dict[int, Dict[str, Any]], users: i
         if x.get("latency"):
             hist.merge(Histogram.from_dict(x["latency"]))
     p50, p99 = hist.percentiles((50.0, 99.0))
-    fmt = lambda v: "-" if v is None else _ms(v / 1000.0)  # noqa: E731
     phases = sorted({x["phase"] for x in c}) or ["start"]
     return (f"[{elapsed:6.1f}s] {'/'.join(phases):<8} {workers} workers"
             f"  logged in {sum(x['login_ok'] for x in c)}/{users} ({sum(x['login_failed'] for x in c)} failed)"
             f"  sent {sum(x['sent'] for x in c)}  recv {sum(x['received'] for x in c)}  {rate:,.0f}/s"
-            f"  lat p50 {fmt(p50)} p99 {fmt(p99)}  errors {sum(x['errors'] for x in c)}")
+            f"  lat p50 {_fmt_us(p50)} p99 {_fmt_us(p99)}  errors {sum(x['errors'] for x in c)}")
 
 
 def run_workers(config: LoadConfig, target: Target, workers: int, *,
@@ -271,7 +287,8 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
     progress) and is not ``ok``.
     """
     config.validate()
-    blocks = split_users(config.users, workers, config.scenario)
+    blocks = split_users(config.users, workers, config.scenario,
+                         unit=config.scenario_class().group_size(config))
     ctx = multiprocessing.get_context("spawn")
     worker_target = dict(asdict(target), server_pid=None)  # the parent measures the server
     procs = []
@@ -342,7 +359,7 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
 
     # SIGINT sets a flag (a KeyboardInterrupt inside recv() could lose a worker's result)
     sigint: List[int] = []
-    reported: set = set()
+    reported: Set[int] = set()
     previous: Any = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, lambda signum, frame: sigint.append(signum))
