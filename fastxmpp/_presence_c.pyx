@@ -17,7 +17,8 @@ twins share to :func:`bind` when it selects this twin.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
-from cpython.ref cimport PyObject
+from cpython.ref cimport Py_INCREF, PyObject
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcmp
 
@@ -38,6 +39,58 @@ cdef extern from *:
     }
     """
     object fx_object_new(object cls, object empty)
+
+
+cdef extern from *:
+    """
+    #include "structmember.h"   /* PyMemberDef before Python 3.12 */
+    /* The offset of a slot (a member descriptor of an object field), or -1. */
+    static Py_ssize_t fx_slot_offset(PyObject *descr) {
+        PyMemberDef *m;
+        if (Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+        m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type != 16 || (m->flags & 1)) return -1;   /* T_OBJECT_EX, not READONLY */
+        return m->offset;
+    }
+    static inline void fx_slot_set(PyObject *o, Py_ssize_t offset, PyObject *v) {
+        PyObject **p = (PyObject **)((char *)o + offset);
+        PyObject *old = *p;
+        Py_INCREF(v);
+        *p = v;
+        Py_XDECREF(old);
+    }
+    /* Dict operations with the key's hash known (a JID's is its string's: no call of
+       JID.__hash__, a Python method).  Public in cpython/dictobject.h up to 3.12;
+       exported, in the internal headers, in 3.13; later versions hash again. */
+    #if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+    PyAPI_FUNC(int) _PyDict_SetItem_KnownHash(PyObject *, PyObject *, PyObject *, Py_hash_t);
+    #endif
+    static PyObject *fx_dict_get_hashed(PyObject *d, PyObject *key, Py_hash_t h) {
+    #if PY_VERSION_HEX < 0x030E0000
+        return _PyDict_GetItem_KnownHash(d, key, h);
+    #else
+        (void)h;
+        return PyDict_GetItemWithError(d, key);
+    #endif
+    }
+    static int fx_dict_set_hashed(PyObject *d, PyObject *key, PyObject *value, Py_hash_t h) {
+    #if PY_VERSION_HEX < 0x030E0000
+        return _PyDict_SetItem_KnownHash(d, key, value, h);
+    #else
+        (void)h;
+        return PyDict_SetItem(d, key, value);
+    #endif
+    }
+    /* A borrowed reference, NULL when the slot is empty. */
+    static inline PyObject *fx_slot_get(PyObject *o, Py_ssize_t offset) {
+        return *(PyObject **)((char *)o + offset);
+    }
+    """
+    Py_ssize_t fx_slot_offset(object descr)
+    PyObject *fx_dict_get_hashed(dict d, object key, Py_hash_t h) except? NULL
+    int fx_dict_set_hashed(dict d, object key, object value, Py_hash_t h) except -1
+    void fx_slot_set(object o, Py_ssize_t offset, object v)
+    PyObject *fx_slot_get(object o, Py_ssize_t offset)
 
 
 cdef str _PRESENCE = "{jabber:client}presence"
@@ -62,22 +115,68 @@ cdef object _InvalidJID = None
 cdef dict _SHOWS = None
 cdef dict _SHOW_RANK = None
 cdef Py_ssize_t _JID_CACHE = 0
+cdef object _AWAY = None, _CHAT = None, _DND = None, _XA = None
+cdef long _RANK_NONE = 0, _RANK_AWAY = 0, _RANK_CHAT = 0, _RANK_DND = 0, _RANK_XA = 0
+cdef object _JID = None              # the JID class
+cdef Py_ssize_t _JID_STR_OFF = -1    # where a JID keeps its string (hash(jid) == hash(jid._str))
+cdef Py_ssize_t _JID_LOCAL_OFF = -1, _JID_DOMAIN_OFF = -1, _JID_RESOURCE_OFF = -1
+cdef object _resource_fast = None
+# Where the frozen dataclasses keep each field (Python 3.10+: slots), written directly
+# as object.__setattr__ would; Python 3.9 goes through object.__setattr__.
+cdef bint _SLOTS = False
+cdef Py_ssize_t _RP_OFF[7]
+cdef Py_ssize_t _ONLINE_OFF[2]
+cdef Py_ssize_t _CHANGED_OFF[3]
+cdef Py_ssize_t _OFFLINE_OFF[2]
 
 cdef tuple _PRESENCE_FIELDS = ("jid", "available", "show", "status", "statuses", "priority", "stanza")
 
 
-def bind(fallback, resource_presence, online, changed, offline, parse_once, invalid_jid,
-         dict shows, dict show_rank, Py_ssize_t jid_cache):
+def bind(fallback, resource_presence, online, changed, offline, jid_class, parse_once, invalid_jid,
+         resource_fast, dict shows, dict show_rank, Py_ssize_t jid_cache):
     """Hand over the objects shared with the pure-Python twin: ``fallback(tracker,
-    stanza)`` (that twin), the ResourcePresence and event classes, the JID parser and
-    its error, the shows table, the show ranks and the size of the sender cache."""
+    stanza)`` (that twin), the ResourcePresence and event classes, the JID class, its
+    parser and error, the check of a resourcepart that is already normalised ASCII, the
+    shows table, the show ranks and the size of the sender cache."""
     global _fallback, _ResourcePresence, _ContactOnline, _ContactChanged, _ContactOffline
-    global _parse_once, _InvalidJID, _SHOWS, _SHOW_RANK, _JID_CACHE
+    global _parse_once, _InvalidJID, _SHOWS, _SHOW_RANK, _JID_CACHE, _SLOTS
+    global _AWAY, _CHAT, _DND, _XA, _RANK_NONE, _RANK_AWAY, _RANK_CHAT, _RANK_DND, _RANK_XA
+    global _JID, _JID_STR_OFF, _JID_LOCAL_OFF, _JID_DOMAIN_OFF, _JID_RESOURCE_OFF, _resource_fast
+    cdef Py_ssize_t *offsets
+    cdef Py_ssize_t i
+    cdef bint slots = True
     from dataclasses import fields
     for cls, names in ((resource_presence, _PRESENCE_FIELDS), (online, ("jid", "presence")),
                        (changed, ("jid", "presence", "best")), (offline, ("jid", "presence"))):
         if tuple([f.name for f in fields(cls)]) != names:
             raise TypeError(f"{cls.__name__} fields changed: update fastxmpp/_presence_c.pyx")
+        if cls is resource_presence:
+            offsets = &_RP_OFF[0]
+        elif cls is online:
+            offsets = &_ONLINE_OFF[0]
+        elif cls is changed:
+            offsets = &_CHANGED_OFF[0]
+        else:
+            offsets = &_OFFLINE_OFF[0]
+        for i, name in enumerate(names):
+            descr = cls.__dict__.get(name)
+            offsets[i] = -1 if descr is None else fx_slot_offset(descr)
+            if offsets[i] < 0:
+                slots = False
+    _SLOTS = slots
+    _AWAY, _CHAT, _DND, _XA = shows["away"], shows["chat"], shows["dnd"], shows["xa"]
+    _RANK_NONE, _RANK_AWAY, _RANK_CHAT = show_rank.get(None, 0), show_rank.get("away", 0), show_rank.get("chat", 0)
+    _RANK_DND, _RANK_XA = show_rank.get("dnd", 0), show_rank.get("xa", 0)
+    _JID = jid_class
+    descr = jid_class.__dict__.get("_str")
+    _JID_STR_OFF = -1 if descr is None else fx_slot_offset(descr)
+    probe = jid_class("a@b.example/c")
+    if hash(probe) != hash("a@b.example/c") or probe._str != "a@b.example/c":
+        _JID_STR_OFF = -1   # a JID's hash is no longer its string's: hash it
+    _JID_LOCAL_OFF, _JID_DOMAIN_OFF, _JID_RESOURCE_OFF = (
+        -1 if jid_class.__dict__.get(name) is None else fx_slot_offset(jid_class.__dict__[name])
+        for name in ("_localpart", "_domain", "_resource"))
+    _resource_fast = resource_fast
     _fallback = fallback
     _ResourcePresence = resource_presence
     _ContactOnline = online
@@ -105,46 +204,106 @@ cdef inline object _new(object cls):
     return o
 
 
+cdef inline void _put(object o, Py_ssize_t *offsets, int i, str name, object value) except *:
+    if _SLOTS:
+        fx_slot_set(o, offsets[i], value)
+    else:   # Python 3.9: no slots, the instance dict
+        PyObject_GenericSetAttr(o, name, value)
+
+
 cdef object _presence(jid, bint available, show, status, tuple statuses, int priority, stanza):
     cdef object o = _new(_ResourcePresence)
-    PyObject_GenericSetAttr(o, "jid", jid)
-    PyObject_GenericSetAttr(o, "available", True if available else False)
-    PyObject_GenericSetAttr(o, "show", show)
-    PyObject_GenericSetAttr(o, "status", status)
-    PyObject_GenericSetAttr(o, "statuses", statuses)
-    PyObject_GenericSetAttr(o, "priority", priority)
-    PyObject_GenericSetAttr(o, "stanza", stanza)
+    _put(o, _RP_OFF, 0, "jid", jid)
+    _put(o, _RP_OFF, 1, "available", True if available else False)
+    _put(o, _RP_OFF, 2, "show", show)
+    _put(o, _RP_OFF, 3, "status", status)
+    _put(o, _RP_OFF, 4, "statuses", statuses)
+    _put(o, _RP_OFF, 5, "priority", priority)
+    _put(o, _RP_OFF, 6, "stanza", stanza)
     return o
 
 
-cdef object _event(cls, jid, presence):
+cdef object _event(cls, Py_ssize_t *offsets, jid, presence):
     cdef object o = _new(cls)
-    PyObject_GenericSetAttr(o, "jid", jid)
-    PyObject_GenericSetAttr(o, "presence", presence)
+    _put(o, offsets, 0, "jid", jid)
+    _put(o, offsets, 1, "presence", presence)
     return o
 
 
 cdef object _changed(jid, presence, best):
     cdef object o = _new(_ContactChanged)
-    PyObject_GenericSetAttr(o, "jid", jid)
-    PyObject_GenericSetAttr(o, "presence", presence)
-    PyObject_GenericSetAttr(o, "best", best)
+    _put(o, _CHANGED_OFF, 0, "jid", jid)
+    _put(o, _CHANGED_OFF, 1, "presence", presence)
+    _put(o, _CHANGED_OFF, 2, "best", best)
     return o
+
+
+cdef inline long _rank(show) except? -1:
+    """``SHOW_RANK.get(show, 0)``, the shared shows by identity."""
+    if show is None:
+        return _RANK_NONE
+    if show is _AWAY:
+        return _RANK_AWAY
+    if show is _CHAT:
+        return _RANK_CHAT
+    if show is _XA:
+        return _RANK_XA
+    if show is _DND:
+        return _RANK_DND
+    return _SHOW_RANK.get(show, 0)
+
+
+cdef inline Py_hash_t _jid_hash(jid) except? -1:
+    """``hash(jid)`` without calling JID.__hash__ (-1: not a plain JID, hash it)."""
+    cdef PyObject *text
+    if _JID_STR_OFF < 0 or type(jid) is not _JID:
+        return -1
+    text = fx_slot_get(jid, _JID_STR_OFF)
+    if text == NULL:
+        return -1
+    return hash(<object>text)
+
+
+cdef inline PyObject *_get(dict d, key, Py_hash_t h) except? NULL:
+    """``d.get(key)`` as a borrowed reference (NULL: absent), with ``hash(key)`` if known."""
+    if h == -1:
+        return PyDict_GetItem(d, key)
+    return fx_dict_get_hashed(d, key, h)
+
+
+cdef inline int _set(dict d, key, value, Py_hash_t h) except -1:
+    if h == -1:
+        d[key] = value
+        return 0
+    return fx_dict_set_hashed(d, key, value, h)
 
 
 cdef object _best(dict resources):
     """Highest priority, then most available show; the first of equals (as the twin)."""
     cdef object best = None
-    cdef object presence
+    cdef object presence, show
+    cdef PyObject *slot_priority
+    cdef PyObject *slot_show
     cdef long top = 0, rank = 0, r, priority
     for presence in resources.values():
-        priority = presence.priority
+        if _SLOTS and type(presence) is _ResourcePresence:
+            slot_priority = fx_slot_get(presence, _RP_OFF[5])
+            slot_show = fx_slot_get(presence, _RP_OFF[2])
+            if slot_priority == NULL or slot_show == NULL:
+                priority = presence.priority   # raises AttributeError, as the twin would
+                show = presence.show
+            else:
+                priority = <object>slot_priority
+                show = <object>slot_show
+        else:
+            priority = presence.priority
+            show = presence.show
         if best is None or priority > top:
             best = presence
             top = priority
-            rank = _SHOW_RANK.get(presence.show, 0)
+            rank = _rank(show)
         elif priority == top:
-            r = _SHOW_RANK.get(presence.show, 0)
+            r = _rank(show)
             if r > rank:
                 best = presence
                 rank = r
@@ -390,6 +549,20 @@ cdef inline object _text(const char *s, Span span):
     return PyUnicode_DecodeUTF8(s + span.start, span.len, NULL)
 
 
+cdef object _known_show(const char *s, Span span):
+    """The shared string of a ``<show/>`` written exactly as one of the four, or None."""
+    if span.len == 4:
+        if memcmp(s + span.start, b"away", 4) == 0:
+            return _AWAY
+        if memcmp(s + span.start, b"chat", 4) == 0:
+            return _CHAT
+    elif span.len == 3 and memcmp(s + span.start, b"dnd", 3) == 0:
+        return _DND
+    elif span.len == 2 and memcmp(s + span.start, b"xa", 2) == 0:
+        return _XA
+    return None
+
+
 cdef bint _priority(const char *s, Span span, int *out) noexcept:
     """A plain priority (-128..127, optional minus, 1-3 ASCII digits); False otherwise."""
     cdef Py_ssize_t i = span.start, end = span.start + span.len
@@ -427,6 +600,83 @@ cdef bint _priority_text(str text, int *out):
     return _priority(PyBytes_AS_STRING(raw), span, out)
 
 
+# -- the cache of senders ---------------------------------------------------------------------
+cdef object _str_of(jid):
+    cdef PyObject *text
+    if _JID_STR_OFF >= 0 and type(jid) is _JID:
+        text = fx_slot_get(jid, _JID_STR_OFF)
+        if text != NULL:
+            return <object>text
+    return str(jid)
+
+
+cdef object _with_resource(dict jids, str sender):
+    """(JID, bare JID) of ``sender`` (bare/resource), built from its bare JID cached under
+    the same string, when the resourcepart is normalised ASCII already: what
+    ``_parse_once`` gives (the parts are checked and normalised each on its own), without
+    parsing the bare part again.  None when that does not apply."""
+    cdef Py_ssize_t k
+    cdef PyObject *entry
+    cdef PyObject *part
+    if _JID_LOCAL_OFF < 0 or _JID_DOMAIN_OFF < 0 or _JID_RESOURCE_OFF < 0 or _JID_STR_OFF < 0:
+        return None
+    k = sender.find("/")
+    if k <= 0:
+        return None
+    head = sender[:k]
+    entry = PyDict_GetItem(jids, head)
+    if entry == NULL or type(<object>entry) is not tuple or len(<tuple>entry) != 2:
+        return None
+    bare = (<tuple>entry)[1]
+    if type(bare) is not _JID or (<tuple>entry)[0] is not bare:
+        return None
+    part = fx_slot_get(bare, _JID_STR_OFF)
+    if part == NULL or not (<object>part == head):   # written as normalised
+        return None
+    resource = sender[k + 1:]
+    if _resource_fast(resource) is None:
+        return None
+    jid = _new(_JID)   # untracked: a JID holds only strings (see _new)
+    part = fx_slot_get(bare, _JID_LOCAL_OFF)
+    fx_slot_set(jid, _JID_LOCAL_OFF, None if part == NULL else <object>part)
+    part = fx_slot_get(bare, _JID_DOMAIN_OFF)
+    fx_slot_set(jid, _JID_DOMAIN_OFF, None if part == NULL else <object>part)
+    fx_slot_set(jid, _JID_RESOURCE_OFF, resource)
+    fx_slot_set(jid, _JID_STR_OFF, sender)
+    return jid, bare
+
+
+cdef object _new_sender(dict jids, str sender):
+    """Parse a sender not in the cache and cache it (as the Python twin's
+    ``_cache_entry``: one bare JID object per contact); None for an invalid JID."""
+    built = _with_resource(jids, sender)
+    if built is None:
+        try:
+            jid = _parse_once(sender)
+        except _InvalidJID:
+            return None
+        bare = jid.bare
+    else:
+        jid, bare = built
+    if len(jids) >= _JID_CACHE:
+        jids.clear()
+    text = _str_of(bare)
+    found = PyDict_GetItem(jids, text)
+    if found == NULL:
+        # JIDs hold only strings: no cycle can go through them or these pairs (see _new)
+        PyObject_GC_UnTrack(<void *>bare)
+        shared = (bare, bare)
+        PyObject_GC_UnTrack(<void *>shared)
+        jids[text] = shared
+    else:
+        bare = (<tuple>found)[1]
+    PyObject_GC_UnTrack(<void *>jid)
+    known = (jid, bare)
+    PyObject_GC_UnTrack(<void *>known)
+    jids[sender] = known
+    return known
+
+
 # -- the tracker update ----------------------------------------------------------------------
 def receive(tracker, stanza):
     """Apply a received presence; returns the events (none for ignored stanzas)."""
@@ -439,12 +689,14 @@ def receive(tracker, stanza):
     cdef dict attrib, jids, contacts, resources, errors
     cdef list statuses
     cdef PyObject *found
+    cdef Py_hash_t bare_hash
     cdef Element child
     if type(stanza) is not Element:
         return _fallback(tracker, stanza)
     el = <Element>stanza
     status = None
     statuses = []
+    cdef tuple held = _EMPTY
     show = None
     if el._raw is not None:
         s = PyBytes_AS_STRING(el._raw)
@@ -462,20 +714,24 @@ def receive(tracker, stanza):
         if p.priority.start >= 0 and not _priority(s, p.priority, &priority):
             return _fallback(tracker, stanza)       # logged there
         if p.show.start >= 0:
-            show = _text(s, p.show)
-            show = _SHOWS.get((show or "").strip())
+            show = _known_show(s, p.show)
             if show is None:
-                return _fallback(tracker, stanza)   # logged there
+                show = _SHOWS.get((_text(s, p.show) or "").strip())
+                if show is None:
+                    return _fallback(tracker, stanza)   # logged there
         if p.nstatus:
             default_lang = _str(s, p.lang)
+            held = PyTuple_New(p.nstatus)
             for i in range(p.nstatus):
                 lang = default_lang if p.status_lang[i].start < 0 else _str(s, p.status_lang[i])
                 text = _text(s, p.status_text[i]) or ""
-                if status is None and lang == default_lang:
+                if status is None and (lang is default_lang or lang == default_lang):
                     status = text
                 item = (lang, text)
                 PyObject_GC_UnTrack(<void *>item)   # strings only (see _new)
-                statuses.append(item)
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(held, i, item)
+            PyObject_GC_UnTrack(<void *>held)
     else:
         attrib = el._attrib
         if attrib is None:
@@ -510,45 +766,36 @@ def receive(tracker, stanza):
                         priority_seen = True
                         if not _priority_text(child._text, &priority):
                             return _fallback(tracker, stanza)
-    if status is None and statuses:
-        status = statuses[0][1]
+        if statuses:
+            held = tuple(statuses)
+            PyObject_GC_UnTrack(<void *>held)   # tuples of strings (see _new)
+    if status is None and held:
+        status = held[0][1]
     available = kind is None
     jids = tracker._jids
     contacts = tracker.contacts
     found = PyDict_GetItem(jids, sender)
     if found == NULL:
-        try:
-            jid = _parse_once(sender)
-        except _InvalidJID:
-            return _fallback(tracker, stanza)       # logged there
-        if len(jids) >= _JID_CACHE:
-            jids.clear()
-        bare = jid.bare
-        # JIDs hold only strings: no cycle can go through them or this pair (see _new)
-        PyObject_GC_UnTrack(<void *>jid)
-        PyObject_GC_UnTrack(<void *>bare)
-        known = (jid, bare)
-        PyObject_GC_UnTrack(<void *>known)
-        jids[sender] = known
+        known = _new_sender(jids, sender)
+        if known is None:
+            return _fallback(tracker, stanza)       # an invalid JID: logged there
     else:
         known = <object>found
     jid, bare = known
-    if statuses:
-        held = tuple(statuses)
-        PyObject_GC_UnTrack(<void *>held)   # tuples of strings (see _new)
-    else:
-        held = _EMPTY
     presence = _presence(jid, available, show if available else None, status, held, priority, stanza)
-    found = PyDict_GetItem(contacts, bare)
+    bare_hash = _jid_hash(bare)
+    found = _get(contacts, bare, bare_hash)
     if available:
         errors = tracker.errors
         if errors:
             errors.pop(bare, None)
         if found == NULL:
-            contacts[bare] = {jid: presence}
-            return [_event(_ContactOnline, bare, presence)]
+            resources = {}
+            _set(resources, jid, presence, _jid_hash(jid))
+            _set(contacts, bare, resources, bare_hash)
+            return [_event(_ContactOnline, _ONLINE_OFF, bare, presence)]
         resources = <dict>found
-        resources[jid] = presence
+        _set(resources, jid, presence, _jid_hash(jid))
         return [_changed(bare, presence, _best(resources))]
     if found == NULL:
         return []
@@ -560,4 +807,4 @@ def receive(tracker, stanza):
     if resources:
         return [_changed(bare, presence, _best(resources))]
     del contacts[bare]
-    return [_event(_ContactOffline, bare, presence)]
+    return [_event(_ContactOffline, _OFFLINE_OFF, bare, presence)]

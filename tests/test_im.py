@@ -612,7 +612,9 @@ from fastxmpp import _accel  # noqa: E402
 from fastxmpp.im import presence as presence_module  # noqa: E402
 
 _SENDERS = ["romeo@example.net/a", "romeo@example.net/b", "Romeo@Example.net/c", "romeo@example.net",
-            "juliet@example.com/x", "bad@@x/a", None]
+            "Romeo@Example.net", "romeo@example.net/a/b", "romeo@example.net/", "romeo@example.net/é",
+            "romeo@example.net/ x ", "example.net/a", "example.net", "juliet@example.com/x", "bad@@x/a",
+            "Élise@éxample.net/r", "élise@éxample.net/s", None]
 _TYPES = [None, None, None, "unavailable", "error", "probe", "subscribe", "dancing"]
 _CHILDREN = [
     "<show>away</show>", "<show>chat</show>", "<show> dnd </show>", "<show>sleeping</show>", "<show/>",

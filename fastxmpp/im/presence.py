@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from .._accel import USE_EXTENSIONS
 from ..element import Element
 from ..events import Event, _opts
-from ..jid import JID, InvalidJID, _parse_once
+from ..jid import JID, InvalidJID, _parse_once, _resource_fast
 from ..stanza import PRESENCE_SHOWS, XML_LANG
 from ..stanza_errors import from_element
 from .events import ContactChanged, ContactOffline, ContactOnline, PresenceErrorReceived, positional
@@ -163,9 +163,7 @@ def _receive_py(tracker: PresenceTracker, stanza: Element) -> List[Event]:
         except InvalidJID as exc:
             log.warning("ignoring a presence from an invalid JID %r: %s", sender, exc)
             return []
-        if len(jids) >= _JID_CACHE:
-            jids.clear()
-        known = jids[sender] = (jid, jid.bare)
+        known = jids[sender] = _cache_entry(jids, jid)
     jid, bare = known
     if kind is None:
         return _update(tracker, jid, bare, _parse(stanza, jid, True))
@@ -180,6 +178,22 @@ def _receive_py(tracker: PresenceTracker, stanza: Element) -> List[Event]:
     else:
         log.warning("ignoring a presence of unknown type %r from %s", kind, jid)
     return []
+
+
+def _cache_entry(jids: Dict[str, Tuple[JID, JID]], jid: JID) -> Tuple[JID, JID]:
+    """(``jid``, its bare JID) for the sender cache, the bare JID one object for all the
+    resources of a contact (kept under its own string), so that the dict operations keyed
+    by it find it by identity, without calling ``JID.__eq__``."""
+    if len(jids) >= _JID_CACHE:
+        jids.clear()
+    bare = jid.bare
+    text = str(bare)
+    shared = jids.get(text)
+    if shared is None:
+        jids[text] = (bare, bare)
+    else:
+        bare = shared[1]
+    return jid, bare
 
 
 def _update(tracker: PresenceTracker, jid: JID, bare: JID, presence: ResourcePresence) -> List[Event]:
@@ -210,8 +224,8 @@ _receive_c: Optional[Callable[[PresenceTracker, Element], List[Event]]] = None
 if USE_EXTENSIONS:
     from .. import _presence_c
 
-    _presence_c.bind(_receive_py, ResourcePresence, ContactOnline, ContactChanged, ContactOffline,
-                     _parse_once, InvalidJID, _SHOWS, SHOW_RANK, _JID_CACHE)
+    _presence_c.bind(_receive_py, ResourcePresence, ContactOnline, ContactChanged, ContactOffline, JID,
+                     _parse_once, InvalidJID, _resource_fast, _SHOWS, SHOW_RANK, _JID_CACHE)
     _receive_c = _presence_c.receive
 
 
