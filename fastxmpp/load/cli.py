@@ -171,6 +171,12 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
                    help="stanzas each user sends")
     g.add_argument("--rate", type=_nonneg_float, default=d.rate, metavar="R",
                    help="stanzas per second per user (0: as fast as flow control allows)")
+    g.add_argument("--total-rate", type=_nonneg_float, default=d.total_rate, metavar="R",
+                   help="at most R stanzas per second from all the users together, evenly spaced "
+                        "(no bursts; each worker takes its users' share; default: 0, no global limit)")
+    g.add_argument("--loop", action="store_true",
+                   help="closed model held for --duration: every user keeps sending (--messages is "
+                        "no limit) and the sessions stay open until --duration ends")
     g.add_argument("--hold", type=_nonneg_float, default=d.hold, metavar="S",
                    help="idle scenario: seconds to hold the sessions open")
     g.add_argument("--room-size", type=_positive_int, default=d.room_size, metavar="K",
@@ -190,7 +196,8 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
                         "them (the private Prosody is then configured to allow it)")
     g = p.add_argument_group("limits and output")
     g.add_argument("--duration", type=_positive_float, default=d.duration, metavar="S",
-                   help="hard cap on registration + logins + traffic, in seconds")
+                   help="hard cap on registration + logins + traffic, in seconds; with --loop, "
+                        "how long the sessions are held and the users send")
     g.add_argument("--drain", type=_nonneg_float, default=d.drain, metavar="S",
                    help="after sending, wait at most this long for stanzas in flight")
     g.add_argument("--login-timeout", type=_positive_float, default=d.login_timeout, metavar="S",
@@ -252,7 +259,7 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         login_timeout=args.login_timeout, stream_management=args.stream_management,
         tls_resume=args.tls_resume, quiet=args.quiet, phases=list(args.phases or []),
         arrival=args.arrival, hold=args.hold, room_size=args.room_size, muc_domain=args.muc_domain,
-        contacts=args.contacts,
+        contacts=args.contacts, total_rate=args.total_rate, loop=args.loop,
     )
 
 

@@ -28,6 +28,8 @@ __all__ = ["Recorder", "NS_LOAD", "stamp", "read_stamp", "error_name", "error_ki
 NS_LOAD = "urn:fastxmpp:load:0"
 _X = "{%s}x" % NS_LOAD
 
+_MAX_SEQ = 1 << 32
+
 #: The kinds of errors the report counts (``error_kinds``), see :func:`error_kind`.
 ERROR_KINDS = ("stream-error", "sasl-failure", "stanza-error", "timeout", "disconnect", "other")
 
@@ -91,7 +93,8 @@ class Recorder:
     by name and ``error_kinds`` by kind, and ``stats``: a scenario's own counters, reported
     under ``scenario_stats`` (summed over workers)."""
 
-    def __init__(self, messages: int) -> None:
+    def __init__(self, messages: Optional[int]) -> None:
+        #: Sequence numbers run from 0 to ``messages - 1`` (None: without end, ``--loop``).
         self._messages = messages
         self.sent = 0
         self.awaited = 0
@@ -116,12 +119,15 @@ class Recorder:
         its latency is recorded unless it is a duplicate (counted) or its ``seq`` is out of
         range (counted as unexpected).  True when it was a new delivery."""
         now = time.time_ns() // 1000
-        if not 0 <= seq < self._messages:
+        limit = self._messages if self._messages is not None else _MAX_SEQ
+        if not 0 <= seq < limit:
             self.unexpected += 1
             return False
         seen = receiver.seen.get(sender.number)
         if seen is None:
-            seen = receiver.seen[sender.number] = bytearray(self._messages)
+            seen = receiver.seen[sender.number] = bytearray(self._messages or 64)
+        if seq >= len(seen):  # --loop: the numbers have no end
+            seen.extend(bytes(max(seq + 1, 2 * len(seen)) - len(seen)))
         if seen[seq]:
             self.duplicates += 1
             return False

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, TextIO, Tuple, TypedDict, cast
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, TextIO, Tuple, TypedDict, cast
 
 from .. import events
 from ..sasl import ScramKeyCache
@@ -86,6 +86,12 @@ class LoadConfig:
     muc_domain: Optional[str] = None
     #: ``roster``: contacts in each user's roster.
     contacts: int = 4
+    #: Stanzas per second from all the users together, evenly spaced (0: no global limit);
+    #: with ``--workers`` each process takes its users' share.
+    total_rate: float = 0.0
+    #: The closed model held for ``duration``: every user repeats its sends (``messages`` is
+    #: no limit) until ``duration`` ends; the sessions stay open until then.
+    loop: bool = False
 
     def scenario_class(self) -> "type[Scenario]":
         """The :class:`~fastxmpp.load.scenarios.Scenario` class ``scenario`` names (ValueError)."""
@@ -102,6 +108,8 @@ class LoadConfig:
             raise ValueError("--messages must be >= 0")
         if self.rate < 0 or not math.isfinite(self.rate):
             raise ValueError("--rate must be >= 0 (0: as fast as possible)")
+        if self.total_rate < 0 or not math.isfinite(self.total_rate):
+            raise ValueError("--total-rate must be >= 0 (0: no global limit)")
         if not self.duration > 0:
             raise ValueError("--duration must be > 0")
         if self.drain < 0:
@@ -163,30 +171,62 @@ _NO_LIMIT = _NoLimit()
 
 
 class Pacer:
-    """The pace of the senders (``--rate``): each user's loop sends ``rate`` stanzas per
-    second, its first after a random part of one period (so the users do not all send
-    together); rate 0 sends as fast as write flow control allows, yielding to the others
-    every 16 stanzas."""
+    """The pace of the senders.
 
-    def __init__(self, rate: float) -> None:
+    ``rate`` (``--rate``): each user's loop sends ``rate`` stanzas per second, its first
+    after a random part of one period (so the users do not all send together); 0 sends as
+    fast as write flow control allows, yielding to the others every 16 stanzas.
+
+    ``total_rate`` (``--total-rate``): at most that many stanzas per second from all the
+    users of this process together, without bursts: each send takes the next free slot of
+    an even schedule, one every ``1/total_rate`` seconds, and a slot that has passed is not
+    made up later (a token bucket that holds one token)."""
+
+    def __init__(self, rate: float, total_rate: float = 0.0, *,
+                 clock: Optional[Callable[[], float]] = None,
+                 sleep: Optional[Callable[[float], Awaitable[None]]] = None) -> None:
         self.rate = rate
+        self.total_rate = total_rate
+        self._next_slot = 0.0
+        self._clock = clock  # the running loop's time() by default
+        self._sleep = sleep or asyncio.sleep
 
-    async def ticks(self, count: int, stop: Optional[asyncio.Event] = None) -> AsyncIterator[int]:
-        """Yield ``0..count-1`` at the pace, ending early when ``stop`` is set."""
+    async def _slot(self, clock: Callable[[], float]) -> None:
+        gap = 1.0 / self.total_rate
+        for _ in range(2):
+            now = clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + gap
+            if slot > now:
+                await self._sleep(slot - now)
+            if clock() - slot <= gap:
+                return
+            # woke more than a slot late (the loop stalled): the other sleepers woke late
+            # too, so take a new slot once rather than send in a burst with them
+
+    async def ticks(self, count: Optional[int], stop: Optional[asyncio.Event] = None) -> AsyncIterator[int]:
+        """Yield ``0..count-1`` (without end when ``count`` is None) at the pace, ending
+        early when ``stop`` is set."""
         interval = 1.0 / self.rate if self.rate > 0 else 0.0
-        loop = asyncio.get_running_loop()
-        next_at = loop.time() + random.uniform(0.0, interval)
-        for seq in range(count):
+        clock = self._clock or asyncio.get_running_loop().time
+        next_at = clock() + random.uniform(0.0, interval)
+        seq = 0
+        while count is None or seq < count:
             if stop is not None and stop.is_set():
                 return
             if interval:
-                delay = next_at - loop.time()
+                delay = next_at - clock()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self._sleep(delay)
                 next_at += interval
             elif seq % 16 == 15:
                 await asyncio.sleep(0)  # let the others (and the receivers) run
+            if self.total_rate:
+                await self._slot(clock)
+                if stop is not None and stop.is_set():
+                    return
             yield seq
+            seq += 1
 
 
 class _LoginClock:
@@ -346,14 +386,14 @@ class LoadRunner(Recorder):
     def __init__(self, config: LoadConfig, target: Target, *, progress_stream: Optional[TextIO] = None,
                  client_factory: Optional[Callable[..., Any]] = None, first_user: int = 0) -> None:
         config.validate()
-        super().__init__(config.messages)
+        super().__init__(None if config.loop else config.messages)
         self.config = config
         self.target = target
         #: The scenario (one instance per process, shared by its users).
         self.scenario: Scenario = config.scenario_class()(config)
         self.scenario.numbers = range(first_user, first_user + config.users)
         #: The senders' pace (``--rate``).
-        self.pacer = Pacer(config.rate)
+        self.pacer = Pacer(config.rate, config.total_rate)
         self.progress_stream = progress_stream
         self._client_factory = client_factory
         self.ssl_context: ssl.SSLContext = make_client_context(
@@ -495,9 +535,12 @@ class LoadRunner(Recorder):
         return self._stop
 
     async def hold(self, seconds: float) -> None:
-        """Sleep ``seconds``, less when the ``--duration`` cap (or the stop signal) comes first."""
+        """Sleep ``seconds``, less when the ``--duration`` cap (or the stop signal) comes
+        first; with ``--loop``, until the end of ``--duration``."""
         left = max(0.0, self._deadline - time.monotonic())
-        if seconds > left:
+        if self.config.loop:
+            seconds = left
+        elif seconds > left:
             self.capped = True
         try:
             await asyncio.wait_for(self.stop_event.wait(), min(seconds, left))
@@ -653,7 +696,8 @@ class LoadRunner(Recorder):
             self.senders = len(senders) if scenario.kind is not None else 0
             await self._run_until_deadline([scenario.run(u) for u in senders], "traffic")
             self._sending_done = True
-            if scenario.drain and not self.stop_event.is_set():
+            self._check_drained()
+            if scenario.drain:
                 await self._drain()
             teardown = [scenario.teardown(u) for u in live if u.client is not None and u.client.is_ready]
             if teardown:
@@ -674,11 +718,16 @@ class LoadRunner(Recorder):
             await asyncio.wait(tasks, timeout=5.0)
             raise
         if pending:
-            self.capped = True
             self.stop_event.set()
+            if self.config.loop and where == "traffic":  # the planned end: let the runs finish
+                done2, pending = await asyncio.wait(pending, timeout=self.config.iq_timeout + 1.0)
+                done |= done2
+            else:
+                self.capped = True
             for task in pending:
                 task.cancel()
-            await asyncio.wait(pending, timeout=5.0)
+            if pending:
+                await asyncio.wait(pending, timeout=5.0)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 self.count_error(where, task.exception())
@@ -717,7 +766,7 @@ class LoadRunner(Recorder):
         ended = self.traffic_ended or started
         traffic_seconds = max(ended - started, 1e-9)
         lost, duplicated = self.lost, self.duplicates
-        expected = self.scenario.expected(cfg.users)
+        expected = self.sent if cfg.loop else self.scenario.expected(cfg.users)
         messages = {
             "kind": self.scenario.kind,
             "expected": expected,

@@ -113,8 +113,9 @@ class User:
         return self._runner.by_full_jid.get(full_jid)
 
     async def paced(self, count: int) -> AsyncIterator[int]:
-        """Yield ``0..count-1`` at the run's pace (``--rate``), until the stop signal."""
-        async for seq in self._runner.pacer.ticks(count, self.stop):
+        """Yield ``0..count-1`` at the run's pace (``--rate``, ``--total-rate``), until the
+        stop signal; with ``--loop``, ``0, 1, 2...`` until the end of ``--duration``."""
+        async for seq in self._runner.pacer.ticks(None if self.config.loop else count, self.stop):
             yield seq
 
     async def send_stamped(self, build: Callable[[int], Element], deliveries: int = 1) -> None:

@@ -1,0 +1,131 @@
+"""Pacing of ``python -m fastxmpp load`` (issue 16): ``--total-rate`` (a global throttle
+without bursts) and ``--loop`` (the closed model held for ``--duration``)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fastxmpp.load import cli
+from fastxmpp.load.runner import LoadConfig, Pacer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class FakeClock:
+    """A clock that only moves when the pacer sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        # the sleepers wake in the order they went to sleep, which is their slots' order
+        target = self.now + seconds
+        await asyncio.sleep(0)
+        self.now = max(self.now, target)
+
+
+def _sends(pacer, users, count, clock, stall=None):
+    times = []
+
+    async def user(i):
+        async for seq in pacer.ticks(count):
+            times.append(clock.now)
+            if stall is not None and i == 0 and seq == 2:
+                clock.now += stall  # the client fell behind (e.g. a long pause)
+
+    async def main():
+        await asyncio.gather(*(user(i) for i in range(users)))
+
+    asyncio.run(main())
+    return times
+
+
+def test_total_rate_spaces_every_send_evenly():
+    clock = FakeClock()
+    pacer = Pacer(0.0, 100.0, clock=clock, sleep=clock.sleep)
+    times = _sends(pacer, 5, 8, clock)
+    assert len(times) == 40
+    gaps = [round(b - a, 9) for a, b in zip(times, times[1:])]
+    assert gaps == [0.01] * 39  # one send every 1/100 s, never two at once
+
+
+def test_total_rate_does_not_make_up_for_lost_time_with_a_burst():
+    clock = FakeClock()
+    pacer = Pacer(0.0, 50.0, clock=clock, sleep=clock.sleep)
+    times = _sends(pacer, 3, 6, clock, stall=5.0)
+    gaps = [round(b - a, 9) for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.02  # after the stall: the schedule restarts, no catching up
+
+
+def test_per_user_rate_with_a_global_limit():
+    clock = FakeClock()
+    pacer = Pacer(10.0, 1000.0, clock=clock, sleep=clock.sleep)
+    times = _sends(pacer, 1, 5, clock)
+    gaps = [round(b - a, 6) for a, b in zip(times, times[1:])]
+    assert gaps == [0.1] * 4  # the user's own rate is the slower one
+
+
+def test_options():
+    config = cli.config_from_args(cli.parse_args(["--total-rate", "250", "--loop", "--duration", "5"]))
+    assert (config.total_rate, config.loop, config.duration) == (250.0, True, 5.0)
+    assert cli.config_from_args(cli.parse_args([])).total_rate == 0.0
+    with pytest.raises(ValueError):
+        LoadConfig(total_rate=-1).validate()
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--total-rate", "-3"])
+
+
+def _load(tmp_path, args):
+    from fastxmpp.testing.prosody import prosody_binary
+
+    if prosody_binary() is None:
+        pytest.skip("prosody is not installed; run scripts/install-system-deps")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    report = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "fastxmpp", "load", "--quiet", "--report", str(report)] + args,
+                          cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=180)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, out + proc.stderr.decode()
+    data = json.loads(report.read_text())
+    report.unlink()
+    return data, out
+
+
+@pytest.mark.prosody
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_total_rate_run_delivers_everything(tmp_path, workers):
+    data, _ = _load(tmp_path, ["--users", "4", "--messages", "10", "--rate", "0", "--total-rate", "400",
+                               "--duration", "60", "--workers", workers])
+    msgs = data["messages"]
+    assert data["ok"] is True and data["config"]["total_rate"] == 400.0
+    assert (msgs["sent"], msgs["received"], msgs["lost"], msgs["duplicated"]) == (40, 40, 0, 0)
+
+
+@pytest.mark.prosody
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("scenario", ["chat", "iq"])
+def test_loop_holds_the_sessions_and_sends_until_the_duration_ends(tmp_path, workers, scenario):
+    data, out = _load(tmp_path, ["--scenario", scenario, "--users", "4", "--messages", "1", "--rate", "20",
+                                 "--loop", "--duration", "3", "--workers", workers])
+    msgs = data["messages"]
+    assert data["ok"] is True and data["stopped_by_duration_cap"] is False
+    assert msgs["sent"] > 4  # more than --messages: the users kept going
+    assert msgs["expected"] == msgs["sent"] == msgs["received"] and msgs["lost"] == 0 and msgs["duplicated"] == 0
+    assert data["errors"] == {} and "STOPPED" not in out
+
+
+@pytest.mark.prosody
+def test_loop_holds_idle_sessions_for_the_duration(tmp_path):
+    data, _ = _load(tmp_path, ["--scenario", "idle", "--users", "3", "--hold", "0", "--loop", "--duration", "2",
+                               "--workers", "1"])
+    assert data["ok"] is True and data["sessions"]["peak"] == 3 and data["stopped_by_duration_cap"] is False
+    assert data["duration_seconds"] >= 2.0
