@@ -86,9 +86,6 @@ def test_public_module_has_all_and_docstrings(modname):
 # finishing them (issue 17).  Remove an entry when its file is done.
 METHOD_DOCS_PENDING = (
     "fastxmpp/load/",                                      # the load runner
-    "fastxmpp/xep/muc.py", "fastxmpp/aio/muc.py", "fastxmpp/sync/muc.py",
-    "fastxmpp/xep/mam.py", "fastxmpp/aio/mam.py", "fastxmpp/sync/mam.py",
-    "fastxmpp/im/presence.py", "fastxmpp/im/events.py",
 )
 
 
