@@ -3,17 +3,12 @@ without bursts) and ``--loop`` (the closed model held for ``--duration``)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 
 import pytest
+from load_cli import run_load
 
 from fastxmpp.load import cli
 from fastxmpp.load.runner import LoadConfig, Pacer
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class FakeClock:
@@ -83,21 +78,7 @@ def test_options():
         cli.parse_args(["--total-rate", "-3"])
 
 
-def _load(tmp_path, args):
-    from fastxmpp.testing.prosody import prosody_binary
-
-    if prosody_binary() is None:
-        pytest.skip("prosody is not installed; run scripts/install-system-deps")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    report = tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, "-m", "fastxmpp", "load", "--quiet", "--report", str(report)] + args,
-                          cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=180)
-    out = proc.stdout.decode()
-    assert proc.returncode == 0, out + proc.stderr.decode()
-    data = json.loads(report.read_text())
-    report.unlink()
-    return data, out
+_load = run_load
 
 
 @pytest.mark.prosody

@@ -3,13 +3,11 @@ scenario (the one in docs/howto/load-testing.md and the README's), and the muc a
 scenarios against the private Prosody."""
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
+from load_cli import run_load
 
 from fastxmpp.load import cli
 from fastxmpp.load.runner import LoadConfig
@@ -74,21 +72,7 @@ def _readme_scenario() -> str:
 
 
 def _load(tmp_path, args):
-    from fastxmpp.testing.prosody import prosody_binary
-
-    if prosody_binary() is None:
-        pytest.skip("prosody is not installed; run scripts/install-system-deps")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    report = tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, "-m", "fastxmpp", "load", "--quiet", "--duration", "60",
-                           "--report", str(report)] + args,
-                          cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=180)
-    out = proc.stdout.decode()
-    assert proc.returncode == 0, out + proc.stderr.decode()
-    data = json.loads(report.read_text())
-    report.unlink()
-    return data, out
+    return run_load(tmp_path, ["--duration", "60"] + args)
 
 
 def _load_own(tmp_path, source, args):
