@@ -29,6 +29,7 @@ __all__ = ["bind", "receive"]
 
 cdef extern from "Python.h":
     int PyObject_GenericSetAttr(object o, object name, object value) except -1
+    dict PyObject_GenericGetDict(object o, void *context)
     void PyObject_GC_UnTrack(void *op)
 
 
@@ -385,9 +386,10 @@ cdef Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a) noexce
         return -1
     a.value = j + 1
     a.vlen = (q - s) - a.value
-    # attribute-value normalisation turns these into spaces: left to the Python twin
-    if memchr(s + a.value, b'\t', a.vlen) != NULL or memchr(s + a.value, b'\n', a.vlen) != NULL:
-        return -1
+    # attribute-value normalisation turns tab and newline into spaces: Python twin
+    for j in range(a.value, a.value + a.vlen):
+        if s[j] == b'\t' or s[j] == b'\n':
+            return -1
     return (q - s) + 1
 
 
@@ -689,6 +691,7 @@ def receive(tracker, stanza):
     cdef dict attrib, jids, contacts, resources, errors
     cdef list statuses
     cdef PyObject *found
+    cdef PyObject *attr
     cdef Py_hash_t bare_hash
     cdef Element child
     if type(stanza) is not Element:
@@ -772,8 +775,13 @@ def receive(tracker, stanza):
     if status is None and held:
         status = held[0][1]
     available = kind is None
-    jids = tracker._jids
-    contacts = tracker.contacts
+    # the tracker's attributes from its instance dict (each getattr also looks through
+    # the class first); by getattr when they are not there
+    state = PyObject_GenericGetDict(tracker, NULL)
+    found = PyDict_GetItem(state, "_jids")
+    jids = <dict>found if found != NULL and type(<object>found) is dict else tracker._jids
+    found = PyDict_GetItem(state, "contacts")
+    contacts = <dict>found if found != NULL and type(<object>found) is dict else tracker.contacts
     found = PyDict_GetItem(jids, sender)
     if found == NULL:
         known = _new_sender(jids, sender)
@@ -786,7 +794,8 @@ def receive(tracker, stanza):
     bare_hash = _jid_hash(bare)
     found = _get(contacts, bare, bare_hash)
     if available:
-        errors = tracker.errors
+        attr = PyDict_GetItem(state, "errors")
+        errors = <dict>attr if attr != NULL and type(<object>attr) is dict else tracker.errors
         if errors:
             errors.pop(bare, None)
         if found == NULL:
