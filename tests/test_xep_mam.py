@@ -151,6 +151,23 @@ def test_results_collected_for_own_query_from_own_archive(caplog):
     assert page.following is None and page.next_after is None
 
 
+def test_results_sharing_a_stamp_sender_in_another_case_and_empty_bodies():
+    query = ArchiveQuery(ME, queryid="q2")
+    same = "2010-07-10T23:08:25Z"
+    assert query.feed(result("q2", "a1", "one", stamp=same))
+    assert query.feed(result("q2", "a2", "two", stamp=same, sender="Juliet@Example.com"))  # the same JID
+    assert query.feed(result("q2", "a3", "", stamp="2010-07-10T23:08:26Z"))
+    assert query.feed(result("q2", "a4", "bad after good", stamp="2010-07-10T25:08:26Z"))  # hour 25: dropped
+    assert query.feed(result("q2", "a5", "again", stamp=same))
+    page = query.finish(fin())
+    assert [(m.id, m.body) for m in page] == [("a1", "one"), ("a2", "two"), ("a3", ""), ("a5", "again")]
+    assert page.messages[0].stamp == page.messages[1].stamp == datetime(2010, 7, 10, 23, 8, 25, tzinfo=timezone.utc)
+    assert page.messages[2].stamp == datetime(2010, 7, 10, 23, 8, 26, tzinfo=timezone.utc)
+    assert query.dropped == 1
+    message_without_body = X("<message xmlns='jabber:client'><subject>s</subject></message>")
+    assert mam.ArchivedMessage("x", page.messages[0].stamp, message_without_body, JID(ME)).body is None
+
+
 def test_room_results_only_from_the_room():
     query = ArchiveQuery(ME, queryid="r1", archive=ROOM)
     assert query.feed(result("r1", "a1", "Thrice", sender=ROOM, msg_from=ROOM + "/firstwitch"))
