@@ -131,3 +131,37 @@ def test_roster_broadcasts_reach_every_contact(tmp_path, workers):
     stats = data["scenario_stats"]
     assert stats["groups"] == 2 and stats["roster_pushes"] >= 6 * 2
     assert data["errors"] == {}
+
+
+def test_every_public_function_and_method_of_the_load_package_has_a_docstring():
+    import ast
+    import glob
+
+    missing = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "fastxmpp", "load", "*.py"))):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+
+        def walk(node, prefix=""):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    if child.name.startswith("_"):
+                        continue
+                    if not ast.get_docstring(child):
+                        missing.append(f"{os.path.basename(path)}: {prefix}{child.name}")
+                    if isinstance(child, ast.ClassDef):
+                        walk(child, child.name + ".")
+
+        walk(tree)
+    assert missing == []
+
+
+def test_the_load_package_is_mypy_strict_clean():
+    pytest.importorskip("mypy")
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+                           "--cache-dir", os.devnull, os.path.join("fastxmpp", "load")],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    assert proc.returncode == 0, proc.stdout.decode()

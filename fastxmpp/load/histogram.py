@@ -84,6 +84,7 @@ class Histogram:
 
     @property
     def bucket_count(self) -> int:
+        """How many buckets the histogram has (fixed by its range and precision)."""
         return len(self._counts)
 
     # -- recording --------------------------------------------------------------------
@@ -111,6 +112,7 @@ class Histogram:
             self.max = value
 
     def record_many(self, values: Iterable[int]) -> None:
+        """Record every value of ``values``."""
         for value in values:
             self.record(value)
 
@@ -177,10 +179,12 @@ class Histogram:
         return self.copy().merge(other)
 
     def copy(self) -> "Histogram":
+        """A new histogram with the same layout and counts."""
         new = Histogram(self.highest_trackable, self.precision_bits)
         return new.merge(self)
 
     def reset(self) -> None:
+        """Forget every value recorded (the layout stays)."""
         self._counts = array("q", bytes(8 * len(self._counts)))
         self.count = self.total = self.clamped = 0
         self.min = self.max = None
@@ -191,6 +195,7 @@ class Histogram:
 
     @property
     def mean(self) -> Optional[float]:
+        """The exact mean of the values recorded, or None when there are none."""
         return self.total / self.count if self.count else None
 
     def percentile(self, p: float) -> Optional[int]:
@@ -270,6 +275,7 @@ class Histogram:
 
     @classmethod
     def from_dict(cls, data: _HistogramDict) -> "Histogram":
+        """The histogram that :meth:`to_dict` described."""
         h = cls(int(data["highest_trackable"]), int(data["precision_bits"]))
         for index, n in data["buckets"]:
             h._counts[index] += n

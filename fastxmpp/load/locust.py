@@ -186,16 +186,19 @@ class XMPPUser(User):
     # -- identity ----------------------------------------------------------------------------
     @property
     def username(self) -> str:
+        """This user's account name: ``user_prefix`` and its number, unique over the workers."""
         return f"{self.user_prefix}{self.user_number}"
 
     @property
     def jid(self) -> str:
+        """The full JID this user logs in as."""
         host, _ = parse_host(self.host)
         domain = self.domain or host or "localhost"
         return f"{self.username}@{domain}/{self.resource}"
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_start(self) -> None:
+        """Locust starts the user: log in (a failure is reported as the ``login`` request)."""
         try:
             self.login()
         except Exception:  # noqa: BLE001 - reported as a failed "login" request
@@ -205,11 +208,14 @@ class XMPPUser(User):
             raise StopUser() from None
 
     def on_stop(self) -> None:
+        """Locust stops the user: close the stream."""
         client, self.client = self.client, None
         if client is not None:
             client.close()  # never raises for network errors
 
     def make_client(self) -> Any:
+        """The blocking client this user logs in with (``client_class``, else
+        :class:`fastxmpp.sync.Client`), sharing the process's TLS context and key caches."""
         cls = self.client_class
         if cls is None:
             from ..sync import client as sync_client
@@ -231,6 +237,7 @@ class XMPPUser(User):
 
     # -- timing ------------------------------------------------------------------------------
     def fire(self, name: str, started: float, length: int = 0, exception: Optional[BaseException] = None) -> None:
+        """Report one request ``name`` to Locust, timed from ``started`` (``perf_counter``)."""
         self.environment.events.request.fire(
             request_type="xmpp", name=name, response_time=(time.perf_counter() - started) * 1000.0,
             response_length=length, exception=exception, context={"user": self.username},

@@ -330,6 +330,7 @@ class Progress:
         self._width = 0
 
     def line(self) -> str:
+        """The progress line now (the rate since the last line)."""
         r = self.runner
         now = time.monotonic()
         count = r.received
@@ -345,6 +346,7 @@ class Progress:
                 f"  {what} p50 {_fmt_us(p50)} p99 {_fmt_us(p99)}  errors {errors}")
 
     def emit(self, final: bool = False) -> None:
+        """Write the progress line (refreshed in place on a TTY)."""
         text = self.line()
         if self.tty:
             pad = max(0, self._width - len(text))
@@ -355,6 +357,7 @@ class Progress:
         self.stream.flush()
 
     async def run(self) -> None:
+        """Emit a line every ``interval`` until cancelled, then a last one."""
         try:
             while True:
                 await asyncio.sleep(self.interval)
@@ -761,6 +764,7 @@ class LoadRunner(Recorder):
 
     # -- report ------------------------------------------------------------------------------
     def report(self, cpu: float, cpu_traffic: float, server_cpu: Optional[float]) -> Dict[str, Any]:
+        """The report dict, from the counters and the CPU seconds measured by :meth:`run_async`."""
         cfg = self.config
         started = self.traffic_started or time.monotonic()
         ended = self.traffic_ended or started

@@ -152,6 +152,7 @@ class TimeSeries:
 
     # -- output -----------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
+        """The series as JSON-ready data (interval, start, samples)."""
         return {"interval": self.interval, "start": self.start, "samples": list(self.samples)}
 
     def report_fields(self) -> Dict[str, Any]:
