@@ -16,9 +16,8 @@ the cache of parsed senders.  :mod:`fastxmpp.im.presence` hands the Python objec
 twins share to :func:`bind` when it selects this twin.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_GetItem
 from cpython.ref cimport Py_INCREF, PyObject
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcmp
 
@@ -30,6 +29,8 @@ __all__ = ["bind", "receive"]
 cdef extern from "Python.h":
     int PyObject_GenericSetAttr(object o, object name, object value) except -1
     dict PyObject_GenericGetDict(object o, void *context)
+    # a borrowed reference; NULL with no error set when absent
+    PyObject *PyDict_GetItem "PyDict_GetItemWithError"(object d, object key) except? NULL
     void PyObject_GC_UnTrack(void *op)
 
 
@@ -343,13 +344,13 @@ cdef inline bint _is(const char *s, Py_ssize_t at, Py_ssize_t n, const char *nam
     return n == k and memcmp(s + at, name, k) == 0
 
 
-cdef Py_ssize_t _name_end(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
+cdef inline Py_ssize_t _name_end(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
     while j < n and not _space(s[j]) and s[j] != b'>' and s[j] != b'/':
         j += 1
     return j
 
 
-cdef Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a) noexcept:
+cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a) noexcept:
     """The attribute at ``j``: its end, or 0 at the end of the tag (``a.name`` is then
     where the content starts and ``a.nlen`` 1 for an empty element), or -1 for
     anything this reader leaves to the Python twin."""
@@ -698,7 +699,6 @@ def receive(tracker, stanza):
         return _fallback(tracker, stanza)
     el = <Element>stanza
     status = None
-    statuses = []
     cdef tuple held = _EMPTY
     show = None
     if el._raw is not None:
@@ -750,6 +750,7 @@ def receive(tracker, stanza):
             return _fallback(tracker, stanza)
         default_lang = attrib.get(_XML_LANG)
         priority_seen = False
+        statuses = []
         if el._children is not None:
             for child in el._children:
                 tag = child.tag
@@ -789,7 +790,11 @@ def receive(tracker, stanza):
             return _fallback(tracker, stanza)       # an invalid JID: logged there
     else:
         known = <object>found
-    jid, bare = known
+    if type(known) is tuple and PyTuple_GET_SIZE(known) == 2:
+        jid = <object>PyTuple_GET_ITEM(known, 0)
+        bare = <object>PyTuple_GET_ITEM(known, 1)
+    else:
+        jid, bare = known
     presence = _presence(jid, available, show if available else None, status, held, priority, stanza)
     bare_hash = _jid_hash(bare)
     found = _get(contacts, bare, bare_hash)
