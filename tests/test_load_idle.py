@@ -38,3 +38,17 @@ def test_idle_holds_every_session_and_reports_the_peak(tmp_path, workers):
     assert data["sessions"] == {"peak": 8, "hold_seconds": 1.0}
     assert data["messages"]["expected"] == 0 and data["errors"] == {}
     assert "8 open at once at the most" in out
+    # the private Prosody is local: its RSS before the logins and with the 8 sessions held
+    memory = data["server_memory"]
+    assert memory["sessions"] == 8 and memory["rss_before_kib"] > 0 and memory["rss_held_kib"] > 0
+    assert memory["per_session_kib"] == (memory["rss_held_kib"] - memory["rss_before_kib"]) / 8
+    assert "KiB per session" in out
+
+
+def test_server_memory_fields():
+    from fastxmpp.load.runner import server_memory
+
+    assert server_memory(None, 100, 3) is None and server_memory(100, None, 3) is None
+    assert server_memory(1000, 1600, 3) == {"rss_before_kib": 1000, "rss_held_kib": 1600, "sessions": 3,
+                                            "per_session_kib": 200.0}
+    assert server_memory(1000, 1600, 0)["per_session_kib"] is None

@@ -90,6 +90,12 @@ def format_report(report: Dict[str, Any]) -> str:
     if report["scenario"] == "idle":
         rows.append(("sessions", f"{sessions.get('peak', 0):,} open at once at the most (the connection "
                                  f"ceiling when logins failed), held {sessions.get('hold_seconds') or 0:g} s"))
+    memory = report.get("server_memory")
+    if memory:
+        per = memory.get("per_session_kib")
+        rows.append(("server memory", f"RSS {memory['rss_before_kib']:,} KiB before, {memory['rss_held_kib']:,} KiB "
+                                      f"with {memory['sessions']:,} sessions held"
+                                      + (f": {per:,.1f} KiB per session" if per is not None else "")))
     if msgs.get("kind"):
         kind = msgs["kind"]
         awaited = msgs.get("awaited", msgs["sent"])

@@ -303,6 +303,29 @@ def pair_users(n: int) -> List[int]:
     return peer
 
 
+def _server_rss_kib(pid: Optional[int]) -> Optional[int]:
+    """The resident set size (VmRSS, KiB) of a local process (Linux /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def server_memory(before: Optional[int], held: Optional[int], sessions: int) -> Optional[Dict[str, Any]]:
+    """The report's ``server_memory``: the server's RSS before the logins and while the
+    sessions were held (KiB), and the difference per session; None when not measured."""
+    if before is None or held is None:
+        return None
+    return {"rss_before_kib": before, "rss_held_kib": held, "sessions": sessions,
+            "per_session_kib": (held - before) / sessions if sessions else None}
+
+
 def _server_cpu_seconds(pid: Optional[int]) -> Optional[float]:
     """utime+stime of a local process (Linux /proc), or None."""
     if pid is None:
@@ -439,6 +462,10 @@ class LoadRunner(Recorder):
         self.interrupted = False
         self._main_task: "Optional[asyncio.Future[None]]" = None
         self._cpu_traffic = 0.0
+        #: The server's RSS (KiB) before the logins and the most while the sessions were
+        #: held (a scenario with ``measure_server_memory``, a local server's pid known).
+        self.server_rss_before: Optional[int] = None
+        self.server_rss_held: Optional[int] = None
 
     def interrupt(self) -> None:
         """Stop the run early (e.g. on SIGINT): the current phase is cancelled, the streams are
@@ -481,6 +508,8 @@ class LoadRunner(Recorder):
         self._all_received = asyncio.Event()
         cpu0 = time.process_time()
         server_cpu0 = _server_cpu_seconds(self.target.server_pid)
+        if self.scenario.measure_server_memory:
+            self.server_rss_before = _server_rss_kib(self.target.server_pid)
         progress_task = None
         if self.progress_stream is not None and not cfg.quiet:
             progress_task = asyncio.ensure_future(Progress(self, self.progress_stream).run())
@@ -511,6 +540,7 @@ class LoadRunner(Recorder):
         server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
         report = self.report(cpu, self._cpu_traffic, server_cpu)
         report.update(series.report_fields())
+        report["server_memory"] = server_memory(self.server_rss_before, self.server_rss_held, self.peak_sessions)
         if self.interrupted:
             report["interrupted"] = True
             report["ok"] = False
@@ -693,11 +723,13 @@ class LoadRunner(Recorder):
                 return
             scenario.prepare(live)
             await self._run_until_deadline([scenario.setup(u) for u in live], "setup")
+            self._sample_server_memory()
             if self.stop_event.is_set():
                 return
             senders = [u for u in live if scenario.takes_part(u)]
             self.senders = len(senders) if scenario.kind is not None else 0
             await self._run_until_deadline([scenario.run(u) for u in senders], "traffic")
+            self._sample_server_memory()
             self._sending_done = True
             self._check_drained()
             if scenario.drain:
@@ -707,6 +739,12 @@ class LoadRunner(Recorder):
                 await asyncio.wait([asyncio.ensure_future(c) for c in teardown], timeout=10.0)
         finally:
             self.traffic_ended = time.monotonic()
+
+    def _sample_server_memory(self) -> None:
+        if self.server_rss_before is not None:
+            rss = _server_rss_kib(self.target.server_pid)
+            if rss is not None:
+                self.server_rss_held = max(rss, self.server_rss_held or 0)
 
     async def _run_until_deadline(self, coros: List[Any], where: str) -> None:
         tasks = [asyncio.ensure_future(c) for c in coros]

@@ -156,7 +156,8 @@ class Scenario:
     measured stanzas: "message", "presence", "iq", or None when nothing is measured after the
     login), ``group`` (how many consecutive users must stay in one ``--workers`` process,
     see :meth:`group_size`), ``min_users``, ``keepalive`` (seconds between whitespace
-    keepalives, or None) and ``drain`` (wait for awaited deliveries after the runs)."""
+    keepalives, or None), ``drain`` (wait for awaited deliveries after the runs) and
+    ``measure_server_memory``."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[Optional[str]] = None
@@ -164,6 +165,9 @@ class Scenario:
     min_users: ClassVar[int] = 1
     keepalive: ClassVar[Optional[float]] = None
     drain: ClassVar[bool] = True
+    #: Report the server's memory per session (``server_memory``) when the server is
+    #: local and its pid known (the private Prosody).
+    measure_server_memory: ClassVar[bool] = False
 
     def __init__(self, config: "LoadConfig") -> None:
         self.config = config
@@ -221,10 +225,13 @@ class Login(Scenario):
 
 class Idle(Scenario):
     """``idle``: initial presence, then hold the session open for ``--hold`` seconds with
-    whitespace keepalives; the report gives the most sessions open at once."""
+    whitespace keepalives; the report gives the most sessions open at once and, against the
+    private Prosody, the server's memory per session (its RSS before the logins and while
+    the sessions are held)."""
 
     name = "idle"
     keepalive = 30.0
+    measure_server_memory = True
 
     async def setup(self, user: User) -> None:
         """Send the initial presence (the server keeps presence state for the session)."""

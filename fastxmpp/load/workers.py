@@ -38,7 +38,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, TextIO, Tuple, cast
 from .histogram import Histogram
 from .hdr import decode_histogram
 from .scenarios import load_scenario
-from .runner import (LOGIN_PHASES, LoadConfig, LoadRunner, Target, _fmt_us, _server_cpu_seconds,
+from .runner import (LOGIN_PHASES, LoadConfig, LoadRunner, Target, _fmt_us, _server_cpu_seconds, _server_rss_kib,
+                     server_memory,
                      error_kinds_dict, run_loop)
 from .timeseries import merge_histogram_fields, merge_timeseries
 
@@ -295,6 +296,9 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
     conns: Dict[mp_connection.Connection, int] = {}
     started = time.monotonic()
     server_cpu0 = _server_cpu_seconds(target.server_pid)
+    measure_rss = config.scenario_class().measure_server_memory
+    rss_before = _server_rss_kib(target.server_pid) if measure_rss else None
+    rss_held: Optional[int] = None
 
     def say(text: str) -> None:
         if progress_stream is not None:
@@ -396,6 +400,11 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
             elif interrupted_at is not None and now > forwarded + 2.0:
                 forwarded = now  # again, for a worker that was still starting
                 forward_sigint()
+            if rss_before is not None and len(counters) == len(procs) and all(
+                    c.get("phase") == "traffic" for c in counters.values()):  # every session held
+                rss = _server_rss_kib(target.server_pid)
+                if rss is not None:
+                    rss_held = max(rss, rss_held or 0)
             if now >= next_progress:
                 next_progress = now + interval
                 progress(now)
@@ -417,6 +426,7 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
                            duration_seconds=time.monotonic() - started, server_cpu=server_cpu,
                            errors=dict(errors))
     report["workers"] = len(procs)
+    report["server_memory"] = server_memory(rss_before, rss_held, report["sessions"]["peak"])
     report["workers_failed"] = [
         {"worker": i, "users": [blocks[i][0] + 1, sum(blocks[i])], "reason": reason,
          "last_progress": {k: v for k, v in counters.get(i, {}).items() if k != "latency"} or None}
