@@ -1,4 +1,4 @@
-"""The options and state that both clients share, and their IM features: one list, in one place.
+"""The options and state that both clients share, and their features: one list, in one place.
 
 :class:`fastxmpp.aio.Client` and :class:`fastxmpp.sync.Client` inherit
 :class:`ClientBase`: its ``__init__`` takes the options that mean the same in both (the
@@ -7,16 +7,18 @@ each client adds its own few (``reconnect``/``keepalive``/... for asyncio,
 ``keepalive_interval``/``send_timeout``/``max_queued`` for the blocking one).  Adding an
 option that both clients understand touches this file only.
 
-The IM features (``roster``, ``presence``, ``subscriptions``, ``messages``) are made on
-first access by the client's own ``im`` module (``_im_module``), so a session that never
-uses them pays nothing.  So are the XEP features (``disco``, ``pinger``,
-``software_version``), by the ``xep`` module beside it (:mod:`fastxmpp.xep`).
+The features (``roster``, ``presence``, ``subscriptions``, ``messages``, ``disco``,
+``muc``, ``mam``...) are :class:`Feature` properties: each is made on first access by the
+client's own driver package (``fastxmpp.aio.muc.MUC(client)`` or
+``fastxmpp.sync.muc.MUC(client)``), so a session that never uses one pays nothing, not even
+the import of its module.
 """
 from __future__ import annotations
 
 import importlib
 import ssl
-from typing import Any, List, Optional, Tuple, Union
+from typing import (
+    TYPE_CHECKING, Any, Generic, List, NoReturn, Optional, Tuple, TypeVar, Union, overload)
 
 from .backoff import Backoff
 from .connect import Endpoint
@@ -27,7 +29,72 @@ from .stream import ClientStream
 from .tlsconfig import make_client_context
 from .tlssessions import TLSSessionCache
 
-__all__ = ["ClientBase"]
+__all__ = ["ClientBase", "Feature"]
+
+T = TypeVar("T")
+
+
+class Feature(property, Generic[T]):
+    """A client property whose object is made on first access and then kept in the client.
+
+    ``Feature("muc", "MUC")`` gives ``<driver>.muc.MUC(client)``, where ``<driver>`` is the
+    package of the client's class (``fastxmpp.aio`` or ``fastxmpp.sync``); with
+    ``layer="XEP"`` it gives the attribute of the property's name of
+    ``<driver>.xep.XEP.of(client)``, a layer that makes several features.  Nothing is
+    imported before the first access.
+
+    For type checkers, ``client.muc`` is a ``T``: :class:`ClientBase` declares each feature
+    as ``Feature[Any]``, and each client declares it again with its own class, e.g.
+    ``muc: Feature[muc.MUC] = ClientBase.muc.typed()`` (the API reference shows that class).
+    """
+
+    def __init__(self, module: str, cls: str, *, doc: str, layer: Optional[str] = None) -> None:
+        self.module = module
+        self.cls = cls
+        self.layer = layer
+        self.name = ""
+        self.key = ""
+
+        def get(client: ClientBase) -> Any:
+            made = client.__dict__.get(self.key)
+            if made is None:
+                made = client.__dict__[self.key] = self.make(client)
+            return made
+
+        get.__doc__ = doc  # a property subclass takes its __doc__ from the getter's
+        self._get = get
+        super().__init__(get)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.key = "_feature_" + name
+        driver = getattr(owner, "_im_module", None)
+        if driver is not None:  # a client: the reference shows the class it makes
+            package = driver.__name__.rsplit(".", 1)[0]
+            self._get.__annotations__["return"] = f"{package}.{self.module}.{self.cls}"
+
+    def make(self, client: ClientBase) -> Any:
+        """The feature object for ``client``, made now (``<driver>.<module>.<cls>(client)``)."""
+        package = client._im_module.__name__.rsplit(".", 1)[0]
+        module = importlib.import_module(f"{package}.{self.module}")
+        if self.layer is None:
+            return getattr(module, self.cls)(client)
+        return getattr(getattr(module, self.layer).of(client), self.name)
+
+    def typed(self) -> Feature[Any]:
+        """The same feature, for a client class to declare with its own type."""
+        return Feature(self.module, self.cls, doc=self.__doc__ or "", layer=self.layer)
+
+    if TYPE_CHECKING:
+        @overload
+        def __get__(self, instance: None, owner: Optional[type] = None) -> Feature[T]: ...
+
+        @overload
+        def __get__(self, instance: object, owner: Optional[type] = None) -> T: ...
+
+        def __get__(self, instance: object, owner: Optional[type] = None) -> Any: ...
+
+        def __set__(self, instance: object, value: NoReturn) -> None: ...  # read-only
 
 
 class ClientBase(HandlerRegistry):
@@ -118,105 +185,41 @@ class ClientBase(HandlerRegistry):
         self._tls_key: Optional[Tuple[str, str, int, bool]] = None
         self._init_handlers()
 
-    # -- IM (RFC 6121), made on first access -----------------------------------------------------
-    @property
-    def roster(self) -> Any:
-        """The roster: ``client.roster.fetch()`` (awaitable with asyncio), ``add()``,
-        ``update()``, ``remove()``, and a mapping of bare JID to item."""
-        return self._im_module.IM.of(self).roster
-
-    @property
-    def presence(self) -> Any:
-        """Our presence (``client.presence.available()``) and every contact's."""
-        return self._im_module.IM.of(self).presence
-
-    @property
-    def subscriptions(self) -> Any:
-        """Presence subscriptions: ``subscribe()``, ``approve()``, ``on_request``, ``policy``."""
-        return self._im_module.IM.of(self).subscriptions
-
-    @property
-    def messages(self) -> Any:
-        """Parsed messages for ``on_message`` listeners, ``send()`` and ``reply()``."""
-        return self._im_module.IM.of(self).messages
-
-    # -- XEPs (fastxmpp.xep), made on first access ------------------------------------------------
-    def _feature(self, module: str, name: str) -> Any:
-        """The feature object ``name`` of this client's module ``module`` (``fastxmpp.aio.muc``
-        or ``fastxmpp.sync.muc`` for ``"muc"``), made with ``cls(client)`` on first access and
-        kept in the instance: a client that never asks for it pays nothing."""
-        key = "_feature_" + name
-        made = self.__dict__.get(key)
-        if made is None:
-            package = self._im_module.__name__.rsplit(".", 1)[0]
-            made = getattr(importlib.import_module(f"{package}.{module}"), name)(self)
-            self.__dict__[key] = made
-        return made
-
-    def _xep_layer(self) -> Any:
-        """This client's XEP layer, from the ``xep`` module beside its ``im`` module."""
-        xep = self.__dict__.get("_xep")
-        if xep is None:
-            module = importlib.import_module(self._im_module.__name__.rsplit(".", 1)[0] + ".xep")
-            xep = module.XEP.of(self)
-        return xep
-
-    @property
-    def disco(self) -> Any:
-        """XEP-0030: ``client.disco.info(jid)`` and ``items(jid)`` (awaitable with asyncio),
-        cached for the session; from first access the client answers disco requests."""
-        return self._xep_layer().disco
-
-    @property
-    def pinger(self) -> Any:
-        """XEP-0199: ``client.pinger.send(jid)`` returns the round trip in seconds; from
-        first access the client answers pings."""
-        return self._xep_layer().pinger
-
-    @property
-    def software_version(self) -> Any:
-        """XEP-0092: ``client.software_version.query(jid)`` returns (name, version, os);
-        from first access the client answers with ours."""
-        return self._xep_layer().software_version
-
-    # Each of these is made on first access by the client's own module of that name
-    # (fastxmpp.aio.<module> / fastxmpp.sync.<module>, over the sans-IO fastxmpp.xep.<module>).
-    @property
-    def caps(self) -> Any:
-        """XEP-0115 entity capabilities: our ``ver`` in presence, others' resolved through disco."""
-        return self._feature("caps", "Caps")
-
-    @property
-    def receipts(self) -> Any:
-        """XEP-0184 message delivery receipts: request, answer and correlate them."""
-        return self._feature("receipts", "Receipts")
-
-    @property
-    def chat_states(self) -> Any:
-        """XEP-0085 chat state notifications (active, composing, paused, inactive, gone)."""
-        return self._feature("chatstates", "ChatStates")
-
-    @property
-    def carbons(self) -> Any:
-        """XEP-0280 message carbons: enable, disable, and unwrapped copies (forged ones refused)."""
-        return self._feature("carbons", "Carbons")
-
-    @property
-    def blocking(self) -> Any:
-        """XEP-0191 blocking command: block, unblock, the block list and its pushes."""
-        return self._feature("blocking", "Blocking")
-
-    @property
-    def registration(self) -> Any:
-        """XEP-0077 in-band registration: change the password, cancel the account."""
-        return self._feature("register", "Registration")
-
-    @property
-    def muc(self) -> Any:
-        """XEP-0045 multi-user chat: join rooms, send, moderate, configure."""
-        return self._feature("muc", "MUC")
-
-    @property
-    def mam(self) -> Any:
-        """XEP-0313 message archive management queries, paged with XEP-0059."""
-        return self._feature("mam", "MAM")
+    # -- The features, made on first access ------------------------------------------------------
+    # Declared once here, untyped; each client declares them again with its own classes
+    # (``muc: Feature[muc.MUC] = ClientBase.muc.typed()``) for type checkers and the reference.
+    roster: Feature[Any] = Feature("im", "Roster", layer="IM", doc="""The roster (RFC 6121), a
+        mapping of bare JID to item, with ``fetch()`` (awaitable with asyncio), ``add()``,
+        ``update()`` and ``remove()``.""")
+    presence: Feature[Any] = Feature("im", "Presence", layer="IM", doc="""Our presence
+        (``client.presence.available()``) and every contact's (RFC 6121).""")
+    subscriptions: Feature[Any] = Feature("im", "Subscriptions", layer="IM", doc="""Presence
+        subscriptions (RFC 6121), with ``subscribe()``, ``approve()``, ``on_request`` and
+        ``policy``.""")
+    messages: Feature[Any] = Feature("im", "Messages", layer="IM", doc="""Parsed messages for
+        ``on_message`` listeners, ``send()`` and ``reply()``.""")
+    disco: Feature[Any] = Feature("xep", "Disco", layer="XEP", doc="""Service discovery
+        (XEP-0030), with ``info(jid)`` and ``items(jid)`` (awaitable with asyncio), cached for
+        the session; from first access the client answers disco requests.""")
+    pinger: Feature[Any] = Feature("xep", "Pinger", layer="XEP", doc="""Ping (XEP-0199), whose
+        ``send(jid)`` returns the round trip in seconds; from first access the client answers
+        pings.""")
+    software_version: Feature[Any] = Feature("xep", "SoftwareVersion", layer="XEP", doc="""
+        Software version (XEP-0092), whose ``query(jid)`` returns (name, version, os); from
+        first access the client answers with ours.""")
+    caps: Feature[Any] = Feature("caps", "Caps", doc="""Entity capabilities (XEP-0115), our
+        ``ver`` in presence and others' resolved through disco.""")
+    receipts: Feature[Any] = Feature("receipts", "Receipts", doc="""Message delivery receipts
+        (XEP-0184), requested, answered and correlated.""")
+    chat_states: Feature[Any] = Feature("chatstates", "ChatStates", doc="""Chat state
+        notifications (XEP-0085), active, composing, paused, inactive and gone.""")
+    carbons: Feature[Any] = Feature("carbons", "Carbons", doc="""Message carbons (XEP-0280),
+        enabled and disabled, and their unwrapped copies (forged ones refused).""")
+    blocking: Feature[Any] = Feature("blocking", "Blocking", doc="""The blocking command
+        (XEP-0191), to block and unblock, with the block list and its pushes.""")
+    registration: Feature[Any] = Feature("register", "Registration", doc="""In-band
+        registration (XEP-0077), to change the password or cancel the account.""")
+    muc: Feature[Any] = Feature("muc", "MUC", doc="""Multi-user chat (XEP-0045), to join rooms,
+        send, moderate and configure.""")
+    mam: Feature[Any] = Feature("mam", "MAM", doc="""Message archive management queries
+        (XEP-0313), paged with XEP-0059.""")

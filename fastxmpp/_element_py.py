@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union, overload
 
 __all__ = ["Element"]
+
+_T = TypeVar("_T")
 
 # NameStartChar / NameChar of XML 1.0 (fifth edition) without ":" (an NCName).
 _NAME_START = (
@@ -177,7 +179,13 @@ class Element:
         else:
             self._attrib = dict(value)
 
-    def get(self, key: str, default: Any = None) -> Any:
+    @overload
+    def get(self, key: str) -> Optional[str]: ...
+
+    @overload
+    def get(self, key: str, default: _T) -> Union[str, _T]: ...
+
+    def get(self, key: str, default: Optional[_T] = None) -> Union[str, _T, None]:
         """The value of the attribute ``key`` (Clark notation for a namespaced one), else
         ``default``."""
         a = self._attrib

@@ -22,8 +22,9 @@ def error_reply(request: Element, condition: str = "service-unavailable", type: 
                 text: Optional[str] = None) -> Element:
     """The IQ error answering ``request`` (RFC 6120 8.3), e.g. when no handler wants it (8.4)."""
     reply = Element("{%s}iq" % NS_CLIENT, {"type": "error", "id": request.get("id", "")})
-    if request.get("from"):
-        reply.set("to", request.get("from"))
+    sender = request.get("from")
+    if sender:
+        reply.set("to", sender)
     error = reply.subelement("{%s}error" % NS_CLIENT, {"type": type})
     error.subelement("{%s}%s" % (NS_STANZAS, condition))
     if text:
@@ -66,8 +67,9 @@ def iq_reply(request: Element, results: List[Any], routed: bool) -> Optional[Ele
         if isinstance(result, Element):
             if not result.get("id"):
                 result.set("id", request.get("id", ""))
-            if not result.get("to") and request.get("from"):
-                result.set("to", request.get("from"))
+            sender = request.get("from")
+            if sender and not result.get("to"):
+                result.set("to", sender)
             return result
         if result is True:
             return None

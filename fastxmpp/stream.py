@@ -291,7 +291,7 @@ class ClientStream:
         """Send an IQ get/set and track its response; returns its id."""
         if iq.get("type") not in ("get", "set"):
             raise errors.LocalProtocolError("send_iq() takes an iq of type get or set")
-        iq_id: str = iq.get("id")
+        iq_id = iq.get("id", "")
         if not iq_id:
             iq_id = self.new_id()
             iq.set("id", iq_id)
@@ -470,7 +470,7 @@ class ClientStream:
         offered = [m.text.strip() for m in mechs_el.findall("{%s}mechanism" % NS_SASL) if m.text] \
             if mechs_el is not None else []
         cb_el = features.find("{%s}sasl-channel-binding" % NS_SASL_CB)
-        cb_types = [c.get("type") for c in cb_el.findall("{%s}channel-binding" % NS_SASL_CB)] \
+        cb_types = [c.get("type", "") for c in cb_el.findall("{%s}channel-binding" % NS_SASL_CB)] \
             if cb_el is not None else None
         try:
             mech = choose_mechanism(
@@ -665,7 +665,7 @@ class ClientStream:
         state.id = el.get("id")
         state.resumable = el.get("resume") in ("true", "1")
         state.location = el.get("location")
-        state.max = int(el.get("max")) if (el.get("max") or "").isdigit() else None
+        state.max = int(el.get("max", "")) if el.get("max", "").isdigit() else None
         self.sm.active = True
         if first:
             self._events.append(events.SessionStarted(

@@ -1,14 +1,18 @@
 """The typed API (``py.typed``, ``.pyi`` stubs for the compiled twins) checks out.
 
-mypy finds no error in the package, and ``mypy.stubtest`` finds each compiled
+``mypy --strict`` finds no error in the package, and ``mypy.stubtest`` finds each compiled
 module's run-time names and signatures as its stub declares them, so a change
-to a ``.pyx`` that leaves its ``.pyi`` behind fails here.
+to a ``.pyx`` that leaves its ``.pyi`` behind fails here.  A user's program sees each
+client's features with that client's classes (``aio.Client().muc`` is a
+``fastxmpp.aio.muc.MUC``), and ``Element.get()`` as ``Optional[str]``.
 """
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -28,25 +32,106 @@ def run(args):
 
 
 def test_mypy_finds_no_error_in_the_package(tmp_path):
-    done = run(["mypy", "--cache-dir", str(tmp_path), "-p", "fastxmpp"])
+    done = run(["mypy", "--strict", "--cache-dir", str(tmp_path), "-p", "fastxmpp"])
     assert done.returncode == 0, done.stdout + done.stderr
+    # -p found every module and stub (a sub-package without its __init__.py would be left out)
+    files = [path for pattern in ("*.py", "*.pyi") for path in Path(ROOT, "fastxmpp").rglob(pattern)
+             if "__pycache__" not in path.parts]
+    assert f"in {len(files)} source files" in done.stdout, done.stdout
 
 
-# Every part of the package is strict-clean and stays so (a new sub-package is added here).
-STRICT = ("fastxmpp/*.py", "fastxmpp/im/*.py", "fastxmpp/testing/*.py", "fastxmpp/xep/*.py",
-          "fastxmpp/aio/*.py", "fastxmpp/sync/*.py", "fastxmpp/load/*.py")
-NOT_YET_STRICT: set = set()  # files matched above that are not clean yet
+def features():
+    """(attribute, module, class) of every feature the clients share."""
+    from fastxmpp._client_base import ClientBase, Feature
+    return [(name, f.module, f.cls) for name, f in vars(ClientBase).items() if isinstance(f, Feature)]
 
 
-def test_mypy_strict_on_every_module(tmp_path):
-    files = sorted({path.relative_to(ROOT).as_posix() for pattern in STRICT
-                    for path in Path(ROOT).glob(pattern)} - NOT_YET_STRICT)
-    assert {"fastxmpp/stream.py", "fastxmpp/aio/client.py", "fastxmpp/_client_base.py",
-            "fastxmpp/xep/disco.py", "fastxmpp/sync/xep.py", "fastxmpp/load/runner.py"} <= set(files)
-    packages = {path.parent.relative_to(ROOT).as_posix() for path in Path(ROOT, "fastxmpp").rglob("*.py")
-                if "__pycache__" not in path.parts}
-    assert packages <= {os.path.dirname(pattern) for pattern in STRICT}, "a package is left out of STRICT"
-    done = run(["mypy", "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path), *files])
+def test_every_feature_is_typed_for_each_client():
+    import fastxmpp.aio
+    import fastxmpp.sync
+    from fastxmpp._client_base import ClientBase
+    found = features()
+    assert {"roster", "presence", "subscriptions", "messages", "disco", "pinger", "software_version",
+            "caps", "receipts", "chat_states", "carbons", "blocking", "registration", "muc",
+            "mam"} <= {name for name, _, _ in found}
+    for client in (fastxmpp.aio.Client, fastxmpp.sync.Client):
+        package = client.__module__.rsplit(".", 1)[0]
+        for name, module, cls in found:
+            # its own declaration, whose type the API reference shows
+            assert name in vars(client), (client, name)
+            assert vars(client)[name].fget.__annotations__["return"] == f"{package}.{module}.{cls}"
+            assert vars(client)[name].__doc__ == vars(ClientBase)[name].__doc__
+    for name, _, _ in found:
+        # napoleon reads a first line "a: b" as the property's type "a"
+        assert ":" not in vars(ClientBase)[name].__doc__.strip().splitlines()[0], name
+
+
+def test_a_users_program_sees_each_clients_feature_classes(tmp_path):
+    found = features()
+    lines = ["from __future__ import annotations", "import fastxmpp.aio", "import fastxmpp.sync",
+             "from fastxmpp import Element", "",
+             "async def aio_features(client: fastxmpp.aio.Client) -> None:"]
+    lines += [f"    reveal_type(client.{name})" for name, _, _ in found]
+    lines += ["", "def sync_features(client: fastxmpp.sync.Client) -> None:"]
+    lines += [f"    reveal_type(client.{name})" for name, _, _ in found]
+    lines += [textwrap.dedent("""
+        async def aio_use(client: fastxmpp.aio.Client) -> None:
+            room = await client.muc.join("room@conference.example.org", "nick")
+            reveal_type(room)
+            seconds: float = await client.pinger.send("example.org")
+            await client.muc.join(1, "nick")  # error: not a room
+            client.muc = None  # error: read-only
+
+        def sync_use(client: fastxmpp.sync.Client, stanza: Element) -> None:
+            reveal_type(client.muc.join("room@conference.example.org", "nick"))
+            reveal_type(stanza.get("from"))
+            reveal_type(stanza.get("type", "normal"))
+            reveal_type(stanza.get("id", 0))
+            sender: str = stanza.get("from")  # error: may be None
+        """)]
+    program = tmp_path / "users_program.py"
+    lines = "\n".join(lines).splitlines()
+    program.write_text("\n".join(lines), encoding="utf-8")
+    done = run(["mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "--no-error-summary",
+                "--hide-error-context", "--no-color-output", str(program)])
+    revealed, errors = [], []
+    for line in done.stdout.splitlines():
+        match = re.match(r'.*users_program\.py:(\d+): (?:note: Revealed type is "(.*)"|error: )', line)
+        assert match, done.stdout + done.stderr
+        if match.group(2) is not None:
+            revealed.append(plain(match.group(2)))
+        elif lines[int(match.group(1)) - 1] not in errors:
+            errors.append(lines[int(match.group(1)) - 1])
+    expected = [f"fastxmpp.{driver}.{module}.{cls}" for driver in ("aio", "sync") for _, module, cls in found]
+    expected += ["fastxmpp.aio.muc.Room", "fastxmpp.sync.muc.Room", "str | None", "str", "str | int"]
+    assert revealed == expected, done.stdout
+    assert [line.split("#")[-1].strip() for line in errors] == [
+        "error: not a room", "error: read-only", "error: may be None"], done.stdout
+
+
+def plain(revealed):
+    """A revealed type as recent mypy versions write it (``str | None``, not
+    ``Union[builtins.str, None]``)."""
+    revealed = revealed.replace("builtins.", "")
+    union = re.fullmatch(r"Union\[(.*)\]", revealed)
+    return " | ".join(union.group(1).split(", ")) if union else revealed
+
+
+def test_the_feature_declarations_import_no_feature_module():
+    # a feature's module is imported on first access, not by the client's typed declarations
+    code = textwrap.dedent("""
+        import sys
+        import fastxmpp.aio, fastxmpp.sync
+        lazy = {"caps", "receipts", "chatstates", "carbons", "blocking", "register", "muc", "mam", "xep"}
+        def loaded():
+            return {m.rsplit(".", 1)[1] for m in sys.modules if m.startswith(("fastxmpp.aio.", "fastxmpp.sync."))} & lazy
+        assert not loaded(), loaded()
+        for client in (fastxmpp.aio.Client("a@example.org", "x"), fastxmpp.sync.Client("a@example.org", "x")):
+            assert client.muc is client.muc
+        assert "muc" in loaded() and not loaded() & {"mam", "caps", "carbons", "blocking"}, loaded()
+        assert "fastxmpp.xep.mam" not in sys.modules
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

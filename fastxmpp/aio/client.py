@@ -7,12 +7,13 @@ import inspect
 import logging
 import ssl
 import threading
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union, cast
+from typing import (
+    TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union, cast)
 
 from .. import errors, events
 from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
-from .._client_base import ClientBase
+from .._client_base import ClientBase, Feature
 from ..handlers import KIND_START, iq_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
@@ -21,6 +22,18 @@ from ..stanza_errors import from_element
 from ..stream import ClientStream
 from ..tlsconfig import server_hostname_for
 from . import im as _im
+
+if TYPE_CHECKING:  # the feature classes, imported on first access only (see Feature)
+    from .blocking import Blocking
+    from .caps import Caps
+    from .carbons import Carbons
+    from .chatstates import ChatStates
+    from .im import Messages, Presence, Roster, Subscriptions
+    from .mam import MAM
+    from .muc import MUC
+    from .receipts import Receipts
+    from .register import Registration
+    from .xep import Disco, Pinger, SoftwareVersion
 
 __all__ = ["Client", "ConnectionLost"]
 
@@ -224,6 +237,23 @@ class Client(ClientBase):
         "on_resume_failed", "on_session_started", "on_disconnected", "_read_holds", "_resume",
         "__dict__", "__weakref__")
     _im_module = _im
+
+    # ClientBase's features, each made on first access, with this client's classes
+    roster: Feature[Roster] = ClientBase.roster.typed()
+    presence: Feature[Presence] = ClientBase.presence.typed()
+    subscriptions: Feature[Subscriptions] = ClientBase.subscriptions.typed()
+    messages: Feature[Messages] = ClientBase.messages.typed()
+    disco: Feature[Disco] = ClientBase.disco.typed()
+    pinger: Feature[Pinger] = ClientBase.pinger.typed()
+    software_version: Feature[SoftwareVersion] = ClientBase.software_version.typed()
+    caps: Feature[Caps] = ClientBase.caps.typed()
+    receipts: Feature[Receipts] = ClientBase.receipts.typed()
+    chat_states: Feature[ChatStates] = ClientBase.chat_states.typed()
+    carbons: Feature[Carbons] = ClientBase.carbons.typed()
+    blocking: Feature[Blocking] = ClientBase.blocking.typed()
+    registration: Feature[Registration] = ClientBase.registration.typed()
+    muc: Feature[MUC] = ClientBase.muc.typed()
+    mam: Feature[MAM] = ClientBase.mam.typed()
 
     def __init__(
         self,

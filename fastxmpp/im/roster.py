@@ -349,6 +349,7 @@ class Roster(Mapping[JID, RosterItem]):
                 self._store.update(version, item.jid, item)
         self.version = version
         reply = Element(_IQ, {"type": "result", "id": push.get("id", "")})
-        if push.get("from"):
-            reply.set("to", push.get("from"))
+        sender = push.get("from")
+        if sender:
+            reply.set("to", sender)
         return reply, evs

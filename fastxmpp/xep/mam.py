@@ -245,7 +245,7 @@ class ArchiveQuery:
             raise InvalidArchiveResult("archive result without its message", result)
         if delayed is None:
             raise InvalidArchiveResult("archive result without its <delay stamp=.../>", result)
-        text = delayed.get("stamp")
+        text = delayed.get("stamp", "")
         last_text, stamp = self._last_stamp
         if text != last_text or stamp is None:
             stamp = delay.parse_stamp(text)

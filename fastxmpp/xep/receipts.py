@@ -161,7 +161,8 @@ class ReceiptsAPI(MessageFeature):
             return
         if stanza.get("type") == "error":
             msg_id = stanza.get("id")
-            if msg_id in self._pending and self._from_addressee(msg_id, sender_of(stanza), "bounce"):
+            if msg_id is not None and msg_id in self._pending \
+                    and self._from_addressee(msg_id, sender_of(stanza), "bounce"):
                 self._remember(self._failed, msg_id, from_element(stanza))
             return
         msg_id = received_id(stanza)
