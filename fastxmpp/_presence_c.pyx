@@ -19,6 +19,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcmp
 
 from fastxmpp._element_c cimport Element
@@ -387,10 +388,6 @@ cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a)
         return -1
     a.value = j + 1
     a.vlen = (q - s) - a.value
-    # attribute-value normalisation turns tab and newline into spaces: Python twin
-    for j in range(a.value, a.value + a.vlen):
-        if s[j] == b'\t' or s[j] == b'\n':
-            return -1
     return (q - s) + 1
 
 
@@ -445,9 +442,6 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
     cdef Span lang, text
     p.type_.start = p.from_.start = p.lang.start = p.show.start = p.priority.start = -1
     p.nstatus = 0
-    # entity and character references, and CR (line-end normalisation): Python twin
-    if memchr(s, b'&', n) != NULL or memchr(s, b'\r', n) != NULL:
-        return False
     if n < 11 or memcmp(s, b"<presence", 9) != 0 or not (_space(s[9]) or s[9] == b'>' or s[9] == b'/'):
         return False   # a prefixed root: its children's default namespace is not known here
     j = 9
@@ -539,17 +533,139 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
             p.nstatus += 1
 
 
+class _Unsupported(Exception):
+    """Raised inside receive() for input the Python twin is to read."""
+
+
+cdef object _decode(const char *p, Py_ssize_t n, bint attr):
+    """The text of ``n`` bytes of character data (``attr``: an attribute value) as expat
+    reports it: references to the predefined entities and characters replaced, line ends
+    normalised (CR LF and CR to LF), and in attribute values tab, LF and CR to a space."""
+    cdef Py_ssize_t i
+    cdef char c
+    for i in range(n):
+        c = p[i]
+        if c == b'&' or c == b'\r' or (attr and (c == b'\t' or c == b'\n')):
+            return _decode_slow(p, n, attr)
+    return PyUnicode_DecodeUTF8(p, n, NULL)
+
+
+cdef int _utf8(char *out, unsigned long cp) noexcept:
+    """Write code point ``cp`` as UTF-8; the number of bytes."""
+    if cp < 0x80:
+        out[0] = <char>cp
+        return 1
+    if cp < 0x800:
+        out[0] = <char>(0xC0 | (cp >> 6))
+        out[1] = <char>(0x80 | (cp & 0x3F))
+        return 2
+    if cp < 0x10000:
+        out[0] = <char>(0xE0 | (cp >> 12))
+        out[1] = <char>(0x80 | ((cp >> 6) & 0x3F))
+        out[2] = <char>(0x80 | (cp & 0x3F))
+        return 3
+    out[0] = <char>(0xF0 | (cp >> 18))
+    out[1] = <char>(0x80 | ((cp >> 12) & 0x3F))
+    out[2] = <char>(0x80 | ((cp >> 6) & 0x3F))
+    out[3] = <char>(0x80 | (cp & 0x3F))
+    return 4
+
+
+cdef char _entity(const char *name, Py_ssize_t n) noexcept:
+    """The character of a predefined entity (XML 1.0 4.6), or 0."""
+    if n == 2 and name[1] == b't':
+        return b'<' if name[0] == b'l' else b'>' if name[0] == b'g' else 0
+    if n == 3 and memcmp(name, b"amp", 3) == 0:
+        return b'&'
+    if n == 4 and memcmp(name, b"quot", 4) == 0:
+        return b'"'
+    if n == 4 and memcmp(name, b"apos", 4) == 0:
+        return b"'"
+    return 0
+
+
+cdef object _decode_slow(const char *p, Py_ssize_t n, bint attr):
+    # the result is never longer than the source: each reference is longer than its
+    # UTF-8 (the shortest, "&#9;", is 4 bytes for 1), and CR LF becomes one byte
+    cdef char *out = <char *>malloc(n + 1)
+    cdef Py_ssize_t i = 0, o = 0, k, e
+    cdef unsigned long cp
+    cdef const char *semi
+    cdef char c
+    cdef int digit
+    if out == NULL:
+        raise MemoryError()
+    try:
+        while i < n:
+            c = p[i]
+            if c == b'&':
+                semi = <const char *>memchr(p + i, b';', n - i)
+                if semi == NULL:
+                    raise _Unsupported()
+                k = i + 1
+                e = semi - p
+                if e - k >= 2 and p[k] == b'#':
+                    cp = 0
+                    if p[k + 1] == b'x':
+                        if e - k < 3 or e - k > 8:
+                            raise _Unsupported()
+                        for i in range(k + 2, e):
+                            c = p[i]
+                            if 48 <= c <= 57:
+                                digit = c - 48
+                            elif 97 <= c <= 102:
+                                digit = c - 87
+                            elif 65 <= c <= 70:
+                                digit = c - 55
+                            else:
+                                raise _Unsupported()
+                            cp = cp * 16 + digit
+                    else:
+                        if e - k > 8:
+                            raise _Unsupported()
+                        for i in range(k + 1, e):
+                            c = p[i]
+                            if not 48 <= c <= 57:
+                                raise _Unsupported()
+                            cp = cp * 10 + (c - 48)
+                    if cp == 0 or cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+                        raise _Unsupported()
+                    o += _utf8(out + o, cp)
+                else:
+                    out[o] = _entity(p + k, e - k)
+                    if out[o] == 0:
+                        raise _Unsupported()
+                    o += 1
+                i = e + 1
+            elif c == b'\r':
+                out[o] = b' ' if attr else b'\n'
+                o += 1
+                i += 2 if i + 1 < n and p[i + 1] == b'\n' else 1
+            elif attr and (c == b'\t' or c == b'\n'):
+                out[o] = b' '
+                o += 1
+                i += 1
+            else:
+                out[o] = c
+                o += 1
+                i += 1
+        return PyUnicode_DecodeUTF8(out, o, NULL)
+    finally:
+        free(out)
+
+
 cdef inline object _str(const char *s, Span span):
+    """An attribute's value, None when absent."""
     if span.start < 0:
         return None
-    return PyUnicode_DecodeUTF8(s + span.start, span.len, NULL)
+    return _decode(s + span.start, span.len, True)
 
 
 cdef inline object _text(const char *s, Span span):
     """A child's text as ``child.text`` gives it: None when empty."""
     if span.len == 0:
         return None
-    return PyUnicode_DecodeUTF8(s + span.start, span.len, NULL)
+    return _decode(s + span.start, span.len, False)
 
 
 cdef object _known_show(const char *s, Span span):
@@ -705,36 +821,39 @@ def receive(tracker, stanza):
         s = PyBytes_AS_STRING(el._raw)
         if el.tag != _PRESENCE or not _scan(s, PyBytes_GET_SIZE(el._raw), &p):
             return _fallback(tracker, stanza)
-        kind = _str(s, p.type_)
-        if kind is not None:
-            if kind in _SUBSCRIPTION_TYPES:
-                return []
-            if kind != _UNAVAILABLE:
-                return _fallback(tracker, stanza)   # error, probe, unknown: logged there
-        if p.from_.start < 0:
-            return _fallback(tracker, stanza)
-        sender = _str(s, p.from_)
-        if p.priority.start >= 0 and not _priority(s, p.priority, &priority):
-            return _fallback(tracker, stanza)       # logged there
-        if p.show.start >= 0:
-            show = _known_show(s, p.show)
-            if show is None:
-                show = _SHOWS.get((_text(s, p.show) or "").strip())
+        try:
+            kind = _str(s, p.type_)
+            if kind is not None:
+                if kind in _SUBSCRIPTION_TYPES:
+                    return []
+                if kind != _UNAVAILABLE:
+                    return _fallback(tracker, stanza)   # error, probe, unknown: logged there
+            if p.from_.start < 0:
+                return _fallback(tracker, stanza)
+            sender = _str(s, p.from_)
+            if p.priority.start >= 0 and not _priority(s, p.priority, &priority):
+                return _fallback(tracker, stanza)       # logged there
+            if p.show.start >= 0:
+                show = _known_show(s, p.show)
                 if show is None:
-                    return _fallback(tracker, stanza)   # logged there
-        if p.nstatus:
-            default_lang = _str(s, p.lang)
-            held = PyTuple_New(p.nstatus)
-            for i in range(p.nstatus):
-                lang = default_lang if p.status_lang[i].start < 0 else _str(s, p.status_lang[i])
-                text = _text(s, p.status_text[i]) or ""
-                if status is None and (lang is default_lang or lang == default_lang):
-                    status = text
-                item = (lang, text)
-                PyObject_GC_UnTrack(<void *>item)   # strings only (see _new)
-                Py_INCREF(item)
-                PyTuple_SET_ITEM(held, i, item)
-            PyObject_GC_UnTrack(<void *>held)
+                    show = _SHOWS.get((_text(s, p.show) or "").strip())
+                    if show is None:
+                        return _fallback(tracker, stanza)   # logged there
+            if p.nstatus:
+                default_lang = _str(s, p.lang)
+                held = PyTuple_New(p.nstatus)
+                for i in range(p.nstatus):
+                    lang = default_lang if p.status_lang[i].start < 0 else _str(s, p.status_lang[i])
+                    text = _text(s, p.status_text[i]) or ""
+                    if status is None and (lang is default_lang or lang == default_lang):
+                        status = text
+                    item = (lang, text)
+                    PyObject_GC_UnTrack(<void *>item)   # strings only (see _new)
+                    Py_INCREF(item)
+                    PyTuple_SET_ITEM(held, i, item)
+                PyObject_GC_UnTrack(<void *>held)
+        except _Unsupported:   # a reference expat would not have let through
+            return _fallback(tracker, stanza)
     else:
         attrib = el._attrib
         if attrib is None:

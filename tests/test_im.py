@@ -612,6 +612,7 @@ from fastxmpp import _accel  # noqa: E402
 from fastxmpp.im import presence as presence_module  # noqa: E402
 
 _SENDERS = ["romeo@example.net/a", "romeo@example.net/b", "Romeo@Example.net/c", "romeo@example.net",
+            "romeo@example.net/&#x61;", "romeo@example.net/t\tab", "romeo@example.net/l\r\nf", "r&amp;d@example.net/a",
             "Romeo@Example.net", "romeo@example.net/a/b", "romeo@example.net/", "romeo@example.net/é",
             "romeo@example.net/ x ", "example.net/a", "example.net", "juliet@example.com/x", "bad@@x/a",
             "Élise@éxample.net/r", "élise@éxample.net/s", None]
@@ -626,14 +627,16 @@ _CHILDREN = [
     "<priority>5</priority>", "<priority>-1</priority>", "<priority>+3</priority>", "<priority>300</priority>",
     "<priority>x</priority>", "<priority/>", "<priority> 7 </priority>", "<priority>0127</priority>",
     "<priority>-0</priority>", "<priority>-129</priority>", "<priority>127</priority>",
-    "<priority>\u0661</priority>", "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='a>b'/>",
+    "<priority>\u0661</priority>", "<priority>&#53;</priority>", "<show>&#97;way</show>", "<show>d&#x6E;d</show>",
+    "<status>I&apos;m &lt;out&gt; &quot;now&quot; &#x263A;&#9731;&#10;x&#13;y</status>", "<status>a\rb\r\rc</status>",
+    "<status xml:lang='e&#x6E;'>lang by reference</status>", "<status xml:lang='de'>tab\there</status>", "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='a>b'/>",
     "<x xmlns='urn:y'><show>dnd</show><status>inner</status></x>",
     "<error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
     "\n  ",
 ]
 
 
-def _presence_xml(sender, kind, lang, children, quote, extra):
+def _presence_xml(sender, kind, lang, children, quote, extra):  # noqa: PLR0913 - the parts of one stanza
     attrs = ""
     if sender is not None:
         attrs += f" from={quote}{sender}{quote}"
@@ -648,7 +651,8 @@ def _presence_xml(sender, kind, lang, children, quote, extra):
 _presences = st.lists(st.builds(
     _presence_xml, st.sampled_from(_SENDERS), st.sampled_from(_TYPES), st.sampled_from([None, "en", "de"]),
     st.lists(st.sampled_from(_CHILDREN), max_size=5), st.sampled_from(["'", '"']),
-    st.sampled_from(["", " id='p>1'", "\n\tid = \"a\tb\"", " to='me@example.net/x'"])), min_size=1, max_size=6)
+    st.sampled_from(["", " id='p>1'", "\n\tid = \"a\tb\"", " to='me@example.net/x'", " id='&amp;&#x26;'"])),
+    min_size=1, max_size=6)
 
 
 def _seen(value):
@@ -724,3 +728,34 @@ def test_receive_reads_children_as_the_spec_says(built):
     p = ev.presence
     assert (p.show, p.status, p.statuses, p.priority) == ("xa", "out & <about>", (("de", "weg"), ("en", "out & <about>")), -5)
     assert p.stanza is stanza and ev.jid == JID("romeo@example.net")
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+def test_compiled_receive_reads_common_presences_itself():
+    """References, line ends and caps children stay on the compiled path (the Python twin,
+    which builds the stanza, is for the odd ones)."""
+    import sys
+
+    calls = []
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code is presence_module._receive_py.__code__:
+            calls.append(frame)
+
+    t = PresenceTracker()
+    common = [pres("romeo@example.net/a", body="<show>away</show><status>I&apos;m &lt;out&gt;\r\n</status>"
+                   "<priority>5</priority><c xmlns='http://jabber.org/protocol/caps' node='n?a&amp;b' ver='v'/>"),
+              pres("romeo@example.net/b", lang="en", body="<status xml:lang='de'>weg</status>"),
+              pres("romeo@example.net/b", "unavailable")]
+    odd = [pres("romeo@example.net/a", body="<priority>high</priority>"), pres("romeo@example.net/a", "probe")]
+    sys.setprofile(watch)
+    try:
+        evs = [t.receive(stanza) for stanza in common]
+        assert calls == []
+        for stanza in odd:
+            t.receive(stanza)
+    finally:
+        sys.setprofile(None)
+    assert len(calls) == 2
+    assert evs[0][0].presence.status == "I'm <out>\n" and evs[0][0].presence.priority == 5
+    assert isinstance(evs[2][0], ContactChanged) and evs[2][0].best.jid == JID("romeo@example.net/a")
