@@ -54,7 +54,8 @@ def format_report(report: Dict[str, Any]) -> str:
         rate = cfg.get("rate")
         rows.append(("load", f"{cfg.get('messages')} per user at "
                      + (f"{rate:g}/s per user" if rate else "full speed")))
-    rows.append(("duration", f"{report['duration_seconds']:.2f} s total, {report['traffic_seconds']:.2f} s traffic"
+    setup = f", {report['setup_seconds']:.2f} s set-up" if report.get("setup_seconds", 0) >= 0.005 else ""
+    rows.append(("duration", f"{report['duration_seconds']:.2f} s total{setup}, {report['traffic_seconds']:.2f} s traffic"
                  + ("  (STOPPED BY --duration CAP)" if report.get("stopped_by_duration_cap") else "")))
     rows.append(("users", _num(report["users"])))
     rows.append(("workers", _num(report.get("workers", 1))))

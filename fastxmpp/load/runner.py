@@ -462,6 +462,8 @@ class LoadRunner(Recorder):
         self.interrupted = False
         self._main_task: "Optional[asyncio.Future[None]]" = None
         self._cpu_traffic = 0.0
+        #: Seconds the scenario's setups took (joins, subscriptions...), before the traffic.
+        self.setup_seconds = 0.0
         #: The server's RSS (KiB) before the logins and the most while the sessions were
         #: held (a scenario with ``measure_server_memory``, a local server's pid known).
         self.server_rss_before: Optional[int] = None
@@ -554,11 +556,7 @@ class LoadRunner(Recorder):
         self.phase = "login"
         await self._login_all()
         self.phase = "traffic"
-        cpu1 = time.process_time()
-        try:
-            await self._traffic()
-        finally:
-            self._cpu_traffic = time.process_time() - cpu1
+        await self._traffic()
 
     @property
     def stop_event(self) -> asyncio.Event:
@@ -714,16 +712,22 @@ class LoadRunner(Recorder):
 
     # -- traffic -----------------------------------------------------------------------------
     async def _traffic(self) -> None:
-        """The scenario: prepare, every setup, every run (to the cap), the drain, every teardown."""
+        """The scenario: prepare, every setup, every run (to the cap), the drain, every
+        teardown.  The traffic (its time and CPU) is from the end of the setups to the end of
+        the drain; ``setup_seconds`` is the time of the setups."""
         scenario = self.scenario
         live = [u for u in self.users if u.login_ok]
-        self.traffic_started = time.monotonic()
+        cpu1 = time.process_time()
+        self.traffic_started = t0 = time.monotonic()
         try:
             if not live:
                 return
             scenario.prepare(live)
             await self._run_until_deadline([scenario.setup(u) for u in live], "setup")
             self._sample_server_memory()
+            self.traffic_started = time.monotonic()
+            self.setup_seconds = self.traffic_started - t0
+            cpu1 = time.process_time()
             if self.stop_event.is_set():
                 return
             senders = [u for u in live if scenario.takes_part(u)]
@@ -734,11 +738,15 @@ class LoadRunner(Recorder):
             self._check_drained()
             if scenario.drain:
                 await self._drain()
+            self.traffic_ended = time.monotonic()
+            self._cpu_traffic = time.process_time() - cpu1
             teardown = [scenario.teardown(u) for u in live if u.client is not None and u.client.is_ready]
             if teardown:
                 await asyncio.wait([asyncio.ensure_future(c) for c in teardown], timeout=10.0)
         finally:
-            self.traffic_ended = time.monotonic()
+            if self.traffic_ended is None:
+                self.traffic_ended = time.monotonic()
+                self._cpu_traffic = time.process_time() - cpu1
 
     def _sample_server_memory(self) -> None:
         if self.server_rss_before is not None:
@@ -850,6 +858,7 @@ class LoadRunner(Recorder):
             "messages": messages,
             "duration_seconds": time.monotonic() - self.started,
             "traffic_seconds": traffic_seconds,
+            "setup_seconds": self.setup_seconds,
             "stopped_by_duration_cap": self.capped,
             "cpu": {
                 "client_seconds": cpu,

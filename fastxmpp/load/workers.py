@@ -225,6 +225,7 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
         },
         "duration_seconds": duration_seconds,
         "traffic_seconds": traffic_seconds,
+        "setup_seconds": max((rep.get("setup_seconds") or 0.0 for rep in reports), default=0.0),
         "stopped_by_duration_cap": any(rep.get("stopped_by_duration_cap") for rep in reports),
         "cpu": {
             "client_seconds": sum(rep["cpu"]["client_seconds"] for rep in reports),
