@@ -12,17 +12,18 @@ only roots are ever lazy.  The builder and the name caches live here too.
 """
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItemWithError
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport calloc, free, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, strlen
 
 from fastxmpp._buffer cimport Buffer, buf_free, buf_init, buf_put
 
 import xml.etree.ElementTree as _ET
 
-from fastxmpp._element_py import _compile_path
+from fastxmpp._element_py import _compile_path, _path_cache as _path_cache_py
 
 __all__ = ["Element"]
 
@@ -37,6 +38,7 @@ cdef enum:
 
 cdef object _ET_Element = _ET.Element
 cdef object _ET_QName = _ET.QName
+cdef dict _path_cache = _path_cache_py
 
 
 cdef inline bint _matches(int code, str value, str tag):
@@ -89,6 +91,42 @@ cdef Element _from_et(e):
     return new
 
 
+cdef inline tuple _steps_of(path):
+    """``_compile_path(path)``, read from its cache without a Python call when it is there."""
+    cdef PyObject *hit
+    if type(path) is str:
+        hit = PyDict_GetItemWithError(_path_cache, path)
+        if hit != NULL:
+            return <tuple>hit
+    return _compile_path(path)
+
+
+cdef Element _first(Element self, path):
+    """``find(path)``: the first match or None, with no list made for the common
+    one-step path (a child's tag)."""
+    cdef tuple compiled, steps, step
+    cdef list c, found
+    cdef Element el
+    cdef int code
+    cdef str value
+    ensure(self)
+    compiled = _steps_of(path)
+    steps = <tuple>compiled[1]
+    if compiled[0] is False and len(steps) == 1:
+        step = <tuple>steps[0]
+        code = step[0]
+        if code != _STEP_SELF:
+            value = <str>step[1]
+            c = self._children
+            if c is not None:
+                for el in c:
+                    if _matches(code, value, el.tag):
+                        return el
+            return None
+    found = _select(self, path, True)
+    return found[0] if found else None
+
+
 cdef list _select(Element self, path, bint first):
     cdef bint descend
     cdef tuple steps
@@ -100,7 +138,7 @@ cdef list _select(Element self, path, bint first):
     cdef int code
     cdef str value
     ensure(self)
-    descend, steps = _compile_path(path)
+    descend, steps = _steps_of(path)
     last = len(steps) - 1
     for n in range(len(steps)):
         code, value = steps[n]
@@ -385,8 +423,7 @@ cdef class Element:
     # -- search -----------------------------------------------------------
     def find(self, path):
         """The first element matching ``path``, or None."""
-        cdef list found = _select(self, path, True)
-        return found[0] if found else None
+        return _first(self, path)
 
     def findall(self, path):
         """Every element matching ``path``, in document order."""
@@ -394,11 +431,9 @@ cdef class Element:
 
     def findtext(self, path, default=None):
         """The text of the first match ("" if it has none), or ``default``."""
-        cdef list found = _select(self, path, True)
-        cdef Element el
-        if not found:
+        cdef Element el = _first(self, path)
+        if el is None:
             return default
-        el = found[0]
         return "" if el._text is None else el._text
 
     def iter(self, tag=None):
@@ -909,9 +944,19 @@ cdef int _flush_text(Buffer *text, Element el) except -1:
     return 0
 
 
-cdef void *_grow(void *array, Py_ssize_t *cap, size_t item) except NULL:
-    cdef Py_ssize_t new_cap = cap[0] * 2 if cap[0] else 16
-    cdef void *grown = realloc(array, new_cap * item)
+DEF BUILD_ITEMS = 16   # bindings, attributes per tag and depth a build keeps on the C stack
+
+
+cdef void *_grow(void *array, void *initial, Py_ssize_t *cap, size_t item) except NULL:
+    """Double the array of ``cap[0]`` items (``initial``, on the C stack, is copied out)."""
+    cdef Py_ssize_t new_cap = cap[0] * 2
+    cdef void *grown
+    if array == initial:
+        grown = malloc(new_cap * item)
+        if grown != NULL:
+            memcpy(grown, array, cap[0] * item)
+    else:
+        grown = realloc(array, new_cap * item)
     if grown == NULL:
         raise MemoryError()
     cap[0] = new_cap
@@ -923,11 +968,15 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
     cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
     cdef Py_ssize_t i = 0, j, nstart, nlen, k
     cdef Attr attr
-    cdef Py_ssize_t nb = 0, cap_b = 0, na, cap_a = 0, depth = 0, cap_d = 0, mark
-    cdef Binding *bindings = NULL
-    cdef Attr *atts = NULL
-    cdef void **stack = NULL
-    cdef Py_ssize_t *marks = NULL
+    cdef Py_ssize_t nb = 0, cap_b = BUILD_ITEMS, na, cap_a = BUILD_ITEMS, depth = 0, cap_d = BUILD_ITEMS, mark
+    cdef Binding bindings_mem[BUILD_ITEMS]
+    cdef Attr atts_mem[BUILD_ITEMS]
+    cdef void *stack_mem[BUILD_ITEMS]
+    cdef Py_ssize_t marks_mem[BUILD_ITEMS]
+    cdef Binding *bindings = bindings_mem
+    cdef Attr *atts = atts_mem
+    cdef void **stack = stack_mem
+    cdef Py_ssize_t *marks = marks_mem
     cdef const char *p
     cdef unsigned char c
     cdef bint empty
@@ -939,22 +988,28 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
     cdef char key_mem[128]
     cdef char tmp_mem[256]
     cdef bytes prefix, uri
-    keep = [ctx]          # owners of the bytes that bindings point into
+    cdef bytes default = <bytes>ctx[0]
+    cdef tuple declared = <tuple>ctx[1]
+    keep = None           # owners of normalised namespace URIs that bindings point into
+    # (the caller holds ctx, which owns the bytes of the bindings in scope from the header)
     buf_init(&text, text_mem, sizeof(text_mem))
     buf_init(&key, key_mem, sizeof(key_mem))
     buf_init(&tmp, tmp_mem, sizeof(tmp_mem))
     try:
-        default, declared = ctx
-        for item in ((b"", default),) + declared:
+        bindings[0].prefix = b""
+        bindings[0].plen = 0
+        bindings[0].uri = default
+        bindings[0].ulen = len(default)
+        nb = 1
+        for item in declared:
             prefix, uri = item
             if nb == cap_b:
-                bindings = <Binding *>_grow(bindings, &cap_b, sizeof(Binding))
+                bindings = <Binding *>_grow(bindings, bindings_mem, &cap_b, sizeof(Binding))
             bindings[nb].prefix = prefix
             bindings[nb].plen = len(prefix)
             bindings[nb].uri = uri
             bindings[nb].ulen = len(uri)
             nb += 1
-            keep.append(item)
         while i < n:
             if s[i] != b'<':
                 p = <const char *>memchr(s + i, b'<', n - i)
@@ -994,14 +1049,17 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
                     break
                 if attr.nlen >= 5 and memcmp(attr.name, b"xmlns", 5) == 0 and (attr.nlen == 5 or attr.name[5] == b':'):
                     if nb == cap_b:
-                        bindings = <Binding *>_grow(bindings, &cap_b, sizeof(Binding))
+                        bindings = <Binding *>_grow(bindings, bindings_mem, &cap_b, sizeof(Binding))
                     bindings[nb].prefix = attr.name + 6
                     bindings[nb].plen = attr.nlen - 6 if attr.nlen > 5 else 0
                     if _needs_work(attr.value, attr.vlen, True):
                         tmp.len = 0
                         _put_chars(&tmp, attr.value, attr.vlen, _ATTR)
                         uri = PyBytes_FromStringAndSize(tmp.data, tmp.len)
-                        keep.append(uri)
+                        if keep is None:
+                            keep = [uri]
+                        else:
+                            keep.append(uri)
                         bindings[nb].uri = uri
                         bindings[nb].ulen = len(uri)
                     else:
@@ -1010,7 +1068,7 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
                     nb += 1
                     continue
                 if na == cap_a:
-                    atts = <Attr *>_grow(atts, &cap_a, sizeof(Attr))
+                    atts = <Attr *>_grow(atts, atts_mem, &cap_a, sizeof(Attr))
                 atts[na] = attr
                 na += 1
             if depth == 0:
@@ -1038,16 +1096,20 @@ cdef int _build(Element root, bytes raw, tuple ctx) except -1:
             else:
                 if depth == cap_d:
                     k = cap_d
-                    stack = <void **>_grow(stack, &cap_d, sizeof(void *))
-                    marks = <Py_ssize_t *>_grow(marks, &k, sizeof(Py_ssize_t))
+                    stack = <void **>_grow(stack, stack_mem, &cap_d, sizeof(void *))
+                    marks = <Py_ssize_t *>_grow(marks, marks_mem, &k, sizeof(Py_ssize_t))
                 stack[depth] = <void *>el
                 marks[depth] = mark
                 depth += 1
     finally:
-        free(bindings)
-        free(atts)
-        free(stack)
-        free(marks)
+        if bindings != bindings_mem:
+            free(bindings)
+        if atts != atts_mem:
+            free(atts)
+        if stack != stack_mem:
+            free(stack)
+        if marks != marks_mem:
+            free(marks)
         buf_free(&text)
         buf_free(&key)
         buf_free(&tmp)
