@@ -282,3 +282,30 @@ def test_presence_restored_after_a_fresh_session(harness, account):
     assert b.presence.best(a_jid).status == "back soon"
     harness.wait(lambda: a.roster.loaded, "a's roster fetched again")
     assert b_jid in a.roster
+
+
+def test_fresh_session_presence_carries_the_current_caps(harness, account):
+    """After a fresh session (no resumption) our presence goes out again with the XEP-0115
+    ver of the features we have now, not the ver it had when it was first sent."""
+    a_jid, a_pw = account()
+    b_jid, b_pw = account()
+    a = harness.connect(a_jid + "/pc", a_pw)
+    b = harness.connect(b_jid + "/pc", b_pw)
+    a.subscriptions.policy = "accept-all"
+    a.caps  # noqa: B018 - a advertises caps in its available presences
+    b.caps  # noqa: B018 - b tracks the caps others advertise
+    harness.do(a.presence.available(status="here"))
+    harness.do(b.presence.available())
+    harness.do(b.subscriptions.subscribe(a_jid))
+    a_full = JID(a_jid + "/pc")
+    old = a.caps.ver
+    harness.wait(lambda: a_full in b.caps.advertised and b.caps.advertised[a_full].ver == old, "a's caps at b")
+    a.software_version  # noqa: B018 - a new feature: a new ver, not announced
+    assert a.caps.ver != old
+    harness.do(a.close())
+    harness.wait(lambda: not b.presence.is_online(a_jid), "a offline at b")
+    harness.do(a.connect())
+    harness.wait(lambda: b.presence.is_online(a_jid), "a's presence restored")
+    harness.wait(lambda: b.caps.advertised.get(a_full) is not None
+                 and b.caps.advertised[a_full].ver == a.caps.ver, "a's new ver at b")
+    assert b.presence.best(a_jid).status == "here"
