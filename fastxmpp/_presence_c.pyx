@@ -179,6 +179,8 @@ def bind(fallback, resource_presence, online, changed, offline, jid_class, parse
     _JID_LOCAL_OFF, _JID_DOMAIN_OFF, _JID_RESOURCE_OFF = (
         -1 if jid_class.__dict__.get(name) is None else fx_slot_offset(jid_class.__dict__[name])
         for name in ("_localpart", "_domain", "_resource"))
+    if tuple(getattr(jid_class, "__slots__", ())) != ("_localpart", "_domain", "_resource", "_str"):
+        _JID_LOCAL_OFF = -1   # a JID has other fields now: _with_resource would leave them unset
     _resource_fast = resource_fast
     _fallback = fallback
     _ResourcePresence = resource_presence
