@@ -387,7 +387,10 @@ class ClientStream:
             state = self.state
             # fast path for the bulk of a session: stanzas while ready (same as the table says)
             if state == "ready":
-                tag = getattr(token, "tag", None)
+                try:
+                    tag = token.tag
+                except AttributeError:  # StreamHeader, StreamEnd: not stanzas
+                    tag = None
                 if tag in _PLAIN_STANZA_TAGS:
                     # _on_stanza without its IQ-response check, and sm.inbound() inlined
                     sm = self.sm

@@ -609,13 +609,14 @@ class Client(ClientBase):
         tag = stanza.tag
         kind = _KIND_OF_TAG.get(tag) or tag[KIND_START:]
         handlers = self._handlers.get(kind, ())
-        for queue in self._queues:
-            if self._overflow or queue.full():
-                self._overflow.append((queue, stanza))
-                if not self._read_holds & _HOLD_QUEUES:
-                    self._hold_reading(_HOLD_QUEUES)
-            else:
-                queue.put_nowait(stanza)
+        if self._queues:  # a stanzas() consumer: most sessions have none
+            for queue in self._queues:
+                if self._overflow or queue.full():
+                    self._overflow.append((queue, stanza))
+                    if not self._read_holds & _HOLD_QUEUES:
+                        self._hold_reading(_HOLD_QUEUES)
+                else:
+                    queue.put_nowait(stanza)
         if kind == "iq" and stanza.get("type") in ("get", "set"):
             self._dispatch_request(stanza, handlers)
             return
