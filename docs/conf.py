@@ -55,6 +55,10 @@ autodoc_typehints = "both"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
 autodoc_default_options = {"show-inheritance": True}
+# Annotations that name a public alias show the alias, linked to its entry, not its expansion
+# (``JIDLike``, not ``str | JID``); the modules write ``from __future__ import annotations``,
+# so autodoc sees the alias's name and maps it here.
+autodoc_type_aliases = {"JIDLike": "~fastxmpp.jid.JIDLike"}
 # Importing fastxmpp.load.locust imports locust, which monkey-patches the process with gevent:
 # the reference is built from a stand-in (locust is not a dependency of fastxmpp).
 autodoc_mock_imports = ["locust", "gevent"]

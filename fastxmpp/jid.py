@@ -36,6 +36,7 @@ from .errors import XMPPError
 
 __all__ = [
     "JID",
+    "JIDLike",
     "InvalidJID",
     "InvalidLocalpart",
     "InvalidDomainpart",
@@ -526,6 +527,15 @@ _set_localpart = JID.__dict__["_localpart"].__set__
 _set_domain = JID.__dict__["_domain"].__set__
 _set_resource = JID.__dict__["_resource"].__set__
 _set_str = JID.__dict__["_str"].__set__
+
+#: An address as the API takes it, a :class:`JID` or a string that is parsed as one (a
+#: string that is not a valid JID raises :class:`InvalidJID` there); what the API returns
+#: is always a :class:`JID`.  For annotations in your own code::
+#:
+#:     from fastxmpp.jid import JIDLike
+#:
+#:     def greet(to: JIDLike) -> None: ...
+JIDLike = Union[str, JID]
 
 
 # -- XEP-0106 JID escaping -----------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Dict, AsyncIterator, Optional
+from ..jid import JIDLike
 
 from ..xep import mam
 
@@ -12,9 +13,9 @@ __all__ = ["MAM"]
 class MAM(mam.MAMBase):
     """``client.mam`` (asyncio): :meth:`query` one page, :meth:`pages` all of them."""
 
-    async def query(self, with_: Any = None, *, start: mam.Stamp = None, end: mam.Stamp = None,
+    async def query(self, with_: Optional[JIDLike] = None, *, start: mam.Stamp = None, end: mam.Stamp = None,
                     max: Optional[int] = 50, after: Optional[str] = None, before: Optional[str] = None,
-                    archive: Any = None, timeout: Optional[float] = None) -> mam.Page:
+                    archive: Optional[JIDLike] = None, timeout: Optional[float] = None) -> mam.Page:
         """One :class:`~fastxmpp.xep.mam.Page` of our archive (or ``archive``'s, a room):
         messages exchanged ``with_`` a JID, between ``start`` and ``end``, at most ``max``,
         the page ``after`` or ``before`` an archive id (``before=""``: the last page)."""
@@ -25,7 +26,8 @@ class MAM(mam.MAMBase):
         finally:
             self._done(query)
 
-    async def pages(self, with_: Any = None, *, reverse: bool = False, **kw: Any) -> AsyncIterator[mam.Page]:
+    async def pages(self, with_: Optional[JIDLike] = None, *, reverse: bool = False,
+                    **kw: Any) -> AsyncIterator[mam.Page]:
         """Every page of the query (keywords as for :meth:`query`), oldest first, or with
         ``reverse`` newest first (each page's messages still oldest first)."""
         args: Optional[Dict[str, Any]] = self._first_page_args(reverse, dict(kw, with_=with_))

@@ -8,7 +8,8 @@ import time
 from typing import Any, Dict, Mapping, Optional, Union
 
 from ..element import Element
-from ..jid import JID
+from ..im._types import Text
+from ..jid import JID, JIDLike
 from ..xep import forms
 from ..xep.muc import History, MUCBase, MUCCore, RoomBase, Waiter
 
@@ -19,13 +20,13 @@ class Room(RoomBase):
     """A joined room (asyncio): its state (``occupants``, ``me``, ``subject``, ``joined``)
     and what can be done in it."""
 
-    async def send(self, body: Any = None, **kw: Any) -> Element:
+    async def send(self, body: Text = None, **kw: Any) -> Element:
         """Send a groupchat message (keywords of :func:`~fastxmpp.im.messages.build_message`)."""
         stanza = self.core.groupchat(self.jid, body, **kw)
         await self.client.send(stanza)
         return stanza
 
-    async def send_private(self, nick: str, body: Any = None, **kw: Any) -> Element:
+    async def send_private(self, nick: str, body: Text = None, **kw: Any) -> Element:
         """Send a private message to the occupant ``nick``."""
         stanza = self.core.private(self.jid, nick, body, **kw)
         await self.client.send(stanza)
@@ -56,11 +57,11 @@ class Room(RoomBase):
         """Kick ``nick`` out of the room (role none)."""
         await self.set_role(nick, "none", reason)
 
-    async def set_affiliation(self, jid: Union[str, JID], affiliation: str, reason: Optional[str] = None) -> None:
+    async def set_affiliation(self, jid: JIDLike, affiliation: str, reason: Optional[str] = None) -> None:
         """Give the bare ``jid`` the affiliation (owner, admin, member, outcast, none)."""
         await self.client.iq(self.core.set_affiliation(self.jid, jid, affiliation, reason))
 
-    async def ban(self, jid: Union[str, JID], reason: Optional[str] = None) -> None:
+    async def ban(self, jid: JIDLike, reason: Optional[str] = None) -> None:
         """Ban the bare ``jid`` (affiliation outcast)."""
         await self.set_affiliation(jid, "outcast", reason)
 
@@ -91,7 +92,7 @@ class Room(RoomBase):
         await self.client.iq(MUCCore.destroy_request(self.jid, reason, alternate))
 
 
-class MUC(MUCBase):
+class MUC(MUCBase[Room]):
     """``client.muc`` (asyncio): ``await join(room, nick)`` returns a :class:`Room`;
     ``rooms``, listeners (``on_event``, ``on_message``, ``on_join``, ...), rejoin after a
     new session (see :class:`~fastxmpp.xep.muc.MUCBase`)."""
@@ -99,7 +100,7 @@ class MUC(MUCBase):
     room_class = Room
     clock = staticmethod(time.time)
 
-    async def join(self, room: Union[str, JID], nick: str, *, password: Optional[str] = None,
+    async def join(self, room: JIDLike, nick: str, *, password: Optional[str] = None,
                    history: Optional[History] = None, config: Optional[Mapping[str, Any]] = None,
                    timeout: Optional[float] = None) -> Room:
         """Join ``room`` as ``nick``; returns the :class:`Room` once the room sent our own

@@ -6,7 +6,9 @@ import asyncio
 from typing import Any, Dict, List, Optional
 
 from ..element import Element
+from ..im._types import Text
 from ..im.messages import build_message
+from ..jid import JIDLike
 from ..xep import receipts
 from ..xep.receipts import ReceiptNotPending, ReceiptReceived
 
@@ -20,7 +22,7 @@ class Receipts(receipts.ReceiptsAPI):
         super().__init__(client, **kw)
         self._waiters: Dict[str, List["asyncio.Future[ReceiptReceived]"]] = {}
 
-    async def send(self, to: Any, body: Any = None, **kw: Any) -> str:
+    async def send(self, to: JIDLike, body: Text = None, **kw: Any) -> str:
         """Send a message (keywords of :func:`~fastxmpp.im.messages.build_message`) asking
         for a receipt; returns its id for :meth:`wait`."""
         stanza = build_message(to=to, body=body, **kw)

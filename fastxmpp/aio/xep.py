@@ -4,7 +4,8 @@ parses, answers and caches)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Optional
+from ..jid import JIDLike
 
 from ..xep import _glue, disco, ping, version
 
@@ -16,12 +17,12 @@ class Disco(_glue.DiscoAPI):
     disco#info answers; coroutine methods for :class:`fastxmpp.aio.Client`.
     """
 
-    async def info(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoInfo:
+    async def info(self, jid: Optional[JIDLike] = None, node: Optional[str] = None) -> disco.DiscoInfo:
         """disco#info of ``jid`` (our server when None), from the session's cache when asked before."""
         to, known = self.cached_info(jid, node)
         return known or self._info(to, node, await self.client.iq(disco.info_request(to, node)))
 
-    async def items(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoItems:
+    async def items(self, jid: Optional[JIDLike] = None, node: Optional[str] = None) -> disco.DiscoItems:
         """disco#items of ``jid`` (our server when None), cached like :meth:`info`."""
         to, known = self.cached_items(jid, node)
         return known or self._items(to, node, await self.client.iq(disco.items_request(to, node)))
@@ -32,7 +33,7 @@ class Pinger(_glue.PingAPI):
     :class:`fastxmpp.aio.Client`.
     """
 
-    async def send(self, jid: Any = None, *, timeout: Optional[float] = None) -> float:
+    async def send(self, jid: Optional[JIDLike] = None, *, timeout: Optional[float] = None) -> float:
         """Ping ``jid`` (our server when None); returns the round trip in seconds."""
         start = time.monotonic()
         ping.check_pong(await self.client.iq(ping.ping_request(self._to(jid)), timeout=timeout))
@@ -44,7 +45,7 @@ class SoftwareVersion(_glue.VersionAPI):
     methods for :class:`fastxmpp.aio.Client`.
     """
 
-    async def query(self, jid: Any = None) -> version.SoftwareVersion:
+    async def query(self, jid: Optional[JIDLike] = None) -> version.SoftwareVersion:
         """(name, version, os) of ``jid``'s software (our server when None)."""
         return version.parse_version(await self.client.iq(version.version_request(self._to(jid))))
 

@@ -17,11 +17,11 @@ import logging
 from dataclasses import dataclass
 from sys import intern
 from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+                    Tuple)
 
 from ..element import Element
 from ..events import Event, _opts
-from ..jid import JID, InvalidJID, _parse_once
+from ..jid import JID, InvalidJID, JIDLike, _parse_once
 from ..stanza_errors import BadRequest, ServiceUnavailable, from_element
 from .events import RosterItemAdded, RosterItemChanged, RosterItemRemoved, RosterReceived, positional
 
@@ -43,8 +43,6 @@ SUBSCRIPTIONS = frozenset({"none", "to", "from", "both"})
 _SUBSCRIPTION = {value: intern(value) for value in SUBSCRIPTIONS}
 _SUBSCRIPTION_PUSH = dict(_SUBSCRIPTION, remove="remove")
 _APPROVED = {"true": True, "1": True, "false": False, "0": False}
-
-JIDLike = Union[str, JID]
 
 
 class _Keep:
@@ -233,7 +231,7 @@ class Roster(Mapping[JID, RosterItem]):
             query.set("ver", self.version or "")
         return iq
 
-    def set_request(self, jid: JIDLike, *, name: Any = KEEP, groups: Any = KEEP) -> Element:
+    def set_request(self, jid: JIDLike, *, name: Optional[str] = KEEP, groups: Iterable[str] = KEEP) -> Element:
         """The roster set adding or updating ``jid`` (2.3, 2.4): ``name`` (None: no name) and
         ``groups`` (an iterable of names); :data:`KEEP` (the default) keeps the value this
         roster holds (the server's as of the last push received)."""

@@ -10,21 +10,32 @@ receive, decide and keep is here and in the sans-IO modules.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Type, cast
+from typing import (TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, NamedTuple,
+                    Optional, Tuple, Type, TypeVar, cast, overload)
 
 from ..element import Element
 from ..events import Event
-from ..jid import JID
+from ..jid import JID, JIDLike
+from ..stanza_errors import StanzaError
+from ._types import Listener
 from .events import RosterReceived, SubscriptionRequested
 from .messages import Message, parse_message
 from .presence import PresenceTracker, ResourcePresence
 from .roster import ROSTER_QUERY, Roster, RosterItem
 from .subscriptions import Subscriptions
 
+if TYPE_CHECKING:
+    from .store import RosterStore
+
 __all__ = ["IM", "Feature", "RosterAPI", "PresenceAPI", "SubscriptionsAPI", "MessagesAPI",
            "SubscriptionRequest", "Features"]
 
 log = logging.getLogger("fastxmpp.im")
+
+#: A function that ``@client.messages.on_message`` registers (and returns unchanged).
+MessageListener = TypeVar("MessageListener", bound=Callable[[Message], Any])
+#: A function that ``@client.subscriptions.on_request`` registers (and returns unchanged).
+RequestListener = TypeVar("RequestListener", bound=Callable[["SubscriptionRequest"], Any])
 
 
 class Feature:
@@ -36,7 +47,7 @@ class Feature:
         self.core = core
         self._listeners: List[Callable[[Any], Any]] = []
 
-    def on_event(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_event(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` for this feature's events (decorator; a coroutine function
         runs as a task with the asyncio client)."""
         self._listeners.append(fn)
@@ -79,14 +90,14 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
         return cast(RosterReceived, evs[-1])
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Optional[RosterStore]:
         """Where the roster and its version are kept besides this object (None: only here,
         in memory); set a :class:`~fastxmpp.im.store.JSONRosterStore` before the first
         fetch to keep them in a file."""
         return self.core.store
 
     @store.setter
-    def store(self, store: Any) -> None:
+    def store(self, store: Optional[RosterStore]) -> None:
         self.core.store = store
 
     @property
@@ -100,7 +111,7 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
         """Whether the roster was fetched in the current session."""
         return self.core.loaded
 
-    def __getitem__(self, jid: Any) -> RosterItem:
+    def __getitem__(self, jid: JIDLike) -> RosterItem:
         return self.core[jid]
 
     def __iter__(self) -> Iterator[JID]:
@@ -109,7 +120,7 @@ class RosterAPI(Feature, Mapping[JID, RosterItem]):
     def __len__(self) -> int:
         return len(self.core)
 
-    def groups(self) -> Any:
+    def groups(self) -> Dict[str, List[RosterItem]]:
         """The items by group name, a ``dict`` of ``str`` to a list of
         :class:`~fastxmpp.im.roster.RosterItem` (an item in several groups is in each)."""
         return self.core.groups()
@@ -127,21 +138,21 @@ class PresenceAPI(Feature):
     def _received(self, stanza: Element) -> None:
         self._notify(self.core.receive(stanza))
 
-    def _roster_first(self, to: Any) -> bool:
+    def _roster_first(self, to: Optional[JIDLike]) -> bool:
         """Whether the roster is to be fetched before this presence: it is the session's
         initial presence (RFC 6121 2.2, 4.2) and the roster is not here yet."""
         return to is None and not self.core.sent_initial and not self.im.roster.loaded
 
-    def best(self, jid: Any) -> Optional[ResourcePresence]:
+    def best(self, jid: JIDLike) -> Optional[ResourcePresence]:
         """The available resource of ``jid`` (a JID or string; its bare JID counts) to talk
         to: highest priority, then most available ``show``; None when it is offline."""
         return self.core.best(jid)
 
-    def resources(self, jid: Any) -> List[ResourcePresence]:
+    def resources(self, jid: JIDLike) -> List[ResourcePresence]:
         """The available resources of ``jid``'s bare JID, best first (empty when offline)."""
         return self.core.resources(jid)
 
-    def is_online(self, jid: Any) -> bool:
+    def is_online(self, jid: JIDLike) -> bool:
         """Whether ``jid``'s bare JID has at least one available resource."""
         return self.core.is_online(jid)
 
@@ -149,10 +160,11 @@ class PresenceAPI(Feature):
         """The bare JIDs of the contacts with at least one available resource."""
         return self.core.online()
 
-    def error(self, jid: Any) -> Any:
+    def error(self, jid: JIDLike) -> Optional[StanzaError]:
         """The last presence error from ``jid``'s bare JID, a
         :class:`~fastxmpp.stanza_errors.StanzaError`; None when there was none."""
-        return self.core.error(jid)
+        # the tracker (fastxmpp.im.presence) keeps StanzaError values
+        return cast(Optional[StanzaError], self.core.error(jid))
 
 
 class SubscriptionRequest:
@@ -208,7 +220,7 @@ class SubscriptionsAPI(Feature):
     def subscribe_back(self, value: bool) -> None:
         self.core.subscribe_back = value
 
-    def on_request(self, fn: Callable[[SubscriptionRequest], Any]) -> Callable[[SubscriptionRequest], Any]:
+    def on_request(self, fn: RequestListener) -> RequestListener:
         """Register ``fn(request)`` for inbound requests the policy leaves to the application."""
         self._request_listeners.append(fn)
         return fn
@@ -227,11 +239,11 @@ class SubscriptionsAPI(Feature):
                     call(fn, SubscriptionRequest(self, event))
 
     # the senders, defined by each client
-    def approve(self, jid: Any) -> Any:
+    def approve(self, jid: JIDLike) -> Any:
         """Approve ``jid``'s request to see our presence (each client sends)."""
         raise NotImplementedError
 
-    def deny(self, jid: Any) -> Any:
+    def deny(self, jid: JIDLike) -> Any:
         """Refuse ``jid``'s request to see our presence (each client sends)."""
         raise NotImplementedError
 
@@ -244,11 +256,19 @@ class MessagesAPI(Feature):
         super().__init__(im, None)
         self._message_listeners: List[Tuple[Callable[[Message], Any], Optional[FrozenSet[str]]]] = []
 
-    def on_message(self, fn: Optional[Callable[[Message], Any]] = None, *,
+    @overload
+    def on_message(self, fn: MessageListener, *, types: Optional[Tuple[str, ...]] = None) -> MessageListener: ...
+
+    @overload
+    def on_message(self, fn: None = None, *,
+                   types: Optional[Tuple[str, ...]] = None) -> Callable[[MessageListener], MessageListener]: ...
+
+    def on_message(self, fn: Optional[MessageListener] = None, *,
                    types: Optional[Tuple[str, ...]] = None) -> Any:
         """Register ``fn(message)`` for received messages (of ``types`` only, if given);
-        usable as ``@client.messages.on_message`` or ``@...on_message(types=("chat",))``."""
-        def register(fn: Callable[[Message], Any]) -> Callable[[Message], Any]:
+        usable as ``@client.messages.on_message`` or ``@...on_message(types=("chat",))``.
+        Returns ``fn`` unchanged (or, without ``fn``, the decorator that registers it)."""
+        def register(fn: MessageListener) -> MessageListener:
             if not self._message_listeners:
                 self.client.add_handler("message", self._received)
             self._message_listeners.append((fn, frozenset(types) if types else None))

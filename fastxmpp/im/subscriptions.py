@@ -16,14 +16,17 @@ the roster items': the server pushes every change (RFC 6121 3, Appendix A).
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from ..element import Element
 from ..errors import LocalProtocolError
 from ..events import Event
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 from .events import ContactUnsubscribed, SubscriptionApproved, SubscriptionRequested, SubscriptionRevoked
 from .presence import presence_stanza
+
+if TYPE_CHECKING:
+    from .roster import Roster
 
 __all__ = ["Subscriptions", "PreApprovalNotSupported", "POLICIES", "NS_PREAPPROVAL"]
 
@@ -32,8 +35,6 @@ log = logging.getLogger("fastxmpp.im")
 NS_PREAPPROVAL = "urn:xmpp:features:pre-approval"
 POLICIES = ("ask", "accept-roster", "accept-all")
 _STATUS = "{jabber:client}status"
-
-JIDLike = Union[str, JID]
 
 
 class PreApprovalNotSupported(LocalProtocolError):
@@ -48,7 +49,7 @@ class Subscriptions:
     """Subscription requests out and in.  ``roster`` (a :class:`~fastxmpp.im.roster.Roster`)
     is consulted by the ``accept-roster`` policy and ``subscribe_back``."""
 
-    def __init__(self, roster: Any = None, *, policy: str = "ask", subscribe_back: bool = False) -> None:
+    def __init__(self, roster: Optional["Roster"] = None, *, policy: str = "ask", subscribe_back: bool = False) -> None:
         self.roster = roster
         self.policy = policy
         self.subscribe_back = subscribe_back

@@ -2,7 +2,7 @@
 or two over :mod:`fastxmpp.xep.caps` (which hashes, advertises, answers and caches)."""
 from __future__ import annotations
 
-from typing import Any
+from ..jid import JIDLike
 
 from ..xep import caps, disco
 
@@ -12,7 +12,7 @@ __all__ = ["Caps"]
 class Caps(caps.CapsBase):
     """``client.caps`` (blocking): :meth:`info` of another entity, :meth:`announce` ours again."""
 
-    def info(self, jid: Any) -> disco.DiscoInfo:
+    def info(self, jid: JIDLike) -> disco.DiscoInfo:
         """What ``jid`` (a full JID) can do: from the process-wide cache when its advertised
         ``ver`` is known, else asked through disco#info (and cached once verified)."""
         known = self.known(jid)

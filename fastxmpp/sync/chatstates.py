@@ -2,9 +2,10 @@
 :mod:`fastxmpp.xep.chatstates` (which builds and parses)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from ..element import Element
+from ..jid import JIDLike
 from ..xep import chatstates
 
 __all__ = ["ChatStates"]
@@ -13,7 +14,7 @@ __all__ = ["ChatStates"]
 class ChatStates(chatstates.ChatStatesAPI):
     """XEP-0085 chat states (blocking): ``send(to, "composing")``."""
 
-    def send(self, to: Any, state: str, *, type: str = "chat", thread: Optional[str] = None) -> Element:
+    def send(self, to: JIDLike, state: str, *, type: str = "chat", thread: Optional[str] = None) -> Element:
         """Send ``state`` to ``to`` as a standalone notification; returns the message."""
         stanza = chatstates.state_message(to, state, type=type, thread=thread)
         self.client.send(stanza)

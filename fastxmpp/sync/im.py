@@ -3,17 +3,17 @@ for the blocking client: the sending methods, each a line or two over
 :mod:`fastxmpp.im` (which receives, decides and keeps the state)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterable, Optional
 
 from ..element import Element
 from ..im import session
+from ..im._types import Text
 from ..im.events import RosterReceived
 from ..im.messages import Message, build_message
 from ..im.roster import KEEP
+from ..jid import JIDLike
 
 __all__ = ["IM", "Roster", "Presence", "Subscriptions", "Messages"]
-
-Status = Union[None, str, Mapping[Optional[str], str]]
 
 
 class Roster(session.RosterAPI):
@@ -26,15 +26,15 @@ class Roster(session.RosterAPI):
         :class:`~fastxmpp.im.events.RosterReceived` once it is applied."""
         return self._received(self.client.iq(self.core.fetch_request(self._features())))
 
-    def add(self, jid: Any, *, name: Optional[str] = None, groups: Any = ()) -> None:
+    def add(self, jid: JIDLike, *, name: Optional[str] = None, groups: Iterable[str] = ()) -> None:
         """Add ``jid`` or set all of its item (the server's push updates the roster)."""
         self.client.iq(self.core.set_request(jid, name=name, groups=groups))
 
-    def update(self, jid: Any, *, name: Any = KEEP, groups: Any = KEEP) -> None:
+    def update(self, jid: JIDLike, *, name: Optional[str] = KEEP, groups: Iterable[str] = KEEP) -> None:
         """Change the name and/or groups of ``jid``, keeping what is not given."""
         self.client.iq(self.core.set_request(jid, name=name, groups=groups))
 
-    def remove(self, jid: Any) -> None:
+    def remove(self, jid: JIDLike) -> None:
         """Remove ``jid`` from the roster (a roster set with ``subscription='remove'``, RFC 6121
         2.5; the server also cancels the subscriptions both ways and pushes the removal).
         An error from the server raises its :class:`~fastxmpp.stanza_errors.StanzaError`."""
@@ -46,14 +46,15 @@ class Presence(session.PresenceAPI):
     4); blocking methods for :class:`fastxmpp.sync.Client`.
     """
 
-    def available(self, *, to: Any = None, show: Optional[str] = None, status: Status = None,
+    def available(self, *, to: Optional[JIDLike] = None, show: Optional[str] = None, status: Text = None,
                         priority: Optional[int] = None, lang: Optional[str] = None) -> None:
         """Send available presence: broadcast (the first one after the roster), or directed ``to``."""
         if self._roster_first(to):
             self.im.roster.fetch()
         self.client.send(self.core.available(to=to, show=show, status=status, priority=priority, lang=lang))
 
-    def unavailable(self, *, to: Any = None, status: Status = None, lang: Optional[str] = None) -> None:
+    def unavailable(self, *, to: Optional[JIDLike] = None, status: Text = None,
+                    lang: Optional[str] = None) -> None:
         """Send unavailable presence: broadcast (ends the presence session, RFC 6121 4.5), or
         directed ``to`` one entity; ``status`` is a text or a mapping of language to text."""
         self.client.send(self.core.unavailable(to=to, status=status, lang=lang))
@@ -64,29 +65,29 @@ class Subscriptions(session.SubscriptionsAPI):
     3); blocking methods for :class:`fastxmpp.sync.Client`.
     """
 
-    def subscribe(self, jid: Any, *, status: Optional[str] = None) -> None:
+    def subscribe(self, jid: JIDLike, *, status: Optional[str] = None) -> None:
         """Ask ``jid`` for its presence: sends ``<presence type='subscribe'/>`` to its bare JID
         (RFC 6121 3.1.1); the answer arrives as a roster push and an event."""
         self.client.send(self.core.subscribe(jid, status=status))
 
-    def approve(self, jid: Any) -> None:
+    def approve(self, jid: JIDLike) -> None:
         """Approve ``jid``'s request to see our presence: sends ``<presence type='subscribed'/>``
         to its bare JID (RFC 6121 3.1.4)."""
         self.client.send(self.core.approve(jid))
 
-    def deny(self, jid: Any) -> None:
+    def deny(self, jid: JIDLike) -> None:
         """Refuse ``jid``'s request, or (as ``cancel``) end the subscription it has to our
         presence: sends ``<presence type='unsubscribed'/>`` to its bare JID (RFC 6121 3.1.4, 3.2)."""
         self.client.send(self.core.deny(jid))
 
     cancel = deny
 
-    def unsubscribe(self, jid: Any) -> None:
+    def unsubscribe(self, jid: JIDLike) -> None:
         """Stop receiving ``jid``'s presence: sends ``<presence type='unsubscribe'/>`` to its
         bare JID (RFC 6121 3.3)."""
         self.client.send(self.core.unsubscribe(jid))
 
-    def preapprove(self, jid: Any) -> None:
+    def preapprove(self, jid: JIDLike) -> None:
         """Approve ``jid`` before it asks (RFC 6121 3.4): sends ``<presence type='subscribed'/>``.
         Raises :class:`~fastxmpp.im.subscriptions.PreApprovalNotSupported` when the server's
         stream features do not offer pre-approval."""
@@ -98,13 +99,13 @@ class Messages(session.MessagesAPI):
     5); blocking methods for :class:`fastxmpp.sync.Client`.
     """
 
-    def send(self, to: Any, body: Status = None, **kw: Any) -> Element:
+    def send(self, to: JIDLike, body: Text = None, **kw: Any) -> Element:
         """Send a message (keywords of :func:`~fastxmpp.im.messages.build_message`); returns it."""
         stanza = build_message(to=to, body=body, **kw)
         self.client.send(stanza)
         return stanza
 
-    def reply(self, message: Message, body: Status = None, **kw: Any) -> Element:
+    def reply(self, message: Message, body: Text = None, **kw: Any) -> Element:
         """Answer ``message`` keeping its type and thread."""
         stanza = message.reply(body, **kw)
         self.client.send(stanza)

@@ -6,7 +6,9 @@ import time
 from typing import Any, Optional
 
 from ..element import Element
+from ..im._types import Text
 from ..im.messages import build_message
+from ..jid import JIDLike
 from ..xep import receipts
 from ..xep.receipts import ReceiptReceived
 
@@ -16,7 +18,7 @@ __all__ = ["Receipts"]
 class Receipts(receipts.ReceiptsAPI):
     """XEP-0184 delivery receipts (blocking): ``send(to, body)``, ``wait(id, timeout=...)``."""
 
-    def send(self, to: Any, body: Any = None, **kw: Any) -> str:
+    def send(self, to: JIDLike, body: Text = None, **kw: Any) -> str:
         """Send a message (keywords of :func:`~fastxmpp.im.messages.build_message`) asking
         for a receipt; returns its id for :meth:`wait`."""
         stanza = build_message(to=to, body=body, **kw)

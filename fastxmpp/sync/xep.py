@@ -4,7 +4,8 @@ parses, answers and caches)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Optional
+from ..jid import JIDLike
 
 from ..xep import _glue, disco, ping, version
 
@@ -16,12 +17,12 @@ class Disco(_glue.DiscoAPI):
     disco#info answers; blocking methods for :class:`fastxmpp.sync.Client`.
     """
 
-    def info(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoInfo:
+    def info(self, jid: Optional[JIDLike] = None, node: Optional[str] = None) -> disco.DiscoInfo:
         """disco#info of ``jid`` (our server when None), from the session's cache when asked before."""
         to, known = self.cached_info(jid, node)
         return known or self._info(to, node, self.client.iq(disco.info_request(to, node)))
 
-    def items(self, jid: Any = None, node: Optional[str] = None) -> disco.DiscoItems:
+    def items(self, jid: Optional[JIDLike] = None, node: Optional[str] = None) -> disco.DiscoItems:
         """disco#items of ``jid`` (our server when None), cached like :meth:`info`."""
         to, known = self.cached_items(jid, node)
         return known or self._items(to, node, self.client.iq(disco.items_request(to, node)))
@@ -32,7 +33,7 @@ class Pinger(_glue.PingAPI):
     :class:`fastxmpp.sync.Client`.
     """
 
-    def send(self, jid: Any = None, *, timeout: Optional[float] = None) -> float:
+    def send(self, jid: Optional[JIDLike] = None, *, timeout: Optional[float] = None) -> float:
         """Ping ``jid`` (our server when None); returns the round trip in seconds."""
         start = time.monotonic()
         ping.check_pong(self.client.iq(ping.ping_request(self._to(jid)), timeout=timeout))
@@ -44,7 +45,7 @@ class SoftwareVersion(_glue.VersionAPI):
     for :class:`fastxmpp.sync.Client`.
     """
 
-    def query(self, jid: Any = None) -> version.SoftwareVersion:
+    def query(self, jid: Optional[JIDLike] = None) -> version.SoftwareVersion:
         """(name, version, os) of ``jid``'s software (our server when None)."""
         return version.parse_version(self.client.iq(version.version_request(self._to(jid))))
 

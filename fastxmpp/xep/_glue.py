@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, ClassVar, NamedTuple, Optional, Tuple, Type
 
 from ..element import Element
-from ..jid import JID
+from ..jid import JID, JIDLike
 from . import disco, ping, version
 
 __all__ = ["XEP", "DiscoAPI", "PingAPI", "VersionAPI", "Features", "library_version"]
@@ -41,7 +41,7 @@ class XEPFeature:
         self.xep = xep
         self.client = xep.client
 
-    def _to(self, jid: Any) -> JID:
+    def _to(self, jid: Optional[JIDLike]) -> JID:
         """The JID asked: ``jid``, or our server when None."""
         if jid is None:
             return JID(self.client.jid.domain)
@@ -73,12 +73,14 @@ class DiscoAPI(XEPFeature):
     def identity(self, value: Any) -> None:
         self.responder.identities[:] = [disco.Identity(*value)]
 
-    def cached_info(self, jid: Any = None, node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoInfo]]:
+    def cached_info(self, jid: Optional[JIDLike] = None,
+                    node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoInfo]]:
         """(JID asked, its cached :class:`DiscoInfo` or None)."""
         to = self._to(jid)
         return to, self.cache.get("info", to, node)
 
-    def cached_items(self, jid: Any = None, node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoItems]]:
+    def cached_items(self, jid: Optional[JIDLike] = None,
+                     node: Optional[str] = None) -> Tuple[JID, Optional[disco.DiscoItems]]:
         """(JID asked, its cached :class:`~fastxmpp.xep.disco.DiscoItems` or None); ``jid``
         None asks about our server."""
         to = self._to(jid)

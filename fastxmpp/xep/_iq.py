@@ -1,9 +1,10 @@
 """What the XEP modules share (sans-IO): their error class and the IQ shapes they build."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type
+from typing import Dict, Optional, Type
 
 from ..element import Element
+from ..jid import JIDLike
 from ..errors import XMPPError
 from ..stanza_errors import from_element
 
@@ -23,7 +24,7 @@ class RemoteInvalidResult(XMPPError, ValueError):
         self.stanza = stanza
 
 
-def get_request(to: Any, tag: str, attrib: Optional[Dict[str, str]] = None) -> Element:
+def get_request(to: JIDLike, tag: str, attrib: Optional[Dict[str, str]] = None) -> Element:
     """An IQ get to ``to`` with an empty ``tag`` payload (``{ns}local``)."""
     iq = Element("{%s}iq" % NS_CLIENT, {"type": "get", "to": str(to)})
     iq.subelement(tag, attrib)

@@ -11,6 +11,7 @@ import logging
 from typing import Any, Callable, List, Optional
 
 from ..element import Element
+from ..im._types import Listener
 from ..jid import JID, InvalidJID
 
 __all__ = ["MessageFeature", "sender_of"]
@@ -45,7 +46,7 @@ class MessageFeature:
         if self.namespace is not None:
             client.disco.responder.add_feature(self.namespace)
 
-    def on_event(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_event(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` (a coroutine function too, with asyncio); usable as a decorator."""
         self._listeners.append(fn)
         return fn

@@ -26,7 +26,8 @@ from typing import Any, Callable, FrozenSet, Iterable, Iterator, List, Optional,
 from ..element import Element
 from ..errors import XMPPError
 from ..events import Event, _opts
-from ..jid import JID, InvalidJID
+from ..im._types import Listener
+from ..jid import JID, InvalidJID, JIDLike
 from ..stanza_errors import BadRequest, ServiceUnavailable
 from ._iq import NS_CLIENT, empty_result, result_payload
 
@@ -47,7 +48,7 @@ _ITEM = "{%s}item" % NS_BLOCKING
 _IQ = "{%s}iq" % NS_CLIENT
 
 #: What block() and unblock() take: one JID or string, or an iterable of them.
-JIDs = Union[str, JID, Iterable[Union[str, JID]]]
+JIDs = Union[JIDLike, Iterable[JIDLike]]
 
 
 class EmptyJIDList(XMPPError, ValueError):
@@ -122,7 +123,7 @@ class Blocklist:
     the server's by results and pushes.  ``loaded`` tells whether it was fetched in the
     current session."""
 
-    def __init__(self, account: Union[str, JID]) -> None:
+    def __init__(self, account: JIDLike) -> None:
         account = account if isinstance(account, JID) else JID(account)
         self.account = account.bare
         self.server = JID(account.domain)
@@ -251,7 +252,7 @@ class BlockingBase:
         client.add_iq_handler(UNBLOCK, self._push, types=("set",))
         client.add_session_listener(self._session_started)
 
-    def on_event(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_event(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` for the block list's events (decorator; a coroutine
         function runs as a task with the asyncio client)."""
         self._listeners.append(fn)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence,
 
 from ..element import Element
 from ..events import _opts
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 from ..stanza import XML_LANG
 from . import disco, forms
 
@@ -255,14 +255,14 @@ class CapsBase:
         if kind is None or kind == "unavailable":
             self.advertised.pop(jid, None)
 
-    def known(self, jid: Any) -> Optional[disco.DiscoInfo]:
+    def known(self, jid: JIDLike) -> Optional[disco.DiscoInfo]:
         """What ``jid`` can do, when its advertised caps are in the cache already; else None."""
         who = jid if isinstance(jid, JID) else JID(jid)
         found = self.advertised.get(who)
         cached = self.cache.get(found.hash, found.ver) if found is not None else None
         return cached._replace(jid=who, node=found.node_ver) if cached is not None and found is not None else None
 
-    def _request(self, jid: Any) -> Tuple[JID, Optional[EntityCaps], Element]:
+    def _request(self, jid: JIDLike) -> Tuple[JID, Optional[EntityCaps], Element]:
         """(JID, its caps or None, the disco#info request to send: about node#ver when it
         advertised hashed caps, else about the entity itself)."""
         to = jid if isinstance(jid, JID) else JID(jid)

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ..element import Element
 from ..events import _opts
-from ..jid import JID
+from ..jid import JID, JIDLike
 from ._messaging import MessageFeature, sender_of
 
 __all__ = ["NS_CHATSTATES", "STATES", "InvalidChatState", "ChatStateReceived", "add_state",
@@ -62,7 +62,7 @@ def add_state(stanza: Element, state: str) -> Element:
     return stanza
 
 
-def state_message(to: Any, state: str, *, type: str = "chat", thread: Optional[str] = None) -> Element:
+def state_message(to: JIDLike, state: str, *, type: str = "chat", thread: Optional[str] = None) -> Element:
     """A standalone notification: a message without body carrying only ``state``."""
     el = Element(_MESSAGE, {"to": str(to), "type": type})
     add_state(el, state)

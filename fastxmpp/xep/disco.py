@@ -5,10 +5,10 @@ Entity capabilities (XEP-0115) are not here yet.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Iterable, List, Literal, NamedTuple, Optional, Tuple, TypeVar, Union, overload
+from typing import Dict, FrozenSet, Iterable, List, Literal, NamedTuple, Optional, Tuple, TypeVar, Union, overload
 
 from ..element import Element
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 from ..stanza import XML_LANG
 from ..stanza_errors import ItemNotFound
 from ._iq import RemoteInvalidResult, empty_result, get_request, result_payload
@@ -77,17 +77,17 @@ def _query_attrs(node: Optional[str]) -> Optional[Dict[str, str]]:
     return {"node": node} if node is not None else None
 
 
-def info_request(to: Any, node: Optional[str] = None) -> Element:
+def info_request(to: JIDLike, node: Optional[str] = None) -> Element:
     """The disco#info get to ``to`` (about ``node``, if given)."""
     return get_request(to, INFO_QUERY, _query_attrs(node))
 
 
-def items_request(to: Any, node: Optional[str] = None) -> Element:
+def items_request(to: JIDLike, node: Optional[str] = None) -> Element:
     """The disco#items get to ``to`` (about ``node``, if given)."""
     return get_request(to, ITEMS_QUERY, _query_attrs(node))
 
 
-def _sender(iq: Element, to: Any) -> JID:
+def _sender(iq: Element, to: Optional[JIDLike]) -> JID:
     """Whom a result is about: the ``to`` asked, else the result's ``from``."""
     who = to if to is not None else iq.get("from")
     if who is None:
@@ -95,7 +95,7 @@ def _sender(iq: Element, to: Any) -> JID:
     return who if isinstance(who, JID) else JID(who)
 
 
-def parse_info(iq: Element, to: Any = None) -> DiscoInfo:
+def parse_info(iq: Element, to: Optional[JIDLike] = None) -> DiscoInfo:
     """The :class:`DiscoInfo` in a disco#info result (``to``: the JID asked, default the
     result's ``from``).  An IQ error raises its :class:`~fastxmpp.stanza_errors.StanzaError`,
     a malformed result :class:`InvalidDiscoResult`."""
@@ -118,7 +118,7 @@ def parse_info(iq: Element, to: Any = None) -> DiscoInfo:
     return DiscoInfo(_sender(iq, to), query.get("node"), tuple(identities), frozenset(features))
 
 
-def parse_items(iq: Element, to: Any = None) -> DiscoItems:
+def parse_items(iq: Element, to: Optional[JIDLike] = None) -> DiscoItems:
     """The :class:`DiscoItems` in a disco#items result (``to`` as for :func:`parse_info`);
     an item without a valid ``jid`` raises :class:`InvalidDiscoResult`."""
     query = result_payload(iq, ITEMS_QUERY, InvalidDiscoResult)
@@ -218,7 +218,7 @@ class DiscoCache:
         self._results[(kind, str(jid), node)] = result
         return result
 
-    def forget(self, jid: Any) -> None:
+    def forget(self, jid: JIDLike) -> None:
         """Drop what is known about ``jid`` (every node)."""
         key = str(jid if isinstance(jid, JID) else JID(jid))
         for k in [k for k in self._results if k[1] == key]:

@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ..element import Element
 from ..events import _opts
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 from . import delay, forms, rsm
 from ._iq import RemoteInvalidResult, result_payload
 
@@ -145,8 +145,8 @@ class ArchiveQuery:
     __slots__ = ("queryid", "me", "archive", "with_", "start", "end", "max", "after", "before",
                  "results", "dropped", "_owner", "_owner_str", "_last_stamp")
 
-    def __init__(self, me: Any, *, queryid: str, archive: Any = None, with_: Any = None, start: Stamp = None,
-                 end: Stamp = None, max: Optional[int] = 50, after: Optional[str] = None,
+    def __init__(self, me: JIDLike, *, queryid: str, archive: Optional[JIDLike] = None,
+                 with_: Optional[JIDLike] = None, start: Stamp = None, end: Stamp = None, max: Optional[int] = 50, after: Optional[str] = None,
                  before: Optional[str] = None) -> None:
         rsm.build_set(max, after=after, before=before)  # checks the paging arguments
         self.queryid = queryid
@@ -282,8 +282,9 @@ class MAMBase:
         self._prefix = "mam-" + secrets.token_hex(4) + "-"
         self._ids = itertools.count(1)
 
-    def _start(self, *, with_: Any = None, start: Stamp = None, end: Stamp = None, max: Optional[int] = 50,
-               after: Optional[str] = None, before: Optional[str] = None, archive: Any = None) -> ArchiveQuery:
+    def _start(self, *, with_: Optional[JIDLike] = None, start: Stamp = None, end: Stamp = None,
+               max: Optional[int] = 50, after: Optional[str] = None, before: Optional[str] = None,
+               archive: Optional[JIDLike] = None) -> ArchiveQuery:
         """A new query, routed received messages until :meth:`_done`; its IQ is ``.request()``."""
         query = ArchiveQuery(self.client.jid, queryid=f"{self._prefix}{next(self._ids)}", archive=archive,
                              with_=with_, start=start, end=end, max=max, after=after, before=before)

@@ -26,14 +26,15 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set,
-                    Tuple, Type, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Generic, Iterator, List, Mapping,
+                    Optional, Set, Tuple, Type, TypeVar, Union, cast, overload)
 
 from ..element import Element
 from ..errors import XMPPError
 from ..events import Event, _opts
+from ..im._types import Listener, Text
 from ..im.messages import Message, build_message, parse_message
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 from ..stanza_errors import StanzaError, from_element
 from . import forms
 from ._iq import NS_CLIENT, get_request, result_payload
@@ -454,7 +455,7 @@ def _check_nick(nick: str) -> str:
     return nick
 
 
-def _room_jid(room: Union[str, JID]) -> JID:
+def _room_jid(room: JIDLike) -> JID:
     jid = room if isinstance(room, JID) else JID(room)
     if jid.localpart is None or jid.resource is not None:
         raise MUCValueError(f"a room JID is room@service, not {str(jid)!r}")
@@ -551,21 +552,21 @@ class MUCCore:
         # JID is parsed once, not per stanza; emptied whenever a room object is made
         self._senders: Dict[str, Tuple[Optional[RoomState], Optional[str]]] = {}
 
-    def room(self, room: Union[str, JID]) -> Optional[RoomState]:
+    def room(self, room: JIDLike) -> Optional[RoomState]:
         """The room ``room`` (joined, joining, or left and kept), or None."""
         try:
             return self.rooms.get(_room_jid(room))
         except (InvalidJID, MUCValueError):
             return None
 
-    def _joined(self, room: Union[str, JID]) -> RoomState:
+    def _joined(self, room: JIDLike) -> RoomState:
         state = self.room(room)
         if state is None or not state.joined:
             raise NotInRoom(f"not in room {room}")
         return state
 
     # -- building -------------------------------------------------------------------------------
-    def join(self, room: Union[str, JID], nick: str, *, password: Optional[str] = None,
+    def join(self, room: JIDLike, nick: str, *, password: Optional[str] = None,
              history: Optional[History] = None, config: Optional[Mapping[str, Any]] = None,
              show: Optional[str] = None, status: Optional[str] = None) -> Tuple[RoomState, Element]:
         """Start joining ``room`` as ``nick``: returns the room and the presence to send."""
@@ -603,7 +604,7 @@ class MUCCore:
             x.subelement("{%s}history" % NS_MUC, attrs)
         return presence
 
-    def leave(self, room: Union[str, JID], status: Optional[str] = None) -> Element:
+    def leave(self, room: JIDLike, status: Optional[str] = None) -> Element:
         """The presence that leaves ``room``."""
         state = self._joined(room)
         state._leaving = True
@@ -612,30 +613,30 @@ class MUCCore:
             presence.subelement(_STATUS_TEXT, text=status)
         return presence
 
-    def change_nick(self, room: Union[str, JID], nick: str) -> Element:
+    def change_nick(self, room: JIDLike, nick: str) -> Element:
         """The presence asking for a new nickname in ``room``."""
         state = self._joined(room)
         state._pending_nick = _check_nick(nick)
         return Element(_PRESENCE, {"to": str(state.jid.with_resource(nick))})
 
-    def groupchat(self, room: Union[str, JID], body: Any = None, **kw: Any) -> Element:
+    def groupchat(self, room: JIDLike, body: Text = None, **kw: Any) -> Element:
         """A groupchat message to ``room`` (keywords of :func:`~fastxmpp.im.messages.build_message`)."""
         return build_message(to=self._joined(room).jid, body=body, type="groupchat", **kw)
 
-    def private(self, room: Union[str, JID], nick: str, body: Any = None, **kw: Any) -> Element:
+    def private(self, room: JIDLike, nick: str, body: Text = None, **kw: Any) -> Element:
         """A private message to ``nick`` in ``room`` (type chat, with the muc#user marker)."""
         state = self._joined(room)
         stanza = build_message(to=state.jid.with_resource(_check_nick(nick)), body=body, type="chat", **kw)
         stanza.subelement(_X_USER)
         return stanza
 
-    def subject(self, room: Union[str, JID], subject: str) -> Element:
+    def subject(self, room: JIDLike, subject: str) -> Element:
         """The message that sets the room's subject (empty: clears it)."""
         stanza = build_message(to=self._joined(room).jid, type="groupchat")
         stanza.subelement(_SUBJECT, text=subject)
         return stanza
 
-    def admin_request(self, room: Union[str, JID], items: List[Dict[str, str]],
+    def admin_request(self, room: JIDLike, items: List[Dict[str, str]],
                       reason: Optional[str] = None) -> Element:
         """A muc#admin IQ set to ``room`` with one ``<item/>`` per dict of attributes."""
         iq = Element("{%s}iq" % NS_CLIENT, {"type": "set", "to": str(_room_jid(room))})
@@ -646,13 +647,13 @@ class MUCCore:
                 item.subelement("{%s}reason" % NS_MUC_ADMIN, text=reason)
         return iq
 
-    def set_role(self, room: Union[str, JID], nick: str, role: str, reason: Optional[str] = None) -> Element:
+    def set_role(self, room: JIDLike, nick: str, role: str, reason: Optional[str] = None) -> Element:
         """Give ``nick`` the ``role`` (``"none"`` kicks it)."""
         if role not in ROLES:
             raise MUCValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
         return self.admin_request(room, [{"nick": _check_nick(nick), "role": role}], reason)
 
-    def set_affiliation(self, room: Union[str, JID], jid: Union[str, JID], affiliation: str,
+    def set_affiliation(self, room: JIDLike, jid: JIDLike, affiliation: str,
                         reason: Optional[str] = None) -> Element:
         """Give the bare ``jid`` the ``affiliation`` (``"outcast"`` bans it)."""
         if affiliation not in AFFILIATIONS:
@@ -660,7 +661,7 @@ class MUCCore:
         target = (jid if isinstance(jid, JID) else JID(jid)).bare
         return self.admin_request(room, [{"jid": str(target), "affiliation": affiliation}], reason)
 
-    def affiliations_request(self, room: Union[str, JID], affiliation: str) -> Element:
+    def affiliations_request(self, room: JIDLike, affiliation: str) -> Element:
         """The muc#admin IQ get listing the JIDs with ``affiliation`` (parse with :meth:`parse_affiliations`)."""
         if affiliation not in AFFILIATIONS:
             raise MUCValueError(f"unknown affiliation {affiliation!r}; one of {sorted(AFFILIATIONS)}")
@@ -680,7 +681,7 @@ class MUCCore:
         return out
 
     @staticmethod
-    def config_request(room: Union[str, JID]) -> Element:
+    def config_request(room: JIDLike) -> Element:
         """The muc#owner IQ get fetching the room's configuration form."""
         return get_request(_room_jid(room), _OWNER_QUERY)
 
@@ -694,7 +695,7 @@ class MUCCore:
         return form
 
     @staticmethod
-    def owner_submit(room: Union[str, JID], form: Optional[forms.Form] = None) -> Element:
+    def owner_submit(room: JIDLike, form: Optional[forms.Form] = None) -> Element:
         """The muc#owner IQ set submitting ``form``; None submits an empty form, which
         accepts the default configuration (an instant room, XEP-0045 10.1.2)."""
         iq = Element("{%s}iq" % NS_CLIENT, {"type": "set", "to": str(_room_jid(room))})
@@ -703,7 +704,7 @@ class MUCCore:
         return iq
 
     @staticmethod
-    def configure_submit(room: Union[str, JID], form: forms.Form, fields: Mapping[str, Any]) -> Element:
+    def configure_submit(room: JIDLike, form: forms.Form, fields: Mapping[str, Any]) -> Element:
         """The owner IQ submitting ``form`` filled with ``fields`` ({var: value}; the short
         names of muc#roomconfig fields may leave out the ``muc#roomconfig_`` prefix)."""
         values: Dict[str, Any] = {}
@@ -714,7 +715,7 @@ class MUCCore:
         return MUCCore.owner_submit(room, form.submit(values))
 
     @staticmethod
-    def destroy_request(room: Union[str, JID], reason: Optional[str] = None,
+    def destroy_request(room: JIDLike, reason: Optional[str] = None,
                         alternate: Union[None, str, JID] = None) -> Element:
         """The muc#owner IQ set destroying the room."""
         iq = Element("{%s}iq" % NS_CLIENT, {"type": "set", "to": str(_room_jid(room))})
@@ -993,7 +994,12 @@ class Waiter:
         self.wake: Optional[Callable[[Event], Any]] = None
 
 
-class MUCBase:
+#: The room class of a client's ``client.muc`` (``fastxmpp.aio.muc.Room``,
+#: ``fastxmpp.sync.muc.Room``): what :meth:`MUCBase.room` and :attr:`MUCBase.rooms` hold.
+RoomT = TypeVar("RoomT", bound="RoomState")
+
+
+class MUCBase(Generic[RoomT]):
     """What ``client.muc`` does for both clients: from first access it reads the presences
     and messages of the rooms joined, keeps their state (``client.muc.rooms``: room JID ->
     room object), calls the listeners (:meth:`on_event`, or the per-kind decorators
@@ -1018,22 +1024,29 @@ class MUCBase:
         client.disco.responder.add_feature(NS_MUC)
 
     @property
-    def rooms(self) -> Dict[JID, Any]:
+    def rooms(self) -> Dict[JID, RoomT]:
         """Every room joined (or being joined, or left in this session), by room JID."""
-        return self.core.rooms
+        return cast(Dict[JID, RoomT], self.core.rooms)  # made by room_class
 
-    def room(self, room: Union[str, JID]) -> Any:
-        """The room object of ``room``, or None."""
-        return self.core.room(room)
+    def room(self, room: JIDLike) -> Optional[RoomT]:
+        """The room object of ``room`` (the client's :class:`Room`), or None."""
+        return cast(Optional[RoomT], self.core.room(room))  # made by room_class
 
-    def on_event(self, fn: Optional[Callable[[Any], Any]] = None, *, kinds: Tuple[type, ...] = ()) -> Any:
+    @overload
+    def on_event(self, fn: Listener, *, kinds: Tuple[type, ...] = ()) -> Listener: ...
+
+    @overload
+    def on_event(self, fn: None = None, *, kinds: Tuple[type, ...] = ()) -> Callable[[Listener], Listener]: ...
+
+    def on_event(self, fn: Optional[Listener] = None, *, kinds: Tuple[type, ...] = ()) -> Any:
         """Register ``fn(event)`` for the rooms' events (of ``kinds`` only, if given);
-        a decorator too; a coroutine function runs as a task with the asyncio client."""
-        def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        a decorator too (``@muc.on_event`` or ``@muc.on_event(kinds=(...))``), which returns
+        ``fn`` unchanged; a coroutine function runs as a task with the asyncio client."""
+        def register(fn: Listener) -> Listener:
             return self._add_listener(fn, kinds)
         return register(fn) if fn is not None else register
 
-    def _add_listener(self, fn: Callable[[Any], Any], kinds: Tuple[type, ...]) -> Callable[[Any], Any]:
+    def _add_listener(self, fn: Listener, kinds: Tuple[type, ...]) -> Listener:
         self._listeners = self._listeners + [(fn, tuple(kinds) or None)]
         self._by_kind = {}
         return fn
@@ -1051,19 +1064,19 @@ class MUCBase:
                                                 if kinds is None or issubclass(kind, kinds))
         return found
 
-    def on_message(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_message(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` for :class:`RoomMessage` (groupchat and private)."""
         return self._add_listener(fn, (RoomMessage,))
 
-    def on_join(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_join(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` for :class:`OccupantJoined` (others entering our rooms)."""
         return self._add_listener(fn, (OccupantJoined,))
 
-    def on_leave(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_leave(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` for :class:`OccupantLeft` (others leaving, kicked, banned...)."""
         return self._add_listener(fn, (OccupantLeft,))
 
-    def on_subject(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def on_subject(self, fn: Listener) -> Listener:
         """Register ``fn(event)`` for :class:`SubjectChanged`."""
         return self._add_listener(fn, (SubjectChanged,))
 
@@ -1130,7 +1143,7 @@ class MUCBase:
             raise NotInRoom(f"removed from {event.room.jid}: {event.reason}")
         return getattr(event, "room", None)
 
-    def _join(self, room: Union[str, JID], nick: str, **kw: Any) -> Tuple["Waiter", Element]:
+    def _join(self, room: JIDLike, nick: str, **kw: Any) -> Tuple["Waiter", Element]:
         """Start a join: (the waiter of its answer, the presence to send)."""
         state, presence = self.core.join(room, nick, **kw)
         return self._expect(state, (RoomJoined, JoinFailed, RoomLeft)), presence

@@ -4,9 +4,8 @@ The round trip is measured by the client (this module reads no clock).
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..element import Element
+from ..jid import JIDLike
 from ._iq import empty_result, get_request
 from ..stanza_errors import from_element
 
@@ -16,7 +15,7 @@ NS_PING = "urn:xmpp:ping"
 PING = "{%s}ping" % NS_PING
 
 
-def ping_request(to: Any) -> Element:
+def ping_request(to: JIDLike) -> Element:
     """``<iq type='get' to=...><ping xmlns='urn:xmpp:ping'/></iq>``."""
     return get_request(to, PING)
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..element import Element
 from ..errors import NotAuthorized, StreamError, XMPPError
 from ..events import _opts
-from ..jid import JID
+from ..jid import JID, JIDLike
 from ..serializer import serialize
 from ..stanza_errors import Conflict, StanzaError, from_element
 from ..tokenizer import StreamEnd, StreamHeader, Tokenizer
@@ -98,14 +98,14 @@ class RegistrationForm:
     url: Optional[str] = None
 
 
-def _iq(kind: str, to: Any) -> Tuple[Element, Element]:
+def _iq(kind: str, to: Optional[JIDLike]) -> Tuple[Element, Element]:
     iq = Element(_IQ, {"type": kind})
     if to is not None:
         iq.set("to", str(to))
     return iq, iq.subelement(QUERY)
 
 
-def form_request(to: Any = None) -> Element:
+def form_request(to: Optional[JIDLike] = None) -> Element:
     """``<iq type='get'><query xmlns='jabber:iq:register'/></iq>`` (to our server when None)."""
     return _iq("get", to)[0]
 
@@ -152,7 +152,7 @@ def _legacy(iq: Element, query: Element, values: Mapping[str, Any]) -> Element:
     return iq
 
 
-def register_request(username: str, password: str, *, to: Any = None, **extra: str) -> Element:
+def register_request(username: str, password: str, *, to: Optional[JIDLike] = None, **extra: str) -> Element:
     """Register ``username`` with ``password`` (and the other XEP-0077 fields in ``extra``,
     e.g. ``email=``): ``<iq type='set'><query><username/><password/>...</query></iq>``."""
     for name, value in (("username", username), ("password", password)):
@@ -162,7 +162,7 @@ def register_request(username: str, password: str, *, to: Any = None, **extra: s
     return _legacy(iq, query, dict(extra, username=username, password=password))
 
 
-def submit_request(form: RegistrationForm, values: Mapping[str, Any], *, to: Any = None) -> Element:
+def submit_request(form: RegistrationForm, values: Mapping[str, Any], *, to: Optional[JIDLike] = None) -> Element:
     """Answer a :class:`RegistrationForm` with ``values`` ({field: value}): a submitted data
     form when the server sent one (values checked by
     :meth:`~fastxmpp.xep.forms.Form.submit`), else the XEP-0077 fields."""
@@ -173,7 +173,7 @@ def submit_request(form: RegistrationForm, values: Mapping[str, Any], *, to: Any
     return _legacy(iq, query, values)
 
 
-def change_password_request(account: Union[str, JID], new_password: str) -> Element:
+def change_password_request(account: JIDLike, new_password: str) -> Element:
     """Change the password of ``account`` (an authenticated session's JID) to ``new_password``
     (XEP-0077 section 3.3): the username and the new password, to our server."""
     account = account if isinstance(account, JID) else JID(account)
@@ -185,7 +185,7 @@ def change_password_request(account: Union[str, JID], new_password: str) -> Elem
     return _legacy(iq, query, {"username": account.localpart, "password": new_password})
 
 
-def cancel_request(to: Any = None) -> Element:
+def cancel_request(to: Optional[JIDLike] = None) -> Element:
     """Cancel the account (XEP-0077 section 3.2): ``<query><remove/></query>``, to our server."""
     iq, query = _iq("set", to)
     query.subelement(_REMOVE)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..element import Element
 from ..events import _opts
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 
 __all__ = ["NS_SID", "STANZA_ID", "ORIGIN_ID", "StanzaID", "stanza_ids", "stanza_id",
            "origin_id", "add_origin_id"]
@@ -51,7 +51,7 @@ def stanza_ids(stanza: Element) -> Tuple[StanzaID, ...]:
     return tuple(found)
 
 
-def stanza_id(stanza: Element, by: Any) -> Optional[str]:
+def stanza_id(stanza: Element, by: JIDLike) -> Optional[str]:
     """The id ``by`` (our bare JID, or a room's) gave ``stanza``, or None: none from it,
     or several (which the stamping entity would have removed: untrustworthy, logged)."""
     want = (by if isinstance(by, JID) else JID(by)).bare

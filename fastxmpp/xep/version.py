@@ -1,9 +1,10 @@
 """XEP-0092 Software Version, sans-IO: query another entity's, and answer with ours."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 from ..element import Element
+from ..jid import JIDLike
 from ._iq import RemoteInvalidResult, empty_result, get_request, result_payload
 
 __all__ = ["NS_VERSION", "QUERY", "SoftwareVersion", "InvalidVersionResult", "version_request",
@@ -26,7 +27,7 @@ class InvalidVersionResult(RemoteInvalidResult):
     """A version result without its required ``<name/>`` or ``<version/>``."""
 
 
-def version_request(to: Any) -> Element:
+def version_request(to: JIDLike) -> Element:
     """The XEP-0092 ``jabber:iq:version`` get request to ``to``."""
     return get_request(to, QUERY)
 
