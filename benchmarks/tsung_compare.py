@@ -160,14 +160,14 @@ def _tsung_stats(logdir: str) -> Dict[str, float]:
 
 # ------------------------------------------------------------------ fastxmpp
 def run_fastxmpp(server: ProsodyServer, users: int, messages: int, rate: float,
-                 concurrency: int) -> Dict[str, Any]:
+                 concurrency: int, verify: bool = True) -> Dict[str, Any]:
     from fastxmpp.load.runner import LoadConfig, LoadRunner, Target
 
     config = LoadConfig(users=users, password="pw", user_prefix=PREFIX, messages=messages, rate=rate,
                         concurrency=concurrency, quiet=True, duration=600.0, drain=10.0,
                         body_size=BODY, scenario="chat" if messages else "login")
     target = Target(host=server.host, port=server.port, domain=server.domain,
-                    ca_file=str(server.ca_file), local=True, server_pid=server.pid)
+                    ca_file=str(server.ca_file), insecure=not verify, local=True, server_pid=server.pid)
     runner = LoadRunner(config, target)
     cpu0, scpu0, t0 = time.process_time(), _server_cpu(server.pid), time.monotonic()
     if UVLOOP:
@@ -197,7 +197,7 @@ def run_fastxmpp_workers(server: ProsodyServer, users: int, messages: int, rate:
             "--domain", server.domain, "--ca-file", str(server.ca_file), "--users", str(users),
             "--password", "pw", "--user-prefix", "fx", "--messages", str(messages), "--rate", str(rate),
             "--body-size", str(BODY), "--workers", str(workers), "--quiet", "--report", report_path,
-            "--scenario", "chat" if messages else "login"]
+            "--scenario", "chat" if messages else "login", "--no-stream-management"]
     if "--mechanisms" in help_text:
         args += ["--mechanisms", "PLAIN"]
     cpu0, scpu0, t0 = _children_cpu(), _server_cpu(server.pid), time.monotonic()
@@ -257,7 +257,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 pass
 
 
-def _pids(name: str) -> set:
+def _pids(name: str) -> "set[int]":
     out = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -327,8 +327,21 @@ def _compare(args: argparse.Namespace, results: Dict[str, Any]) -> int:
             summary["ratio_tsung_over_fastxmpp"] = {
                 k: summary["tsung"][k] / summary["fastxmpp"][k]
                 for k in ("cpu_ms_per_login", "cpu_ms_per_1000_messages") if summary["fastxmpp"][k] > 0}
+            # Tsung does not verify the server's certificate: fastxmpp's logins without it too
+            nv1 = run_fastxmpp_pw(server, 2, 0, args.rate, args.concurrency, verify=False)
+            nvN = run_fastxmpp_pw(server, args.users, 0, args.rate, args.concurrency, verify=False)
+            per_nv = (nvN["cpu"] - nv1["cpu"]) / max(1, nvN["users"] - nv1["users"])
+            summary["fastxmpp_login_without_certificate_check"] = {
+                "cpu_ms_per_login": per_nv * 1e3,
+                "ratio_tsung_over_fastxmpp": summary["tsung"]["cpu_ms_per_login"] / (per_nv * 1e3)}
             if args.workers > 1:
                 w = run_fastxmpp_workers(server, args.users, args.messages, args.rate, args.workers, workdir)
+                wl = run_fastxmpp_workers(server, args.users, 0, args.rate, args.workers, workdir)
+                if w is not None and wl is not None and "cpu" in w and "cpu" in wl and w["messages"]:
+                    w["login_run_cpu"] = wl["cpu"]
+                    w["cpu_ms_per_1000_messages"] = (w["cpu"] - wl["cpu"]) / (w["messages"] / 1000.0) * 1e3
+                    w["ratio_tsung_over_fastxmpp"] = (summary["tsung"]["cpu_ms_per_1000_messages"]
+                                                      / w["cpu_ms_per_1000_messages"])
                 summary["workers"] = w if w is not None else "no --workers option yet"
             results["summary"] = summary
             print(json.dumps(summary, indent=2))
@@ -341,7 +354,7 @@ def _compare(args: argparse.Namespace, results: Dict[str, Any]) -> int:
 
 
 def run_fastxmpp_pw(server: ProsodyServer, users: int, messages: int, rate: float,
-                    concurrency: int) -> Dict[str, Any]:
+                    concurrency: int, verify: bool = True) -> Dict[str, Any]:
     """:func:`run_fastxmpp` with Tsung's accounts (``tsuN`` / ``pwN``)."""
     import fastxmpp.load.runner as runner_mod
 
@@ -359,7 +372,7 @@ def run_fastxmpp_pw(server: ProsodyServer, users: int, messages: int, rate: floa
 
     runner_mod.LoadRunner._make_client = make_client  # type: ignore[method-assign]
     try:
-        return run_fastxmpp(server, users, messages, rate, concurrency)
+        return run_fastxmpp(server, users, messages, rate, concurrency, verify)
     finally:
         runner_mod.LoadRunner._make_client = original  # type: ignore[method-assign]
 

@@ -110,3 +110,70 @@ def test_loop_holds_idle_sessions_for_the_duration(tmp_path):
                                "--workers", "1"])
     assert data["ok"] is True and data["sessions"]["peak"] == 3 and data["stopped_by_duration_cap"] is False
     assert data["duration_seconds"] >= 2.0
+
+
+# -- the shared pacer: one timer per process, every sender due in a tick released together --
+def test_one_wakeup_releases_every_sender_due_in_the_tick():
+    sent = {}
+
+    async def main():
+        pacer = Pacer(10.0, tick=0.05)  # each user: 3 sends over 0.3 s, at most 8 ticks in all
+        futs = [pacer.paced_calls(3, lambda seq, i=i: sent.setdefault(i, []).append(seq) is None)
+                for i in range(50)]
+        results = await asyncio.wait_for(asyncio.gather(*futs), 30)
+        return pacer, results
+
+    pacer, results = asyncio.run(main())
+    assert results == [3] * 50 and all(seqs == [0, 1, 2] for seqs in sent.values()) and len(sent) == 50
+    assert pacer.released == 150
+    assert pacer.wakeups <= 8  # bounded by the ticks the schedule spans, not by the sends
+
+
+def test_ticks_on_the_shared_timer_and_with_a_global_limit():
+    async def main():
+        pacer = Pacer(100.0, 1000.0, tick=0.002)
+
+        async def user():
+            return [seq async for seq in pacer.ticks(5)]
+
+        got = await asyncio.wait_for(asyncio.gather(*(user() for _ in range(10))), 30)
+        return pacer, got
+
+    pacer, got = asyncio.run(main())
+    assert got == [[0, 1, 2, 3, 4]] * 10
+    assert 0 < pacer.wakeups <= pacer.released
+
+
+def test_paced_calls_end_on_stop_on_false_and_pass_on_errors():
+    async def main():
+        pacer = Pacer(200.0, 500.0)
+        stop = asyncio.Event()
+
+        def until_three(seq):
+            if seq == 2:
+                stop.set()
+            return True
+
+        n_stop = await asyncio.wait_for(pacer.paced_calls(None, until_three, stop), 30)
+        n_false = await asyncio.wait_for(pacer.paced_calls(10, lambda seq: seq < 4), 30)
+        n_zero = await pacer.paced_calls(0, lambda seq: True)
+
+        def boom(seq):
+            raise RuntimeError("send failed")
+
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(pacer.paced_calls(5, boom), 30)
+        return n_stop, n_false, n_zero
+
+    assert asyncio.run(main()) == (3, 4, 0)
+
+
+def test_pacer_arguments():
+    with pytest.raises(ValueError):
+        Pacer(1.0, tick=0)
+
+    async def main():
+        with pytest.raises(ValueError):
+            Pacer(0.0).paced_calls(3, lambda seq: True)
+
+    asyncio.run(main())

@@ -150,6 +150,11 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     g.add_argument("--resource", default=d.resource, help="resource each user asks for")
     g.add_argument("--register", action="store_true",
                    help="create the accounts by in-band registration (XEP-0077) first")
+    g.add_argument("--accounts", metavar="FILE.csv",
+                   help="log in as the accounts of this CSV file, one 'jid,password' a line (a "
+                        "header line optional); user n takes line n, also over --workers")
+    g.add_argument("--register-rate", type=_nonneg_float, default=d.register_rate, metavar="R",
+                   help="register the accounts in-band (XEP-0077) before the run, at most R a second")
     g.add_argument("--concurrency", type=_positive_int, default=d.concurrency, metavar="C",
                    help="logins (and registrations) in flight")
     g.add_argument("--phase", dest="phases", action="append", type=_phase, metavar="RATE:SECONDS",
@@ -228,6 +233,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and check the load command's arguments (``sys.argv[1:]`` when ``argv`` is None)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.domain is None and args.accounts:  # the accounts' domain
+        from .accounts import read_accounts
+
+        try:
+            accounts = read_accounts(args.accounts)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if accounts:
+            args.domain = accounts[0].domain
     if args.server is not None and args.domain is None:
         host = args.server[0]
         try:
@@ -260,6 +274,7 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         tls_resume=args.tls_resume, quiet=args.quiet, phases=list(args.phases or []),
         arrival=args.arrival, hold=args.hold, room_size=args.room_size, muc_domain=args.muc_domain,
         contacts=args.contacts, total_rate=args.total_rate, loop=args.loop,
+        accounts_file=args.accounts, register_rate=args.register_rate,
     )
 
 
@@ -296,8 +311,8 @@ def _target(args: argparse.Namespace, config: LoadConfig, say: Any) -> Iterator[
         t0 = time.monotonic()
         server.start()
         try:
-            if not config.register:
-                server.create_users([config.username(i) for i in range(config.users)], config.password)
+            if not (config.register or config.register_rate):
+                server.create_users([(a.localpart, a.password) for a in config.accounts()])
             say(f"private Prosody (pid {server.pid}) on {server.host}:{server.port} for {server.domain}, "
                 f"started in {server.startup_seconds:.2f}s; {config.users} accounts ready after "
                 f"{time.monotonic() - t0:.2f}s")

@@ -49,6 +49,7 @@ from ..sasl import ScramKeyCache
 from ..serializer import serialize
 from ..tlsconfig import make_client_context
 from ..tlssessions import TLSSessionCache
+from .accounts import Account, AccountsFileError, read_accounts
 
 __all__ = ["XMPPUser", "parse_host"]
 
@@ -159,7 +160,10 @@ class XMPPUser(User):
     ``first_user``, ``resource``, ``ca_file``, ``insecure``,
     ``stream_management``, ``timeout`` (seconds, for login/iq/message waits),
     ``tls_resume`` (share TLS 1.3 sessions between the process's users so their
-    logins resume them; the server must allow it).
+    logins resume them; the server must allow it), ``accounts_file`` (a CSV file of
+    ``jid,password`` lines, see :mod:`fastxmpp.load.accounts`: user number ``n`` takes the
+    file's ``n - first_user``-th account, so the accounts stay unique over the workers;
+    ``password``, ``user_prefix`` and ``domain`` are then not used).
     """
 
     abstract = True
@@ -174,6 +178,7 @@ class XMPPUser(User):
     stream_management: bool = True
     timeout: float = 30.0
     tls_resume: bool = False
+    accounts_file: Optional[str] = None
     client_class: Any = None  # default: fastxmpp.sync.Client
 
     def __init__(self, environment: Any) -> None:
@@ -184,14 +189,31 @@ class XMPPUser(User):
         self._seq = 0
 
     # -- identity ----------------------------------------------------------------------------
+    def account(self) -> Optional[Account]:
+        """This user's account of ``accounts_file`` (None without one); raises
+        :class:`~fastxmpp.load.accounts.AccountsFileError` for a bad file or too few accounts."""
+        path = self.accounts_file
+        if path is None:
+            return None
+        accounts = _shared_object(("accounts", path), lambda: read_accounts(path))
+        n = self.user_number - self.first_user
+        if n >= len(accounts):
+            raise AccountsFileError(f"{len(accounts)} accounts for user number {n + 1}", path)
+        return accounts[n]
+
     @property
     def username(self) -> str:
-        """This user's account name: ``user_prefix`` and its number, unique over the workers."""
-        return f"{self.user_prefix}{self.user_number}"
+        """This user's account name: ``user_prefix`` and its number, unique over the workers
+        (or the local part of its ``accounts_file`` account)."""
+        account = self.account()
+        return account.localpart if account is not None else f"{self.user_prefix}{self.user_number}"
 
     @property
     def jid(self) -> str:
         """The full JID this user logs in as."""
+        account = self.account()
+        if account is not None:
+            return f"{account.jid}/{self.resource}"
         host, _ = parse_host(self.host)
         domain = self.domain or host or "localhost"
         return f"{self.username}@{domain}/{self.resource}"
@@ -222,7 +244,9 @@ class XMPPUser(User):
 
             cls = sync_client.Client
         host, port = parse_host(self.host)
-        return cls(self.jid, self.password, host=host, port=port,
+        account = self.account()
+        password = account.password if account is not None else self.password
+        return cls(self.jid, password, host=host, port=port,
                    ssl_context=_shared_context(self.ca_file, self.insecure),
                    sasl_cache=_shared_cache(),
                    tls_session_cache=_shared_tls_sessions() if self.tls_resume else None,

@@ -16,6 +16,7 @@ receiver records the latency and checks that each ``seq`` arrives once
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 import random
@@ -31,12 +32,13 @@ from .. import events
 from ..sasl import ScramKeyCache
 from ..tlsconfig import make_client_context
 from ..tlssessions import TLSSessionCache
+from .accounts import Account, read_accounts
 from .histogram import Histogram
 from .recorder import ERROR_KINDS, NS_LOAD, Recorder, error_kind, error_name
 from .scenarios import BUILTINS, Scenario, User, load_scenario
 from .timeseries import TimeSeries
 
-__all__ = ["LoadConfig", "LoadRunner", "Target", "Pacer", "run_load", "run_loop", "error_kind",
+__all__ = ["LoadConfig", "LoadRunner", "Target", "Pacer", "PACER_TICK", "run_load", "run_loop", "error_kind",
            "error_name", "SCENARIOS", "NS_LOAD", "LOGIN_PHASES", "ERROR_KINDS", "pair_users",
            "error_kinds_dict", "Progress"]
 
@@ -92,6 +94,13 @@ class LoadConfig:
     #: The closed model held for ``duration``: every user repeats its sends (``messages`` is
     #: no limit) until ``duration`` ends; the sessions stay open until then.
     loop: bool = False
+    #: ``--accounts FILE.csv``: the accounts (``jid,password`` a line, see
+    #: :mod:`fastxmpp.load.accounts`); user ``n`` of the run logs in as the file's ``n``-th.
+    #: None: ``{user_prefix}{n + 1}@DOMAIN`` with ``password``.
+    accounts_file: Optional[str] = None
+    #: ``--register-rate R``: register the accounts in-band (XEP-0077) before the run, at
+    #: most R per second (0: ``concurrency`` at a time, as fast as the server answers).
+    register_rate: float = 0.0
 
     def scenario_class(self) -> "type[Scenario]":
         """The :class:`~fastxmpp.load.scenarios.Scenario` class ``scenario`` names (ValueError)."""
@@ -123,6 +132,19 @@ class LoadConfig:
         for rate, seconds in self.phases:
             if not (rate > 0 and seconds > 0 and math.isfinite(rate) and math.isfinite(seconds)):
                 raise ValueError("a --phase is RATE:SECONDS, both > 0")
+        if self.register_rate < 0 or not math.isfinite(self.register_rate):
+            raise ValueError("--register-rate must be >= 0 (0: no limit)")
+        if self.accounts_file is not None:
+            self.accounts()
+
+    def accounts(self, first: int = 0) -> "List[Account]":
+        """With ``accounts_file``: the accounts of users ``first..first + users - 1``
+        (:class:`~fastxmpp.load.accounts.AccountsFileError` for a bad file or too few);
+        without: the generated ones (``username(n)`` at no domain, ``password``)."""
+        if self.accounts_file is None:
+            return [Account(self.username(n), self.username(n), "", self.password)
+                    for n in range(first, first + self.users)]
+        return read_accounts(self.accounts_file, first + self.users)[first:first + self.users]
 
     def username(self, index: int) -> str:
         """Account name of user ``index`` (0-based): ``load1``, ``load2``..."""
@@ -170,8 +192,18 @@ class _NoLimit:
 _NO_LIMIT = _NoLimit()
 
 
+def _wake(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():  # not cancelled meanwhile
+        fut.set_result(None)
+
+
+#: The pacer's tick (seconds): the senders of one process wake together on a grid of this
+#: step, every sender due in a tick released at once (see :class:`Pacer`).
+PACER_TICK = 0.002
+
+
 class Pacer:
-    """The pace of the senders.
+    """The pace of the senders: one per process, shared by its users.
 
     ``rate`` (``--rate``): each user's loop sends ``rate`` stanzas per second, its first
     after a random part of one period (so the users do not all send together); 0 sends as
@@ -180,26 +212,101 @@ class Pacer:
     ``total_rate`` (``--total-rate``): at most that many stanzas per second from all the
     users of this process together, without bursts: each send takes the next free slot of
     an even schedule, one every ``1/total_rate`` seconds, and a slot that has passed is not
-    made up later (a token bucket that holds one token)."""
+    made up later (a token bucket that holds one token).
+
+    One timer for the whole process, not one per user per stanza: a send due at ``t`` is
+    released at the first point of a grid of ``tick`` seconds (:data:`PACER_TICK`, 2 ms)
+    at or after ``t``, together with every other send due in that tick, in one event-loop
+    wake-up.  A send is never early and at most one tick late; each user's schedule is
+    kept from the times it was due, not when it ran, so the rates stay exact on average and
+    no tick releases more than that tick's worth.  The latency stamps are taken when the
+    stanza is built, at the actual send.  ``sleep`` (tests) replaces the shared timer with
+    one sleep per wait."""
 
     def __init__(self, rate: float, total_rate: float = 0.0, *,
                  clock: Optional[Callable[[], float]] = None,
-                 sleep: Optional[Callable[[float], Awaitable[None]]] = None) -> None:
+                 sleep: Optional[Callable[[float], Awaitable[None]]] = None,
+                 tick: float = PACER_TICK) -> None:
+        if not tick > 0:
+            raise ValueError("the pacer's tick must be > 0")
         self.rate = rate
         self.total_rate = total_rate
+        self.tick = tick
+        #: Event-loop wake-ups of the shared timer so far (each releases every send due).
+        self.wakeups = 0
+        #: Sends (and waits) released by the shared timer so far.
+        self.released = 0
         self._next_slot = 0.0
         self._clock = clock  # the running loop's time() by default
-        self._sleep = sleep or asyncio.sleep
+        self._sleep = sleep
+        #: Tick number -> the callbacks due in it; the tick numbers in a heap; the timer.
+        self._due: Dict[int, List[Callable[[], None]]] = {}
+        self._heap: List[int] = []
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_tick = 0
+
+    # -- the shared timer --------------------------------------------------------------------
+    def call_at(self, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` (no arguments) in the first tick at or after loop time ``when``,
+        with every other callback due then (one timer for all)."""
+        n = math.ceil(when / self.tick)
+        bucket = self._due.get(n)
+        if bucket is None:
+            self._due[n] = [callback]
+            heapq.heappush(self._heap, n)
+            if self._timer is None or n < self._timer_tick:
+                self._arm(n)
+        else:
+            bucket.append(callback)
+
+    def _arm(self, n: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_tick = n
+        self._timer = asyncio.get_running_loop().call_at(n * self.tick, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.wakeups += 1
+        now = asyncio.get_running_loop().time()
+        heap, due = self._heap, self._due
+        while heap and heap[0] * self.tick <= now + 1e-9:
+            callbacks = due.pop(heapq.heappop(heap))
+            self.released += len(callbacks)
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001 - one sender's failure must not stop the rest
+                    log.exception("load: a paced send failed")
+        if heap:
+            self._arm(heap[0])
+
+    async def wait_until(self, when: float) -> None:
+        """Return at loop time ``when`` (within one tick; at once when it has passed)."""
+        clock = self._clock or asyncio.get_running_loop().time
+        now = clock()
+        if when <= now:
+            return
+        if self._sleep is not None:
+            await self._sleep(when - now)
+            return
+        fut: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+        self.call_at(when, lambda: _wake(fut))
+        await fut
+
+    # -- the schedule -------------------------------------------------------------------------
+    def _take_slot(self, now: float) -> float:
+        """The next free slot of the ``total_rate`` schedule, from ``now``."""
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1.0 / self.total_rate
+        return slot
 
     async def _slot(self, clock: Callable[[], float]) -> None:
         gap = 1.0 / self.total_rate
         for _ in range(2):
-            now = clock()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + gap
-            if slot > now:
-                await self._sleep(slot - now)
-            if clock() - slot <= gap:
+            slot = self._take_slot(clock())
+            await self.wait_until(slot)
+            if clock() - slot <= max(gap, self.tick if self._sleep is None else 0.0):
                 return
             # woke more than a slot late (the loop stalled): the other sleepers woke late
             # too, so take a new slot once rather than send in a burst with them
@@ -215,9 +322,7 @@ class Pacer:
             if stop is not None and stop.is_set():
                 return
             if interval:
-                delay = next_at - clock()
-                if delay > 0:
-                    await self._sleep(delay)
+                await self.wait_until(next_at)
                 next_at += interval
             elif seq % 16 == 15:
                 await asyncio.sleep(0)  # let the others (and the receivers) run
@@ -227,6 +332,69 @@ class Pacer:
                     return
             yield seq
             seq += 1
+
+    def paced_calls(self, count: Optional[int], send: Callable[[int], bool],
+                    stop: Optional[asyncio.Event] = None) -> "asyncio.Future[int]":
+        """Call ``send(seq)`` for ``seq`` = ``0..count-1`` (without end when ``count`` is
+        None) at a paced ``rate`` (> 0), straight from the shared timer's tick: no task
+        wakes up per stanza.  ``send`` returns False to end early; so does ``stop``.  The
+        future's result is the number of calls that returned True."""
+        if not self.rate > 0:
+            raise ValueError("paced_calls needs a rate > 0")
+        loop = asyncio.get_running_loop()
+        clock = self._clock or loop.time
+        done: "asyncio.Future[int]" = loop.create_future()
+        interval = 1.0 / self.rate
+        gap = 1.0 / self.total_rate if self.total_rate else 0.0
+        state = [0, clock() + random.uniform(0.0, interval)]  # seq, the next time due
+
+        def finish() -> None:
+            if not done.done():
+                done.set_result(int(state[0]))
+
+        def step() -> None:
+            seq = int(state[0])
+            if done.done():
+                return
+            if (count is not None and seq >= count) or (stop is not None and stop.is_set()):
+                finish()
+                return
+            try:
+                sent = send(seq)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+                done.set_exception(exc)
+                return
+            if not sent:
+                finish()
+                return
+            state[0] = seq + 1
+            state[1] += interval
+            if count is not None and seq + 1 >= count:
+                finish()
+                return
+            schedule(state[1])
+
+        def on_slot(slot: float, retried: bool) -> None:
+            if not retried and clock() - slot > max(gap, self.tick):  # the loop stalled
+                self.call_at(self._take_slot(clock()), lambda: on_slot(slot, True))
+                return
+            step()
+
+        def due() -> None:
+            slot = self._take_slot(clock())
+            if slot <= clock():
+                step()
+            else:
+                self.call_at(slot, lambda: on_slot(slot, False))
+
+        def schedule(when: float) -> None:
+            self.call_at(when, due if gap else step)
+
+        if count == 0:
+            finish()
+        else:
+            schedule(state[1])
+        return done
 
 
 class _LoginClock:
@@ -431,9 +599,10 @@ class LoadRunner(Recorder):
         #: Account number offset: user i logs in as ``username(first_user + i)`` (``--workers``
         #: gives each process a block of the accounts).
         self.first_user = first_user
-        self.users = [User(i, first_user + i, config.username(first_user + i),
-                           f"{config.username(first_user + i)}@{target.domain}", config.password, self)
-                      for i in range(config.users)]
+        self.users = [User(i, first_user + i, account.localpart,
+                           account.jid if account.domain else f"{account.jid}@{target.domain}",
+                           account.password, self)
+                      for i, account in enumerate(config.accounts(first_user))]
         self.by_full_jid: Dict[str, User] = {}
         self.login_latency = Histogram()
         #: Open model: login time from each user's intended arrival, so a client that fell
@@ -550,7 +719,7 @@ class LoadRunner(Recorder):
 
     async def _phases(self) -> None:
         cfg = self.config
-        if cfg.register:
+        if cfg.register or cfg.register_rate:
             self.phase = "register"
             await self._register_all()
         self.phase = "login"
@@ -586,18 +755,26 @@ class LoadRunner(Recorder):
         loop = asyncio.get_running_loop()
         sem = asyncio.Semaphore(cfg.concurrency)
         outcome: "Counter[str]" = Counter()
+        gap = 1.0 / cfg.register_rate if cfg.register_rate > 0 else 0.0
+        next_start = [loop.time()]
 
         async def one(user: User) -> None:
+            if gap:  # --register-rate: the starts evenly spaced, one every 1/R seconds
+                start = max(loop.time(), next_start[0])
+                next_start[0] = start + gap
+                await asyncio.sleep(start - loop.time())
             async with sem:
-                timeout = max(0.1, min(cfg.login_timeout, self._deadline - loop.time()))
+                timeout = max(0.1, min(cfg.login_timeout, self._deadline - time.monotonic()))
+                domain = user.jid.partition("@")[2] or target.domain
                 try:
                     created = await asyncio.wait_for(loop.run_in_executor(
                         None, lambda: register_account(
-                            target.host, target.port, target.domain, cfg.username(self.first_user + user.index),
-                            cfg.password, ssl_context=self.ssl_context, timeout=timeout)), timeout + 1)
+                            target.host, target.port, domain, user.username,
+                            user.password, ssl_context=self.ssl_context, timeout=timeout)), timeout + 1)
                     outcome["created" if created else "existed"] += 1
                 except Exception as exc:  # noqa: BLE001 - every failure is counted by class
                     outcome["failed"] += 1
+                    outcome[f"failed:{error_name(exc)}"] += 1
                     self.count_error("register", exc)
 
         await asyncio.gather(*(one(u) for u in self.users))
@@ -614,10 +791,10 @@ class LoadRunner(Recorder):
                                 iq_timeout=cfg.iq_timeout)
         jid = f"{user.jid}/{cfg.resource}"
         if self._client_factory is not None:
-            return self._client_factory(jid, cfg.password, **kwargs)
+            return self._client_factory(jid, user.password, **kwargs)
         from ..aio import Client
 
-        return Client(jid, cfg.password, **kwargs)
+        return Client(jid, user.password, **kwargs)
 
     async def _login_all(self) -> None:
         if self.config.phases:

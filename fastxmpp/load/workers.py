@@ -309,6 +309,7 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
     for i, (first, count) in enumerate(blocks):
         # the open model's arrival rate is shared out like the users
         cfg = dict(asdict(config), users=count, total_rate=config.total_rate * count / config.users,
+                   register_rate=config.register_rate * count / config.users,
                    phases=[(rate * count / config.users, seconds) for rate, seconds in config.phases])
         recv, send = ctx.Pipe(duplex=False)
         p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, send, use_uvloop),
