@@ -14,13 +14,16 @@ import asyncio
 import signal
 import sys
 import threading
+from typing import Optional
 
 import options
 from fastxmpp.aio import Client
 from fastxmpp.errors import XMPPError
+from fastxmpp.events import Event
 from fastxmpp.im import (ContactChanged, ContactOffline, ContactOnline, ContactUnsubscribed,
                          PresenceErrorReceived, RosterItemAdded, RosterItemRemoved,
-                         SubscriptionApproved, SubscriptionRequested, SubscriptionRevoked)
+                         Message, ResourcePresence, SubscriptionApproved, SubscriptionRequested,
+                         SubscriptionRevoked)
 from fastxmpp.jid import JID, InvalidJID
 
 HELP = """commands:
@@ -53,7 +56,7 @@ def parse_jid(text: str) -> JID:
         raise UsageError(f"invalid JID {text!r}: {exc}") from None
 
 
-def describe(presence) -> str:
+def describe(presence: Optional[ResourcePresence]) -> str:
     """'away: in a meeting' for a ResourcePresence (None: offline)."""
     if presence is None:
         return "offline"
@@ -64,19 +67,19 @@ def describe(presence) -> str:
 class Chat:
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.partner = None
+        self.partner: Optional[JID] = None
         client.messages.on_message(self.received)
         client.presence.on_event(self.event)
         client.subscriptions.on_event(self.event)
         client.roster.on_event(self.event)
 
-    def received(self, msg) -> None:
+    def received(self, msg: Message) -> None:
         if msg.type == "error":
             say(f"! {msg.sender} could not take a message: {msg.error}")
         elif msg.body is not None:
             say(f"<{msg.sender}> {msg.body}")
 
-    def event(self, ev) -> None:
+    def event(self, ev: Event) -> None:
         jid = getattr(ev, "jid", None)
         if jid is not None and jid == self.client.jid.bare:
             return  # the server shows us our own presence too
@@ -163,7 +166,7 @@ class Chat:
         return True
 
 
-def read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue) -> None:
+def read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[Optional[str]]) -> None:
     """stdin, a line at a time, into the queue (None at the end)."""
     for line in sys.stdin:
         loop.call_soon_threadsafe(lines.put_nowait, line)
@@ -173,7 +176,7 @@ def read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue) -> None:
 async def main() -> int:
     args = options.parser("A terminal chat client.").parse_args()
     loop = asyncio.get_running_loop()
-    lines: asyncio.Queue = asyncio.Queue()
+    lines: asyncio.Queue[Optional[str]] = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lines.put_nowait, None)
     threading.Thread(target=read_lines, args=(loop, lines), daemon=True).start()

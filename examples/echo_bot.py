@@ -17,6 +17,7 @@ import signal
 
 import options
 from fastxmpp.aio import Client
+from fastxmpp.im import Message
 
 
 async def main() -> None:
@@ -37,7 +38,7 @@ async def main() -> None:
         client.subscriptions.policy = args.accept
 
         @client.messages.on_message(types=("chat", "normal"))
-        async def echo(msg):
+        async def echo(msg: Message) -> None:
             nonlocal replies
             if msg.body is None or stop.is_set():  # chat states, receipts... have no body
                 return

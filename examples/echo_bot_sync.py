@@ -9,8 +9,10 @@ or after ``--max-messages`` replies.
 from __future__ import annotations
 
 import signal
+from typing import List, Union
 
 import options
+from fastxmpp.im import Message
 from fastxmpp.sync import Client, ConnectionLost
 
 
@@ -19,7 +21,7 @@ def main() -> None:
     p.add_argument("--accept", choices=["accept-all", "accept-roster"], default="accept-all")
     p.add_argument("--max-messages", type=int, default=0, help="stop after N replies (0: never)")
     args = p.parse_args()
-    stopping = []
+    stopping: List[Union[int, str]] = []  # a signal number, or "max"
     replies = 0
     for sig in (signal.SIGINT, signal.SIGTERM):  # a flag: the loop below stops between reads
         signal.signal(sig, lambda signum, frame: stopping.append(signum))
@@ -28,7 +30,7 @@ def main() -> None:
         client.subscriptions.policy = args.accept
 
         @client.messages.on_message(types=("chat", "normal"))
-        def echo(msg):
+        def echo(msg: Message) -> None:
             nonlocal replies
             if msg.body is None or stopping:  # chat states, receipts... have no body
                 return

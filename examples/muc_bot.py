@@ -22,7 +22,7 @@ from typing import Dict, Optional
 
 import options
 from fastxmpp.aio import Client
-from fastxmpp.xep.muc import OccupantJoined, OccupantLeft, RoomJoined, RoomMessage
+from fastxmpp.xep.muc import OccupantJoined, OccupantLeft, RoomEvent, RoomJoined, RoomMessage
 
 DICE = re.compile(r"^(\d{1,3})d(\d{1,4})$")
 
@@ -78,7 +78,7 @@ async def main() -> None:
 
     async with Client(**options.client_options(args), reconnect=True) as client:
         @client.muc.on_event
-        async def on_event(event):
+        async def on_event(event: RoomEvent) -> None:
             logging.info("%s in %s (%s)", type(event).__name__, event.room.jid, getattr(event, "reason", ""))
             if isinstance(event, RoomJoined) and event.rejoined:
                 print(f"rejoined {event.room.jid} as {event.room.nick}", flush=True)

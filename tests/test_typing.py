@@ -40,6 +40,16 @@ def test_mypy_finds_no_error_in_the_package(tmp_path):
     assert f"in {len(files)} source files" in done.stdout, done.stdout
 
 
+def test_mypy_finds_no_error_in_the_examples(tmp_path):
+    # the examples are literal-included in the docs and copied by users: what they show
+    # type-checks under --strict (pyproject.toml lets mypy go without locust's types, for the
+    # locustfile, when locust is not installed)
+    examples = sorted(str(path) for path in Path(ROOT, "examples").glob("*.py"))
+    assert len(examples) >= 6, examples
+    done = run(["mypy", "--strict", "--cache-dir", str(tmp_path), *examples])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def features():
     """(attribute, module, class) of every feature the clients share."""
     from fastxmpp._client_base import ClientBase, Feature
@@ -142,3 +152,64 @@ def test_compiled_modules_match_their_stubs():
     # would not find it in typing_extensions
     done = run(["mypy.stubtest", "--ignore-disjoint-bases", "--allowlist", allowlist, *COMPILED])
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_users_program_sees_typed_feature_methods(tmp_path):
+    # JIDs are JIDLike (str or JID; anything else is an error), decorators give the handler
+    # back with its own type, and the features' queries return their real types
+    program = tmp_path / "features_program.py"
+    program.write_text(textwrap.dedent("""
+        from __future__ import annotations
+        import fastxmpp.aio
+        import fastxmpp.sync
+        from fastxmpp.im import Message
+        from fastxmpp.jid import JID, JIDLike
+        from fastxmpp.xep.muc import RoomEvent
+
+        async def aio_use(client: fastxmpp.aio.Client, who: JIDLike) -> None:
+            async def on_message(msg: Message) -> None: ...
+            async def on_room(event: RoomEvent) -> None: ...
+            reveal_type(client.messages.on_message(on_message))
+            reveal_type(client.messages.on_message(types=("chat",))(on_message))
+            reveal_type(client.muc.on_event(on_room))
+            reveal_type(client.muc.room("room@conference.example.org"))
+            reveal_type(client.presence.error(who))
+            await client.roster.add(JID("romeo@example.net"), groups=["friends"])
+            await client.roster.add(1)  # error: not a JID
+            await client.disco.info(b"example.org")  # error: not a JID
+
+        def sync_use(client: fastxmpp.sync.Client) -> None:
+            def on_event(event: object) -> int:
+                return 0
+            reveal_type(client.roster.on_event(on_event))
+            reveal_type(client.muc.rooms)
+            reveal_type(client.roster.groups())
+            client.subscriptions.approve("juliet@example.com")
+        """), encoding="utf-8")
+    done = run(["mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "--no-error-summary",
+                "--hide-error-context", "--no-color-output", str(program)])
+    lines = program.read_text(encoding="utf-8").splitlines()
+    revealed, errors = [], []
+    for line in done.stdout.splitlines():
+        match = re.match(r'.*features_program\.py:(\d+): (?:note: Revealed type is "(.*)"|error: )', line)
+        assert match, done.stdout + done.stderr
+        if match.group(2) is not None:
+            revealed.append(plain(match.group(2)))
+        else:
+            errors.append(lines[int(match.group(1)) - 1].split("#")[-1].strip())
+    # (fragments: mypy versions write unions and coroutines differently)
+    expected = [
+        "def (msg: fastxmpp.im.messages.Message) -> ",
+        "def (msg: fastxmpp.im.messages.Message) -> ",
+        "def (event: ",  # ... the RoomEvent union, below
+        "fastxmpp.aio.muc.Room | None",
+        "fastxmpp.stanza_errors.StanzaError | None",
+        "def (event: object) -> int",
+        "dict[fastxmpp.jid.JID, fastxmpp.sync.muc.Room]",
+        "dict[str, list[fastxmpp.im.roster.RosterItem]]",
+    ]
+    assert len(revealed) == len(expected), done.stdout
+    for seen, fragment in zip(revealed, expected):
+        assert seen.replace("Dict[", "dict[").replace("List[", "list[").startswith(fragment), (seen, fragment)
+    assert "fastxmpp.xep.muc.RoomJoined" in revealed[2] and "fastxmpp.xep.muc.RoomLeft" in revealed[2]
+    assert errors == ["error: not a JID", "error: not a JID"], done.stdout

@@ -43,7 +43,7 @@ __all__ = [
     "NS_MUC", "NS_MUC_USER", "NS_MUC_ADMIN", "NS_MUC_OWNER", "NS_ROOMCONFIG", "ROLES", "AFFILIATIONS",
     "Occupant", "History", "RoomState", "MUCCore", "MUCBase", "RoomBase", "Waiter",
     "RoomJoined", "JoinFailed", "OccupantJoined", "OccupantChanged", "OccupantLeft", "RoomMessage",
-    "SubjectChanged", "NickChanged", "RoomLeft",
+    "SubjectChanged", "NickChanged", "RoomLeft", "RoomEvent",
     "MUCValueError", "NotInRoom", "JoinError", "NicknameInUse", "PasswordRequired", "Banned",
     "MembersOnly", "RoomFull", "RoomNotFound", "CreationNotAllowed", "NicknameLocked",
     "status_codes", "is_muc_private",
@@ -408,6 +408,12 @@ class RoomLeft(Event):
     actor: Optional[str] = None
     text: Optional[str] = None
     alternate: Optional[str] = None
+
+
+#: What ``client.muc.on_event`` listeners get: one of the room events, each with its ``room``
+#: (annotate a listener's parameter with it; ``isinstance`` tells them apart).
+RoomEvent = Union[RoomJoined, JoinFailed, OccupantJoined, OccupantChanged, OccupantLeft, RoomMessage,
+                  SubjectChanged, NickChanged, RoomLeft]
 
 
 # -- parsing helpers --------------------------------------------------------------------------
