@@ -59,6 +59,15 @@ autodoc_default_options = {"show-inheritance": True}
 # (``JIDLike``, not ``str | JID``); the modules write ``from __future__ import annotations``,
 # so autodoc sees the alias's name and maps it here.
 autodoc_type_aliases = {"JIDLike": "~fastxmpp.jid.JIDLike"}
+# Inside a union (``Optional[JIDLike]``) Sphinx writes such an alias with the repr of its
+# placeholder, "TypeAliasForwardRef('~fastxmpp.jid.JIDLike')": make that repr the alias's name,
+# as Sphinx writes the alias alone.
+try:
+    from sphinx.util.inspect import TypeAliasForwardRef
+except ImportError:  # an older Sphinx without it
+    pass
+else:
+    TypeAliasForwardRef.__repr__ = lambda self: str(self.name)  # type: ignore[method-assign]
 # Importing fastxmpp.load.locust imports locust, which monkey-patches the process with gevent:
 # the reference is built from a stand-in (locust is not a dependency of fastxmpp).
 autodoc_mock_imports = ["locust", "gevent"]

@@ -397,7 +397,7 @@ class JID:
 
     def __new__(
         cls,
-        jid: Optional[Union[str, JID]] = None,
+        jid: Optional[JIDLike] = None,
         /,
         *,
         localpart: Optional[str] = None,

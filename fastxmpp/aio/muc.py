@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional
 
 from ..element import Element
 from ..im._types import Text
@@ -87,7 +87,7 @@ class Room(RoomBase):
         else:
             await self.configure(self.config)
 
-    async def destroy(self, reason: Optional[str] = None, alternate: Union[None, str, JID] = None) -> None:
+    async def destroy(self, reason: Optional[str] = None, alternate: Optional[JIDLike] = None) -> None:
         """Destroy the room (owners only)."""
         await self.client.iq(MUCCore.destroy_request(self.jid, reason, alternate))
 

@@ -4,7 +4,7 @@ rooms' state and rejoins them)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional
 
 from ..element import Element
 from ..im._types import Text
@@ -86,7 +86,7 @@ class Room(RoomBase):
         else:
             self.configure(self.config)
 
-    def destroy(self, reason: Optional[str] = None, alternate: Union[None, str, JID] = None) -> None:
+    def destroy(self, reason: Optional[str] = None, alternate: Optional[JIDLike] = None) -> None:
         """Destroy the room (owners only)."""
         self.client.iq(MUCCore.destroy_request(self.jid, reason, alternate))
 

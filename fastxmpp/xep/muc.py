@@ -410,8 +410,8 @@ class RoomLeft(Event):
     alternate: Optional[str] = None
 
 
-#: What ``client.muc.on_event`` listeners get: one of the room events, each with its ``room``
-#: (annotate a listener's parameter with it; ``isinstance`` tells them apart).
+#: The events ``client.muc.on_event`` listeners get, one of the room events, each with its
+#: ``room`` (annotate a listener's parameter with it; ``isinstance`` tells them apart).
 RoomEvent = Union[RoomJoined, JoinFailed, OccupantJoined, OccupantChanged, OccupantLeft, RoomMessage,
                   SubjectChanged, NickChanged, RoomLeft]
 
@@ -722,7 +722,7 @@ class MUCCore:
 
     @staticmethod
     def destroy_request(room: JIDLike, reason: Optional[str] = None,
-                        alternate: Union[None, str, JID] = None) -> Element:
+                        alternate: Optional[JIDLike] = None) -> Element:
         """The muc#owner IQ set destroying the room."""
         iq = Element("{%s}iq" % NS_CLIENT, {"type": "set", "to": str(_room_jid(room))})
         destroy = iq.subelement(_OWNER_QUERY).subelement(
