@@ -6,10 +6,16 @@ listeners registered on ``client.roster``, ``client.presence``, ``client.subscri
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, TypeVar
 
 from ..events import Event, _opts
 from ..jid import JID
+
+if TYPE_CHECKING:  # they import this module
+    from ..element import Element
+    from ..stanza_errors import StanzaError
+    from .presence import ResourcePresence
+    from .roster import RosterItem
 
 _T = TypeVar("_T")
 
@@ -38,7 +44,7 @@ class RosterReceived(Event):
     the changes, if any."""
 
     version: Optional[str]
-    items: Tuple[Any, ...]
+    items: Tuple[RosterItem, ...]
     cached: bool
 
 
@@ -47,22 +53,22 @@ class RosterItemAdded(Event):
     """A contact was added to the roster (a roster push); ``item`` is its
     :class:`~fastxmpp.im.roster.RosterItem`."""
 
-    item: Any
+    item: RosterItem
 
 
 @dataclass(**_opts)
 class RosterItemChanged(Event):
     """A roster item changed (name, groups or subscription): ``old`` and the new ``item``."""
 
-    old: Any
-    item: Any
+    old: RosterItem
+    item: RosterItem
 
 
 @dataclass(**_opts)
 class RosterItemRemoved(Event):
     """A contact was removed from the roster; ``item`` is the item it had."""
 
-    item: Any
+    item: RosterItem
 
 
 @dataclass(**_opts)
@@ -70,7 +76,7 @@ class ContactOnline(Event):
     """The first available resource of ``jid`` (a bare JID) appeared."""
 
     jid: JID
-    presence: Any
+    presence: ResourcePresence
 
 
 @dataclass(**_opts)
@@ -80,8 +86,8 @@ class ContactChanged(Event):
     (``available`` is False when it left), ``best`` the best resource now."""
 
     jid: JID
-    presence: Any
-    best: Any
+    presence: ResourcePresence
+    best: ResourcePresence
 
 
 @dataclass(**_opts)
@@ -91,7 +97,7 @@ class ContactOffline(Event):
     server sends it again."""
 
     jid: JID
-    presence: Any
+    presence: Optional[ResourcePresence]
 
 
 @dataclass(**_opts)
@@ -99,7 +105,7 @@ class PresenceErrorReceived(Event):
     """A presence of type error from ``jid``; ``error`` is its StanzaError (kept per contact)."""
 
     jid: JID
-    error: Any
+    error: StanzaError
 
 
 @dataclass(**_opts)
@@ -108,7 +114,7 @@ class SubscriptionRequested(Event):
 
     jid: JID
     status: Optional[str]
-    stanza: Any
+    stanza: Element
 
 
 @dataclass(**_opts)

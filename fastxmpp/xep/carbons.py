@@ -52,7 +52,7 @@ class CarbonReceived:
 
     direction: str
     message: Message
-    stanza: Any
+    stanza: Element
 
 
 def _iq(child: str) -> Element:

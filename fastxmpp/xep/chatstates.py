@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from ..element import Element
 from ..events import _opts
@@ -43,7 +43,7 @@ class ChatStateReceived:
     state: str
     type: str
     thread: Optional[str]
-    stanza: Any
+    stanza: Element
 
 
 def _check(state: str) -> str:

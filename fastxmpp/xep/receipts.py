@@ -45,7 +45,7 @@ class ReceiptReceived:
 
     id: str
     sender: Optional[JID]
-    stanza: Any
+    stanza: Element
 
 
 def add_request(stanza: Element) -> str:
