@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..element import Element
 from ..events import _opts
-from ..jid import JID, InvalidJID
+from ..jid import JID, InvalidJID, JIDLike
 from ..stanza import MESSAGE_TYPES, XML_LANG
 from ..stanza_errors import from_element
 
@@ -154,7 +154,7 @@ def _add_texts(el: Element, tag: str, value: Union[None, str, Mapping[Optional[s
             child.set(XML_LANG, text_lang)
 
 
-def build_message(*, to: Any, body: Union[None, str, Mapping[Optional[str], str]] = None,
+def build_message(*, to: JIDLike, body: Union[None, str, Mapping[Optional[str], str]] = None,
                   type: str = "chat", subject: Union[None, str, Mapping[Optional[str], str]] = None,
                   thread: Optional[str] = None, parent_thread: Optional[str] = None,
                   id: Optional[str] = None, lang: Optional[str] = None) -> Element:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from .._accel import USE_EXTENSIONS
 from ..element import Element
 from ..events import Event, _opts
-from ..jid import JID, InvalidJID, _parse_once, _resource_fast
+from ..jid import JID, InvalidJID, JIDLike, _parse_once, _resource_fast
 from ..stanza import PRESENCE_SHOWS, XML_LANG
-from ..stanza_errors import from_element
+from ..stanza_errors import StanzaError, from_element
 from .events import ContactChanged, ContactOffline, ContactOnline, PresenceErrorReceived, positional
 
 __all__ = ["ResourcePresence", "PresenceTracker", "parse_presence", "SHOW_RANK"]
@@ -39,7 +39,6 @@ _SUBSCRIPTION_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsu
 SHOW_RANK = {"chat": 5, None: 4, "away": 3, "xa": 2, "dnd": 1}
 _JID_CACHE = 65536  # senders whose parsed JID is kept (the cache is emptied when full)
 
-JIDLike = Union[str, JID]
 
 
 @dataclass(**_opts)
@@ -236,7 +235,7 @@ class PresenceTracker:
 
     def __init__(self) -> None:
         self.contacts: Dict[JID, Dict[JID, ResourcePresence]] = {}
-        self.errors: Dict[JID, Any] = {}
+        self.errors: Dict[JID, StanzaError] = {}
         #: The last broadcast presence set through :meth:`available` (None: none, or
         #: :meth:`unavailable` since); a fresh session sends it again.
         self.own: Optional[Element] = None
@@ -249,7 +248,7 @@ class PresenceTracker:
         self._own_args: Optional[Tuple[Element, Dict[str, Any]]] = None
 
     # -- what we send -------------------------------------------------------------------------
-    def available(self, *, to: Any = None, show: Optional[str] = None,
+    def available(self, *, to: Optional[JIDLike] = None, show: Optional[str] = None,
                   status: Union[None, str, Mapping[Optional[str], str]] = None,
                   priority: Optional[int] = None, lang: Optional[str] = None) -> Element:
         """An available presence: broadcast (and remembered) without ``to``, directed
@@ -263,7 +262,7 @@ class PresenceTracker:
             self.sent_initial = True
         return el
 
-    def unavailable(self, *, to: Any = None,
+    def unavailable(self, *, to: Optional[JIDLike] = None,
                     status: Union[None, str, Mapping[Optional[str], str]] = None,
                     lang: Optional[str] = None) -> Element:
         """An unavailable presence: broadcast (ends the presence session, 4.5) or directed."""
@@ -318,7 +317,7 @@ class PresenceTracker:
         """The bare JIDs with at least one available resource."""
         return list(self.contacts)
 
-    def error(self, jid: JIDLike) -> Any:
+    def error(self, jid: JIDLike) -> Optional[StanzaError]:
         """The last presence error from ``jid`` (a StanzaError), or None."""
         return self.errors.get(_bare(jid))
 

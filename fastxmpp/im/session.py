@@ -163,8 +163,7 @@ class PresenceAPI(Feature):
     def error(self, jid: JIDLike) -> Optional[StanzaError]:
         """The last presence error from ``jid``'s bare JID, a
         :class:`~fastxmpp.stanza_errors.StanzaError`; None when there was none."""
-        # the tracker (fastxmpp.im.presence) keeps StanzaError values
-        return cast(Optional[StanzaError], self.core.error(jid))
+        return self.core.error(jid)
 
 
 class SubscriptionRequest:

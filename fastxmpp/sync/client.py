@@ -31,7 +31,7 @@ from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
 from .._client_base import ClientBase, Feature
 from ..handlers import iq_reply
-from ..jid import JID
+from ..jid import JID, JIDLike
 from ..sasl import channel_bindings_from_ssl
 from ..sm import SMState
 from ..stanza_errors import from_element
@@ -354,7 +354,7 @@ class Client(ClientBase):
             raise from_element(response)
         return response
 
-    def ping(self, to: Any = None, *, timeout: Optional[float] = None) -> Element:
+    def ping(self, to: Optional[JIDLike] = None, *, timeout: Optional[float] = None) -> Element:
         """XEP-0199 ping (``to`` defaults to our server)."""
         iq = Element("{jabber:client}iq", {"type": "get", "to": str(to) if to is not None else self.jid.domain})
         iq.subelement("{%s}ping" % NS_PING)
