@@ -130,6 +130,9 @@ def test_roster_broadcasts_reach_every_contact(tmp_path, workers):
         "presence", 30, 60, 60, 0, 0)
     stats = data["scenario_stats"]
     assert stats["groups"] == 2 and stats["roster_pushes"] >= 6 * 2
+    push = data["scenario_latency_ms"]["roster_push"]  # each request's push, timed
+    assert push["count"] >= 1 and 0 <= push["min"] <= push["max"]
+    assert "roster push" in out
     assert data["setup_seconds"] > 0  # the subscriptions, before the traffic
     assert data["errors"] == {}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from ..element import Element
 from ..errors import SASLError, StreamError
@@ -106,6 +106,8 @@ class Recorder:
         #: Errors by kind (:data:`ERROR_KINDS`) and detail: ``{("timeout", "iq"): 3}``.
         self.error_kinds: "Counter[Tuple[str, str]]" = Counter()
         self.stats: "Counter[str]" = Counter()
+        #: A scenario's own latency histograms (microseconds) by name, see :meth:`record_latency`.
+        self.scenario_latency: Dict[str, Histogram] = {}
         self._sending_done = False
         self._all_received: Optional[asyncio.Event] = None
 
@@ -150,6 +152,14 @@ class Recorder:
         """Count one error: in ``errors`` as ``where:name`` and in ``error_kinds`` by kind."""
         self.errors[f"{where}:{name or error_name(exc) if exc is not None else name or 'closed'}"] += 1
         self.error_kinds[error_kind(exc, where)] += 1
+
+    def record_latency(self, name: str, microseconds: int) -> None:
+        """Record one of the scenario's own latencies under ``name`` (e.g. ``roster_push``):
+        the report's ``scenario_latency_ms[name]``, histograms added over workers."""
+        hist = self.scenario_latency.get(name)
+        if hist is None:
+            hist = self.scenario_latency[name] = Histogram()
+        hist.record(max(0, int(microseconds)))
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the scenario's own counter ``name`` (``scenario_stats`` in the report)."""

@@ -110,6 +110,8 @@ def format_report(report: Dict[str, Any]) -> str:
     if stats:
         rows.append(("scenario stats", ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
                                                  for k, v in sorted(stats.items()))))
+    for name, summary in (report.get("scenario_latency_ms") or {}).items():
+        rows += _rows_latency(name.replace("_", " "), summary)
     cpu_text = f"{cpu['client_seconds']:.2f} s client"
     if cpu.get("client_us_per_message") is not None:
         cpu_text += f" ({cpu['client_us_per_message']:.0f} us per {msgs.get('kind') or 'message'} in traffic)"

@@ -33,6 +33,7 @@ from ..sasl import ScramKeyCache
 from ..tlsconfig import make_client_context
 from ..tlssessions import TLSSessionCache
 from .accounts import Account, read_accounts
+from .hdr import encode_histogram
 from .histogram import Histogram
 from .recorder import ERROR_KINDS, NS_LOAD, Recorder, error_kind, error_name
 from .scenarios import BUILTINS, Scenario, User, load_scenario
@@ -711,6 +712,10 @@ class LoadRunner(Recorder):
         server_cpu = None if server_cpu0 is None or server_cpu1 is None else server_cpu1 - server_cpu0
         report = self.report(cpu, self._cpu_traffic, server_cpu)
         report.update(series.report_fields())
+        for name, hist in self.scenario_latency.items():  # merged over workers by name
+            report["histograms"][f"scenario:{name}"] = encode_histogram(hist)
+        report["scenario_latency_ms"] = {name: hist.summary(scale=1000.0)
+                                         for name, hist in sorted(self.scenario_latency.items())}
         report["server_memory"] = server_memory(self.server_rss_before, self.server_rss_held, self.peak_sessions)
         if self.interrupted:
             report["interrupted"] = True

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Dict, List, Optional, Set, Tuple, Type
 
 from ..element import Element
@@ -530,7 +531,9 @@ class RosterStorm(Scenario):
     in its group (subscription "both").  Setup: each user sends its initial presence and
     subscribes to its contacts through ``client.subscriptions`` (policy accept-all, so the
     contacts approve), and waits until its roster (``client.roster``, kept by the roster
-    pushes) holds every contact with subscription "both".  Run: each user broadcasts
+    pushes) holds every contact with subscription "both".  The roster push latency is
+    measured: from sending each subscription request to the first roster push for that
+    contact (``scenario_latency_ms.roster_push``).  Run: each user broadcasts
     ``--messages`` stamped presences at ``--rate``; the server sends each to the C
     contacts, each delivery counted (loss and duplicates exact, one-way latency).  The
     roster pushes received are counted (``scenario_stats.roster_pushes``)."""
@@ -579,6 +582,8 @@ class RosterStorm(Scenario):
         recorder = user.recorder
         wanted = {c.jid for c in self.contacts(user)}
         done = asyncio.Event()
+        asked: Dict[str, float] = {}  # contact -> when the subscription request was sent
+        clock = time.perf_counter
 
         def check() -> None:
             roster = client.roster
@@ -588,6 +593,9 @@ class RosterStorm(Scenario):
         def pushed(event: Any) -> None:
             if isinstance(event, (RosterItemAdded, RosterItemChanged)):
                 recorder.count("roster_pushes")
+                t0 = asked.pop(str(event.item.jid), None)
+                if t0 is not None:  # the push our subscription request caused
+                    recorder.record_latency("roster_push", int((clock() - t0) * 1e6))
                 check()
 
         client.add_handler("presence", lambda st, u=user: self.received(u, st))
@@ -598,6 +606,7 @@ class RosterStorm(Scenario):
         for contact in self.contacts(user):
             item = client.roster.get(contact.jid)
             if item is None or item.subscription not in ("to", "both"):
+                asked[contact.jid] = clock()
                 await client.subscriptions.subscribe(contact.jid)
         check()
         try:

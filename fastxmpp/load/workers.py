@@ -107,9 +107,16 @@ def _counters(runner: LoadRunner) -> Dict[str, Any]:
 
 async def _worker_async(index: int, runner: LoadRunner, out: Any) -> None:
     async def progress() -> None:
+        # every second, and at once when the phase changes (the parent samples the server's
+        # memory while every worker holds its sessions, which may be a short window)
+        loop = asyncio.get_running_loop()
+        phase, sent_at = runner.phase, loop.time()
         while True:
-            await asyncio.sleep(1.0)
-            out.send(("progress", index, _counters(runner)))
+            await asyncio.sleep(0.05)
+            now = loop.time()
+            if runner.phase != phase or now - sent_at >= 1.0:
+                phase, sent_at = runner.phase, now
+                out.send(("progress", index, _counters(runner)))
 
     task = asyncio.ensure_future(progress())
     try:
@@ -240,6 +247,8 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
         "scenario_stats": _merge_stats([rep.get("scenario_stats") or {} for rep in reports]),
         "timeseries": merge_timeseries([rep.get("timeseries") or {} for rep in reports]),
         "histograms": histograms,
+        "scenario_latency_ms": {name.partition(":")[2]: summary(name) for name in sorted(histograms)
+                                if name.startswith("scenario:")},
     }
     if interrupted:
         report["interrupted"] = True
