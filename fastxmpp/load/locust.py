@@ -21,7 +21,7 @@ Subclass it in a locustfile (``examples/locustfile.py`` in the repository)::
         wait_time = between(0.5, 1.5)
 
         @task
-        def ping(self):
+        def ping_server(self):
             self.ping()
 
 Run with ``locust -f locustfile.py --host xmpp://127.0.0.1:5222``.  Accounts
