@@ -10,7 +10,7 @@ import platform
 
 from setuptools import Extension, setup
 
-MODULES = ["_element_c", "_tokenizer_c", "_serializer_c", "_stanza_c", "_presence_c"]
+MODULES = ["_element_c", "_tokenizer_c", "_serializer_c", "_stanza_c", "_presence_c", "_muc_c"]
 
 DEBUG_BUILD = bool(os.environ.get("FASTXMPP_DEBUG_BUILD"))
 NO_EXTENSIONS = bool(os.environ.get("FASTXMPP_NO_EXTENSIONS")) or (

@@ -17,7 +17,7 @@ def _extensions_loaded() -> bool:
     if NO_EXTENSIONS:
         return False
     try:
-        from . import _element_c, _presence_c, _serializer_c, _stanza_c, _tokenizer_c  # noqa: F401
+        from . import _element_c, _muc_c, _presence_c, _serializer_c, _stanza_c, _tokenizer_c  # noqa: F401
     except ImportError:
         return False
     return True

@@ -14,9 +14,9 @@ from fastxmpp import _accel
 @pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
 @pytest.mark.skipif(bool(os.environ.get("FASTXMPP_DEBUG_BUILD")), reason="a debug build was asked for")
 def test_compiled_twins_carry_no_debug_sections():
-    from fastxmpp import _element_c, _presence_c, _serializer_c, _stanza_c, _tokenizer_c
+    from fastxmpp import _element_c, _muc_c, _presence_c, _serializer_c, _stanza_c, _tokenizer_c
 
-    for module in (_element_c, _presence_c, _serializer_c, _stanza_c, _tokenizer_c):
+    for module in (_element_c, _muc_c, _presence_c, _serializer_c, _stanza_c, _tokenizer_c):
         with open(module.__file__, "rb") as f:
             data = f.read()
         assert data[:4] == b"\x7fELF"

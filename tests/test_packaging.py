@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("_element_c", "_tokenizer_c", "_serializer_c", "_stanza_c", "_presence_c")
+MODULES = ("_element_c", "_tokenizer_c", "_serializer_c", "_stanza_c", "_presence_c", "_muc_c")
 MAX_WHEEL_BYTES = 2 * 1024 * 1024
 
 # Every CPython cibuildwheel builds today, free-threaded 3.14t included.

@@ -23,7 +23,7 @@ pytest.importorskip("mypy", reason="mypy is in the test extras (pip install -e '
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPILED = ["fastxmpp._tokenizer_c", "fastxmpp._element_c", "fastxmpp._serializer_c",
-            "fastxmpp._stanza_c", "fastxmpp._presence_c"]
+            "fastxmpp._stanza_c", "fastxmpp._presence_c", "fastxmpp._muc_c"]
 
 
 def run(args):

@@ -754,3 +754,175 @@ def test_client_property_made_on_first_access_only():
         assert type(m) is module.MUC and client.muc is m
         assert len(client._handlers["presence"]) == 1 and len(client._handlers["message"]) == 1
         assert NS_MUC in client.disco.responder.features
+
+
+# -- the compiled twin of MUCCore.receive_message agrees with the Python one --------------------
+import io  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from fastxmpp import _accel  # noqa: E402
+from fastxmpp.xep import muc as muc_module  # noqa: E402
+
+_OTHER_ROOM = "other@chat.shakespeare.lit"
+_MSG_SENDERS = [f"{ROOM}/firstwitch", f"{ROOM}/secondwitch", f"{ROOM}/thirdwitch", f"{ROOM}/stranger", ROOM,
+                f"{ROOM}/fir&#x73;twitch", f"{ROOM}/first witch", f"{_OTHER_ROOM}/x", "hecate@shakespeare.lit/a",
+                "bad@@x/a", f"{ROOM}/caf\u00e9", ""]
+_MSG_TYPES = ["groupchat", "groupchat", "groupchat", None, "chat", "normal", "error", "headline", "Groupchat"]
+_MSG_CHILDREN = [
+    "<body>hi</body>", "<body>caf\u00e9 \u2603</body>", "<body/>", "<body></body>", "<body>two\nlines\tand tab</body>",
+    "<body>I&apos;m &lt;here&gt;</body>", "<body>a\r\nb</body>", "<body><![CDATA[a<b]]></body>",
+    "<body>a<em xmlns='urn:x'>b</em>c</body>", "<body xml:lang='de'>hallo</body>", "<body xmlns='urn:other'>no</body>",
+    "<body xmlns='jabber:client'>yes</body>", "<p:body xmlns:p='urn:p'>prefixed</p:body>",
+    "<subject>news</subject>", "<subject/>",
+    "<delay xmlns='urn:xmpp:delay' stamp='2026-12-06T01:02:03Z'/>",
+    "<delay xmlns='urn:xmpp:delay' stamp='2026-12-06T01:02:04Z' from='x'>Offline <b>storage</b></delay>",
+    "<delay xmlns='urn:xmpp:delay'/>", "<delay xmlns='urn:xmpp:delay' stamp='2026&#x2D;12'/>",
+    "<delay xmlns='urn:other' stamp='2026-12-06T09:09:09Z'/>",
+    f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='s1'/>", f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='s2'/>",
+    f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id=''/>", "<stanza-id xmlns='urn:xmpp:sid:0' by='hag66@shakespeare.lit' id='s1'/>",
+    f"<stanza-id xmlns='urn:xmpp:sid:0' id='s3' by='{ROOM}'></stanza-id>", "<stanza-id xmlns='urn:xmpp:sid:0' id='s4'/>",
+    f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='a&amp;b'/>",
+    "<origin-id xmlns='urn:xmpp:sid:0' id='o1'/>", "<active xmlns='http://jabber.org/protocol/chatstates'/>",
+    f"<x xmlns='{NS_MUC_USER}'><invite from='a@b'/></x>", "\n  ",
+]
+
+
+def _message_xml(sender, kind, ident, children, quote):
+    attrs = f" from={quote}{sender}{quote}" if sender is not None else ""
+    if kind is not None:
+        attrs += f" type={quote}{kind}{quote}"
+    if ident is not None:
+        attrs += f" id={quote}{ident}{quote}"
+    return f"<message{attrs}>{''.join(children)}</message>" if children else f"<message{attrs}/>"
+
+
+_scripts = st.lists(st.one_of(
+    st.builds(_message_xml, st.sampled_from(_MSG_SENDERS), st.sampled_from(_MSG_TYPES),
+              st.sampled_from([None, "m1", "m2", "", "a&amp;b", "m\t1"]),
+              st.lists(st.sampled_from(_MSG_CHILDREN), max_size=5), st.sampled_from(["'", '"'])),
+    st.sampled_from(["join:stranger", "leave:secondwitch", "nick:firstwitch", "left-room", "rejoining"])),
+    min_size=1, max_size=8)
+
+
+def _seen_muc(value):
+    """What an event says (its room as the room's JID, its stanza as its bytes)."""
+    if isinstance(value, RoomMessage):
+        return ("RoomMessage", str(value.room.jid), value.nick, value.body, value.private, value.delayed,
+                value.stanza.tag, value.stanza.get("id"), value.message.body)
+    if isinstance(value, list):
+        return [_seen_muc(v) for v in value]
+    return (type(value).__name__, repr(value))
+
+
+def _muc_state(core):
+    return [(str(jid), sorted(s.occupants), s.joined, s._joining, s.subject, s.subject_by, s._last_seen,
+             sorted(s._recent), list(s._recent_order)) for jid, s in core.rooms.items()]
+
+
+def _script_core():
+    ticks = iter(range(1000))
+    core = MUCCore(clock=lambda: float(next(ticks)))
+    core.join(ROOM, "thirdwitch")
+    for nick in ("firstwitch", "secondwitch", "caf\u00e9"):
+        core.receive_presence(pres(nick))
+    core.receive_presence(pres("thirdwitch", codes=(110,)))
+    core.join(_OTHER_ROOM, "me")  # being joined: its messages are taken too
+    for sender in _MSG_SENDERS[:-2]:  # their routes known (the compiled twin's fast path), no state changed
+        assert core.receive_message(X(f"<message from='{sender}' type='headline'/>")) == []
+    return core
+
+
+def _step(core, receive, step):
+    if step == "join:stranger":
+        return core.receive_presence(pres("stranger"))
+    if step == "leave:secondwitch":
+        return core.receive_presence(pres("secondwitch", kind="unavailable"))
+    if step == "nick:firstwitch":
+        return core.receive_presence(pres("firstwitch", kind="unavailable", codes=(303,),
+                                          inner="", extra=""))
+    if step == "left-room":
+        core.rooms[JID(ROOM)]._reset()
+        return []
+    if step == "rejoining":
+        return [p.get("to") for _, p in core.rejoin_all()]
+    return receive(core, X(step))
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+def test_compiled_receive_message_is_in_use():
+    from fastxmpp import _muc_c
+
+    assert MUCCore.receive_message is _muc_c.receive_message
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+@pytest.mark.parametrize("built", [False, True], ids=["lazy", "built"])
+@given(script=_scripts)
+def test_compiled_receive_message_agrees_with_the_python_twin(built, script):
+    """The same events, room state and log lines from both twins, for messages read from
+    their bytes (lazy) or already built, on the fast path or passed on to the Python twin."""
+    from fastxmpp import _muc_c
+
+    def compiled(core, stanza):
+        if built:
+            stanza.attrib  # builds a lazy stanza
+        return _muc_c.receive_message(core, stanza)
+
+    def python(core, stanza):
+        if built:
+            stanza.attrib
+        return MUCCore._receive_message_py(core, stanza)
+
+    handler = logging.StreamHandler(io.StringIO())
+    logger = logging.getLogger("fastxmpp.xep.muc")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        results = []
+        for receive in (python, compiled):
+            handler.stream = io.StringIO()
+            core = _script_core()
+            events = [_seen_muc(_step(core, receive, step)) for step in script]
+            results.append((events, _muc_state(core), handler.stream.getvalue()))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert results[0] == results[1]
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+def test_compiled_receive_message_reads_common_messages_itself():
+    """Prosody's groupchat messages (body, the room's stanza-id, an origin-id; history with
+    a delay) stay on the compiled path; the Python twin, which builds the stanza, is for
+    the odd ones."""
+    calls = []
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code is MUCCore._receive_message_py.__code__:
+            calls.append(frame)
+
+    core, state = joined_core("thirdwitch", "firstwitch")
+    common = [X(f"<message from='{ROOM}/firstwitch' type='groupchat' id='a1' xml:lang='en'><body>hi\nthere</body>"
+                f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='s1'/><origin-id xmlns='urn:xmpp:sid:0' id='a1'/>"
+                "</message>"),
+              X(f"<message from='{ROOM}/firstwitch' type='groupchat' id='a0'><body>old</body>"
+                "<delay xmlns='urn:xmpp:delay' from='x' stamp='2026-12-06T01:02:03Z'/></message>")]
+    odd = [X(f"<message from='{ROOM}/firstwitch' type='groupchat'><subject>s</subject></message>"),
+           X(f"<message from='{ROOM}/firstwitch' type='chat'><body>psst</body></message>")]
+    sys.setprofile(watch)
+    try:
+        evs = [core.receive_message(stanza) for stanza in common]
+        assert calls == []
+        for stanza in odd:
+            core.receive_message(stanza)
+    finally:
+        sys.setprofile(None)
+    assert len(calls) == 2
+    [a], [b] = evs
+    assert (a.nick, a.body, a.private, a.delayed, a.room) == ("firstwitch", "hi\nthere", False, None, state)
+    assert (b.body, b.delayed) == ("old", "2026-12-06T01:02:03Z") and state.last_seen == "2026-12-06T01:02:03Z"
+    assert a.message.body == "hi\nthere" and a.stanza is common[0] and list(state._recent_order)[-2:] == ["sid:s1", "id:firstwitch/a0"]

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Generic, Iterator, List, Mapping,
                     Optional, Set, Tuple, Type, TypeVar, Union, cast, overload)
 
+from .._accel import USE_EXTENSIONS
 from ..element import Element
 from ..errors import XMPPError
 from ..events import Event, _opts
@@ -439,6 +440,13 @@ def is_muc_private(stanza: Element) -> bool:
 
 #: How many groupchat messages a room remembers, to drop the history a rejoin repeats.
 _RECENT = 100
+
+# the compiled twin of MUCCore.receive_message (fastxmpp/_muc_c.pyx), when the extensions are in use
+_receive_message_c: Optional[Callable[[Any, Element], List[Event]]] = None
+if USE_EXTENSIONS:
+    from .. import _muc_c
+
+    _receive_message_c = _muc_c.receive_message
 _STANZA_ID = "{urn:xmpp:sid:0}stanza-id"
 
 
@@ -902,9 +910,9 @@ class MUCCore:
             return []
         return [OccupantLeft(room=state, occupant=known, reason=reason, actor=actor, text=text)]
 
-    def receive_message(self, stanza: Element) -> List[Event]:
-        """Read a message: the events of the room it comes from ([] when it is not from
-        one of our rooms, or comes from a nick that is not in the room: logged)."""
+    def _receive_message_py(self, stanza: Element) -> List[Event]:
+        """The pure-Python twin of :meth:`receive_message` (the compiled one,
+        :mod:`fastxmpp._muc_c`, calls it for anything but the common case)."""
         # the path of every groupchat delivery: one look-up of the sender, one pass over
         # the children, no JID parsed, no Message built (RoomMessage.message is lazy)
         sender = stanza.get("from")
@@ -986,6 +994,17 @@ class MUCCore:
         ev._room, ev._nick, ev._body, ev._private = state, nick, body, private
         ev._delayed, ev._stanza, ev._message = stamp, stanza, message
         return [ev]
+
+    if TYPE_CHECKING:
+        def receive_message(self, stanza: Element) -> List[Event]:
+            """Read a message: the events of the room it comes from ([] when it is not from
+            one of our rooms, or comes from a nick that is not in the room: logged)."""
+    else:  # the compiled twin (fastxmpp._muc_c) when the extensions are in use
+        receive_message = _receive_message_py if _receive_message_c is None else _receive_message_c
+
+
+if _receive_message_c is not None:
+    _muc_c.bind(MUCCore._receive_message_py, RoomMessage, _RECENT)
 
 
 class Waiter:

@@ -1,0 +1,415 @@
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
+"""Compiled twin of :meth:`fastxmpp.xep.muc.MUCCore.receive_message` (same state, same
+events, same logs).
+
+Every groupchat delivery reads the stanza's ``from``, ``type`` and ``id`` and its
+``<body/>``, ``<delay/>``, ``<stanza-id/>`` and ``<subject/>`` children.  Here a stanza
+still lazy (as the compiled tokenizer delivers it) is read straight from its bytes,
+without building its children; the dedupe, ``last_seen`` and the
+:class:`~fastxmpp.xep.muc.RoomMessage` are done here too.
+
+Only the common case is handled: a groupchat message from a sender already routed (the
+core's table of senders) to a room joined (or being joined), from an occupant or with a
+stamp, with at most one body and no subject.  Anything else (a stanza already built,
+another type, a new sender, several bodies, a subject, entities, CDATA, comments,
+prefixed children, ...) goes to the pure-Python twin, which logs and decides, before
+this twin has changed anything.  :mod:`fastxmpp.xep.muc` hands the Python objects both
+twins share to :func:`bind` when it selects this twin.
+"""
+from cpython.ref cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memchr, memcmp
+
+from fastxmpp._element_c cimport Element
+
+__all__ = ["bind", "receive_message"]
+
+
+cdef extern from *:
+    """
+    #include "structmember.h"   /* PyMemberDef before Python 3.12 */
+    static PyObject *fx_muc_object_new(PyObject *cls, PyObject *empty) {
+        return PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty, NULL);
+    }
+    /* The offset of a slot (a member descriptor of an object field), or -1. */
+    static Py_ssize_t fx_muc_slot_offset(PyObject *descr) {
+        PyMemberDef *m;
+        if (Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
+        m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type != 16 || (m->flags & 1)) return -1;   /* T_OBJECT_EX, not READONLY */
+        return m->offset;
+    }
+    static inline void fx_muc_slot_set(PyObject *o, Py_ssize_t offset, PyObject *v) {
+        PyObject **p = (PyObject **)((char *)o + offset);
+        PyObject *old = *p;
+        Py_INCREF(v);
+        *p = v;
+        Py_XDECREF(old);
+    }
+    """
+    object fx_muc_object_new(object cls, object empty)
+    Py_ssize_t fx_muc_slot_offset(object descr)
+    void fx_muc_slot_set(object o, Py_ssize_t offset, object v)
+
+
+cdef str _MESSAGE = "{jabber:client}message"
+cdef str _GROUPCHAT = "groupchat"
+cdef tuple _EMPTY = ()
+
+# Bound by fastxmpp.xep.muc (see bind()).
+cdef object _fallback = None
+cdef object _RoomMessage = None
+cdef Py_ssize_t _RECENT = 0
+cdef tuple _FIELDS = ("_room", "_nick", "_body", "_private", "_delayed", "_stanza", "_message")
+cdef Py_ssize_t _OFF[7]
+
+
+def bind(fallback, room_message, Py_ssize_t recent):
+    """Hand over the objects shared with the pure-Python twin: ``fallback(core, stanza)``
+    (the pure twin), the :class:`RoomMessage` class (its slots are written here directly)
+    and how many message keys a room remembers."""
+    global _fallback, _RoomMessage, _RECENT
+    cdef int i
+    cdef Py_ssize_t off
+    for i in range(7):
+        off = fx_muc_slot_offset(getattr(room_message, _FIELDS[i]))
+        if off < 0:
+            raise TypeError(f"{room_message.__name__}.{_FIELDS[i]} is not a slot")
+        _OFF[i] = off
+    _fallback, _RoomMessage, _RECENT = fallback, room_message, recent
+
+
+# -- reading a lazy <message/> from its bytes --------------------------------------------------
+cdef struct Span:
+    Py_ssize_t start   # -1: absent
+    Py_ssize_t len
+
+
+cdef struct Parsed:
+    Span from_
+    Span type_
+    Span id_
+    int bodies
+    Span body          # the first body's text (len 0 for an empty one)
+    Span stamp         # the first <delay/>'s stamp (start -1: none, or no stamp)
+    bint delay
+    int nsid           # how many <stanza-id/> were seen (the by/id of the first two kept)
+    Span sid_by[2]
+    Span sid_id[2]
+
+
+cdef struct Attr:
+    Py_ssize_t name
+    Py_ssize_t nlen
+    Py_ssize_t value
+    Py_ssize_t vlen
+
+
+cdef inline bint _space(char c) noexcept:
+    return c == b' ' or c == b'\t' or c == b'\n' or c == b'\r'
+
+
+cdef inline bint _is(const char *s, Py_ssize_t at, Py_ssize_t n, const char *name, Py_ssize_t k) noexcept:
+    return n == k and memcmp(s + at, name, k) == 0
+
+
+cdef inline bint _plain(const char *s, Py_ssize_t at, Py_ssize_t n, bint attr) noexcept:
+    """Whether ``n`` bytes at ``at`` read as themselves: no reference, no CR (and in an
+    attribute value, ``attr``, no tab or LF, which expat turns into a space)."""
+    cdef Py_ssize_t i
+    cdef char c
+    for i in range(at, at + n):
+        c = s[i]
+        if c == b'&' or c == b'\r' or (attr and (c == b'\t' or c == b'\n')):
+            return False
+    return True
+
+
+cdef inline Py_ssize_t _name_end(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
+    while j < n and not _space(s[j]) and s[j] != b'>' and s[j] != b'/':
+        j += 1
+    return j
+
+
+cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a) noexcept:
+    """The attribute at ``j``: its end, or 0 at the end of the tag (``a.name`` is then
+    where the content starts and ``a.nlen`` 1 for an empty element), or -1 for anything
+    this reader leaves to the Python twin (a value that is not plain included)."""
+    cdef const char *q
+    while j < n and _space(s[j]):
+        j += 1
+    if j >= n:
+        return -1
+    if s[j] == b'>':
+        a.name = j + 1
+        a.nlen = 0
+        return 0
+    if s[j] == b'/':
+        if j + 1 < n and s[j + 1] == b'>':
+            a.name = j + 2
+            a.nlen = 1
+            return 0
+        return -1
+    a.name = j
+    while j < n and s[j] != b'=' and not _space(s[j]):
+        j += 1
+    a.nlen = j - a.name
+    while j < n and _space(s[j]):
+        j += 1
+    if j >= n or s[j] != b'=':
+        return -1
+    j += 1
+    while j < n and _space(s[j]):
+        j += 1
+    if j >= n or (s[j] != b'"' and s[j] != b"'"):
+        return -1
+    q = <const char *>memchr(s + j + 1, s[j], n - j - 1)
+    if q == NULL:
+        return -1
+    a.value = j + 1
+    a.vlen = (q - s) - a.value
+    if not _plain(s, a.value, a.vlen, True):
+        return -1
+    return (q - s) + 1
+
+
+cdef Py_ssize_t _skip(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
+    """After the end of the element whose content starts at ``j``, or -1."""
+    cdef int depth = 1
+    cdef const char *q
+    cdef Py_ssize_t r
+    cdef Attr a
+    while True:
+        q = <const char *>memchr(s + j, b'<', n - j)
+        if q == NULL or q + 1 >= s + n:
+            return -1
+        j = q - s
+        if q[1] == b'/':
+            q = <const char *>memchr(s + j, b'>', n - j)
+            if q == NULL:
+                return -1
+            j = (q - s) + 1
+            depth -= 1
+            if depth == 0:
+                return j
+            continue
+        if q[1] == b'!' or q[1] == b'?':
+            return -1
+        j = _name_end(s, n, j + 1)
+        while True:
+            r = _attr(s, n, j, &a)
+            if r < 0:
+                return -1
+            if r == 0:
+                j = a.name
+                if not a.nlen:
+                    depth += 1
+                break
+            j = r
+
+
+# the children this reader looks at: (name, namespace)
+cdef enum:
+    _OTHER = 0
+    _BODY = 1
+    _DELAY = 2
+    _SID = 3
+
+
+cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
+    """Read a lazy ``<message/>``'s bytes (well-formed: expat checked them) into ``p``;
+    False when it holds anything this reader leaves to the Python twin."""
+    cdef Py_ssize_t j, r, k, e, ns, nslen
+    cdef const char *q
+    cdef Attr a
+    cdef int which
+    cdef bint empty
+    cdef Span by, ident, stamp
+    p.from_.start = p.type_.start = p.id_.start = p.body.start = p.stamp.start = -1
+    p.bodies = p.nsid = 0
+    p.delay = False
+    if n < 10 or memcmp(s, b"<message", 8) != 0 or not (_space(s[8]) or s[8] == b'>' or s[8] == b'/'):
+        return False   # a prefixed root: its children's default namespace is not known here
+    j = 8
+    while True:
+        r = _attr(s, n, j, &a)
+        if r < 0:
+            return False
+        if r == 0:
+            if a.nlen:
+                return True   # <message .../>
+            j = a.name
+            break
+        if _is(s, a.name, a.nlen, b"type", 4):
+            p.type_.start = a.value
+            p.type_.len = a.vlen
+        elif _is(s, a.name, a.nlen, b"from", 4):
+            p.from_.start = a.value
+            p.from_.len = a.vlen
+        elif _is(s, a.name, a.nlen, b"id", 2):
+            p.id_.start = a.value
+            p.id_.len = a.vlen
+        j = r
+    # the root's content: the unprefixed root's tag is {jabber:client}message, so an
+    # unprefixed child without xmlns is in jabber:client too
+    while True:
+        q = <const char *>memchr(s + j, b'<', n - j)
+        if q == NULL or q + 1 >= s + n:
+            return False
+        j = q - s
+        if q[1] == b'/':
+            return True    # the root's end tag
+        if q[1] == b'!' or q[1] == b'?':
+            return False
+        k = j + 1
+        e = _name_end(s, n, k)
+        if memchr(s + k, b':', e - k) != NULL:
+            return False
+        ns = -1
+        nslen = 0
+        by.start = ident.start = stamp.start = -1
+        j = e
+        while True:
+            r = _attr(s, n, j, &a)
+            if r < 0:
+                return False
+            if r == 0:
+                j = a.name
+                empty = a.nlen
+                break
+            if _is(s, a.name, a.nlen, b"xmlns", 5):
+                ns = a.value
+                nslen = a.vlen
+            elif _is(s, a.name, a.nlen, b"by", 2):
+                by.start = a.value
+                by.len = a.vlen
+            elif _is(s, a.name, a.nlen, b"id", 2):
+                ident.start = a.value
+                ident.len = a.vlen
+            elif _is(s, a.name, a.nlen, b"stamp", 5):
+                stamp.start = a.value
+                stamp.len = a.vlen
+            j = r
+        which = _OTHER
+        if ns < 0 or _is(s, ns, nslen, b"jabber:client", 13):
+            if _is(s, k, e - k, b"body", 4):
+                which = _BODY
+            elif _is(s, k, e - k, b"subject", 7):
+                return False   # a subject: the Python twin decides what it is
+        elif _is(s, k, e - k, b"delay", 5) and _is(s, ns, nslen, b"urn:xmpp:delay", 14):
+            which = _DELAY
+        elif _is(s, k, e - k, b"stanza-id", 9) and _is(s, ns, nslen, b"urn:xmpp:sid:0", 14):
+            which = _SID
+        if which == _BODY:
+            p.bodies += 1
+            if p.bodies > 1:
+                return False   # several languages: the Python twin parses the message
+            p.body.start = j
+            p.body.len = 0
+            if not empty:
+                q = <const char *>memchr(s + j, b'<', n - j)
+                if q == NULL or q + 1 >= s + n or q[1] != b'/':
+                    return False   # a child inside: its text is only the part before it
+                p.body.len = (q - s) - j
+                if not _plain(s, j, p.body.len, False):
+                    return False
+                q = <const char *>memchr(q, b'>', n - (q - s))
+                if q == NULL:
+                    return False
+                j = (q - s) + 1
+            continue
+        if which == _DELAY and not p.delay:
+            p.delay = True
+            p.stamp = stamp
+        elif which == _SID:
+            if p.nsid == 2:
+                return False
+            p.sid_by[p.nsid] = by
+            p.sid_id[p.nsid] = ident
+            p.nsid += 1
+        if not empty:
+            j = _skip(s, n, j)
+            if j < 0:
+                return False
+
+
+cdef inline object _str(const char *s, Span span):
+    if span.start < 0:
+        return None
+    return PyUnicode_DecodeUTF8(s + span.start, span.len, NULL)
+
+
+def receive_message(core, stanza):
+    """Read a message: the events of the room it comes from, as
+    ``MUCCore.receive_message`` (the pure-Python twin, called for anything unusual)."""
+    cdef Element el
+    cdef Parsed p
+    cdef const char *s
+    cdef bytes raw
+    cdef int i
+    if type(stanza) is not Element:
+        return _fallback(core, stanza)
+    el = <Element>stanza
+    raw = el._raw
+    if raw is None or el.tag != _MESSAGE:
+        return _fallback(core, stanza)
+    s = raw
+    if not _scan(s, len(raw), &p):
+        return _fallback(core, stanza)
+    if p.from_.start < 0 or p.from_.len == 0 or p.type_.start < 0 \
+            or not _is(s, p.type_.start, p.type_.len, b"groupchat", 9):
+        return _fallback(core, stanza)
+    sender = _str(s, p.from_)
+    if not core.rooms:
+        return _fallback(core, stanza)
+    route = (<dict?>core._senders).get(sender)
+    if route is None:
+        return _fallback(core, stanza)
+    state = (<tuple?>route)[0]
+    if state is None:
+        return []
+    nick = (<tuple>route)[1]
+    if not (state.joined or state._joining):
+        return _fallback(core, stanza)
+    stamp = _str(s, p.stamp) if p.delay else None
+    if stamp is None and nick is not None and nick not in state.occupants and nick not in state._renames:
+        return _fallback(core, stanza)
+    # from here on the message is taken: the same steps as the Python twin
+    sid = None
+    if p.nsid:
+        room_str = state._jid_str
+        for i in range(p.nsid):
+            if sid is None and p.sid_by[i].start >= 0 and _str(s, p.sid_by[i]) == room_str:
+                sid = _str(s, p.sid_id[i]) or None
+    if sid is not None:
+        key = "sid:" + sid
+    else:
+        msg_id = _str(s, p.id_)
+        key = f"id:{nick}/{msg_id}" if msg_id else None
+    if key is not None:
+        recent = <set?>state._recent
+        if key in recent:
+            if stamp is not None:
+                return []  # history we saw before (the rejoin's "since" is inclusive)
+        else:
+            recent.add(key)
+            order = state._recent_order
+            order.append(key)
+            if len(order) > _RECENT:
+                recent.discard(order.popleft())
+    if stamp is not None:
+        state._last_seen = stamp
+    else:
+        clock = core.clock
+        if clock is not None:
+            state._last_seen = clock()
+    body = _str(s, p.body) if p.bodies else None
+    ev = fx_muc_object_new(_RoomMessage, _EMPTY)
+    fx_muc_slot_set(ev, _OFF[0], state)
+    fx_muc_slot_set(ev, _OFF[1], nick)
+    fx_muc_slot_set(ev, _OFF[2], body)
+    fx_muc_slot_set(ev, _OFF[3], False)
+    fx_muc_slot_set(ev, _OFF[4], stamp)
+    fx_muc_slot_set(ev, _OFF[5], stanza)
+    fx_muc_slot_set(ev, _OFF[6], None)
+    return [ev]
