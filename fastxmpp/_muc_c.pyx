@@ -22,7 +22,7 @@ from libc.string cimport memchr, memcmp
 
 from fastxmpp._element_c cimport Element
 
-__all__ = ["bind", "receive_message"]
+__all__ = ["bind", "on_message", "receive_message"]
 
 
 cdef extern from *:
@@ -413,3 +413,22 @@ def receive_message(core, stanza):
     fx_muc_slot_set(ev, _OFF[5], stanza)
     fx_muc_slot_set(ev, _OFF[6], None)
     return [ev]
+
+
+def on_message(muc, stanza):
+    """``MUCBase``'s message handler: the events of ``stanza`` handed to the listeners, as
+    ``MUCBase._on_message_py`` (a groupchat message on its own; anything else, or while a
+    join, nickname change or leave waits for its answer, through ``MUCBase._notify``)."""
+    core = muc.core
+    if not core.rooms:
+        return
+    evs = receive_message(core, stanza)
+    if not evs:
+        return
+    if muc._waiters or len(<list?>evs) != 1 or type((<list>evs)[0]) is not _RoomMessage:
+        muc._notify(evs)
+        return
+    ev = (<list>evs)[0]
+    call = muc.client._call
+    for fn in muc._by_kind.get(_RoomMessage) or muc._listeners_of(_RoomMessage):
+        call(fn, ev)

@@ -926,3 +926,39 @@ def test_compiled_receive_message_reads_common_messages_itself():
     assert (a.nick, a.body, a.private, a.delayed, a.room) == ("firstwitch", "hi\nthere", False, None, state)
     assert (b.body, b.delayed) == ("old", "2026-12-06T01:02:03Z") and state.last_seen == "2026-12-06T01:02:03Z"
     assert a.message.body == "hi\nthere" and a.stanza is common[0] and list(state._recent_order)[-2:] == ["sid:s1", "id:firstwitch/a0"]
+
+
+@pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
+@pytest.mark.parametrize("kind", ["aio", "sync"])
+def test_compiled_message_handler_agrees_with_the_python_twin(kind):
+    """The listeners called, in their order, with the same events (a subject, a waiter
+    waiting, an error and a message from elsewhere included) from both handlers."""
+    from fastxmpp import _muc_c
+
+    assert muc_module.MUCBase._on_message is _muc_c.on_message
+    stanzas = [groupchat("firstwitch", "one"), groupchat("firstwitch", "two", stamp="2026-12-06T01:02:03Z"),
+               X(f"<message from='{ROOM}/firstwitch' type='groupchat'><subject>s</subject></message>"),
+               X(f"<message from='{ROOM}/firstwitch' type='chat'><body>psst</body></message>"),
+               X(f"<message from='{ROOM}' type='error'/>"), groupchat("stranger", "who"),
+               X("<message from='hecate@shakespeare.lit/a' type='chat'><body>hi</body></message>"),
+               X(f"<message from='{ROOM}/firstwitch' type='groupchat' id='m9'><body>three</body></message>")]
+    results = []
+    for handler in (muc_module.MUCBase._on_message_py, _muc_c.on_message):
+        client, muc = make(kind)
+        core = muc.core
+        core.clock = lambda: 1.0
+        core.join(ROOM, "thirdwitch")
+        core.receive_presence(pres("firstwitch"))
+        muc._notify(core.receive_presence(pres("thirdwitch", codes=(110,))))
+        seen = []
+        muc.on_event(lambda e: seen.append(("all", _seen_muc(e))))
+        muc.on_message(lambda e: seen.append(("message", e.body)))
+        muc.on_subject(lambda e: seen.append(("subject", e.subject)))
+        muc.on_event(lambda e: seen.append(("kinds", type(e).__name__)), kinds=(RoomMessage, SubjectChanged))
+        for i, stanza in enumerate(stanzas):
+            if i == 3:
+                waiter = muc._expect(core.room(ROOM), (RoomMessage,))
+            handler(muc, stanza)
+        assert waiter.event is not None and waiter.event.body == "psst"
+        results.append((seen, _muc_state(core)))
+    assert results[0] == results[1]

@@ -1120,11 +1120,16 @@ class MUCBase(Generic[RoomT]):
         if self.core.rooms:
             self._notify(self.core.receive_presence(stanza))
 
-    def _on_message(self, stanza: Element) -> None:
+    def _on_message_py(self, stanza: Element) -> None:
         if self.core.rooms:
             evs = self.core.receive_message(stanza)
             if evs:
                 self._notify(evs)
+
+    if TYPE_CHECKING:
+        def _on_message(self, stanza: Element) -> None: ...
+    else:  # the compiled twin (fastxmpp._muc_c) when the extensions are in use
+        _on_message = _on_message_py if _receive_message_c is None else _muc_c.on_message
 
     def _session_started(self, event: Any) -> None:
         if event.resumed:
