@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import importlib
 import ssl
+import time
 from typing import (
     TYPE_CHECKING, Any, Generic, List, NoReturn, Optional, Tuple, TypeVar, Union, overload)
 
 from .backoff import Backoff
 from .connect import Endpoint
+from .events import LoginTimings, SessionStarted
 from .handlers import HandlerRegistry
 from .jid import JID
 from .sasl import DEFAULT_MAX_ITERATIONS
@@ -32,6 +34,9 @@ from .tlssessions import TLSSessionCache
 __all__ = ["ClientBase", "Feature"]
 
 T = TypeVar("T")
+
+# the login phases a driver marks with ClientBase._login_mark (indexes of _login_marks)
+_CONNECTED, _SECURED, _AUTHENTICATED = 1, 2, 3
 
 
 class Feature(property, Generic[T]):
@@ -119,7 +124,8 @@ class ClientBase(HandlerRegistry):
         "allow_plain_unencrypted", "mechanisms", "sasl_cache", "scram_max_iterations",
         "tls_session_cache", "stream_management", "max_reconnect_attempts", "dead_timeout",
         "connect_timeout", "iq_timeout", "close_timeout", "nameservers", "dns_port", "backoff",
-        "stream", "bound_jid", "error", "dropped_at_close", "_closing", "_endpoint", "_tls_key")
+        "stream", "bound_jid", "error", "dropped_at_close", "_closing", "_endpoint", "_tls_key",
+        "last_login_timings", "_login_marks")
 
     #: The module with this client's IM feature classes (``fastxmpp.aio.im`` or ``fastxmpp.sync.im``).
     _im_module: Any = None
@@ -183,7 +189,37 @@ class ClientBase(HandlerRegistry):
         self._endpoint: Optional[Endpoint] = None
         # (server_hostname, host, port, whether a pooled session was offered)
         self._tls_key: Optional[Tuple[str, str, int, bool]] = None
+        #: The phases of the newest login (:class:`~fastxmpp.events.LoginTimings`), set once
+        #: per (re)connect before the session listeners run; None before the first login.
+        self.last_login_timings: Optional[LoginTimings] = None
+        # perf_counter() at [start, TCP connected, TLS done, SASL done] while logging in
+        self._login_marks: Optional[List[Optional[float]]] = None
         self._init_handlers()
+
+    # -- Login phase timings: a few clock reads per login, none on the message path ----------------
+    def _login_begin(self) -> None:
+        """A connection attempt starts: the clock of its login phases starts."""
+        self._login_marks = [time.perf_counter(), None, None, None]
+
+    def _login_mark(self, phase: int) -> None:
+        """Phase ``phase`` of the login ended (_CONNECTED, _SECURED, _AUTHENTICATED)."""
+        marks = self._login_marks
+        if marks is not None:
+            marks[phase] = time.perf_counter()
+
+    def _login_done(self, session: SessionStarted) -> None:
+        """The session is ready: keep the login's :class:`LoginTimings` and stop its clock."""
+        marks, self._login_marks = self._login_marks, None
+        if marks is None:
+            return
+        bound = time.perf_counter()
+        started, connected, secured, authenticated = marks
+        assert started is not None
+        connected = started if connected is None else connected
+        self.last_login_timings = LoginTimings(
+            started=started, connected=connected, secured=secured,
+            authenticated=(secured or connected) if authenticated is None else authenticated,
+            bound=bound, resumed=session.resumed)
 
     # -- The features, made on first access ------------------------------------------------------
     # Declared once here, untyped; each client declares them again with its own classes

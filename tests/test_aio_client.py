@@ -10,6 +10,7 @@ from fastxmpp.backoff import Backoff
 from fastxmpp.aio import Client, ConnectionLost
 from fastxmpp.element import Element
 from fastxmpp.stanza import iq, message
+from login_timings import check_login_timings
 
 pytestmark = pytest.mark.prosody
 
@@ -38,6 +39,23 @@ def test_login_each_mechanism(prosody, account, mechanism):
             assert c.stream.tls_active
             assert c.stream.mechanism == mechanism
             assert str(c.bound_jid) == jid + "/res"
+    run(main())
+
+
+def test_login_timings_over_starttls_are_set_before_the_session_listeners(prosody, account):
+    jid, pw = account()
+
+    async def main():
+        c = client(prosody, jid + "/t", pw)
+        assert c.last_login_timings is None
+        seen = []
+        c.on_session_started = lambda ev: seen.append(c.last_login_timings)
+        async with c:
+            timings = c.last_login_timings
+            check_login_timings(timings, tls=True)
+            assert seen == [timings]  # the listener saw this login's timings
+            await c.iq(ping(prosody.domain))
+            assert c.last_login_timings is timings  # traffic does not touch them
     run(main())
 
 
@@ -179,6 +197,8 @@ def test_connection_cut_mid_traffic_resumes_without_loss_or_duplicates(prosody, 
             resumed = asyncio.get_running_loop().create_future()
             a.on_session_started = lambda ev: ev.resumed and not resumed.done() and resumed.set_result(ev)
             await a.connect()
+            first = a.last_login_timings
+            check_login_timings(first, tls=True)
             for _ in range(100):  # <enabled/> arrives after the session is ready
                 if a.stream.sm.active:
                     break
@@ -188,6 +208,8 @@ def test_connection_cut_mid_traffic_resumes_without_loss_or_duplicates(prosody, 
             a.abort()  # the connection dies under the client, acks pending
             event = await asyncio.wait_for(resumed, 20)
             assert event.resumed
+            check_login_timings(a.last_login_timings, tls=True, resumed=True)  # once per connect
+            assert a.last_login_timings.started > first.bound
             for i in range(30, 40):
                 await a.send(message(to=jb + "/b", body=str(i)))
             for _ in range(200):
@@ -402,6 +424,7 @@ def test_direct_tls(tmp_path):
             async with c:
                 assert c.stream.tls_active
                 assert c.stream.server_features.find("{urn:ietf:params:xml:ns:xmpp-tls}starttls") is None
+                check_login_timings(c.last_login_timings, tls=True)
                 assert (await c.iq(ping(srv.domain))).get("type") == "result"
         run(main())
 

@@ -381,36 +381,17 @@ def test_errors_are_counted_by_kind():
     assert error_kinds_dict(counts) == {"stream-error": {"conflict": 1}, "timeout": {"iq": 2}}
 
 
-def test_login_clock_times_the_phases_and_unwraps_the_hooks():
-    from fastxmpp import events
-    from fastxmpp.load.runner import _LoginClock
+def test_login_phases_come_from_the_clients_public_timings():
+    """The runner reads ``client.last_login_timings``; it wraps none of the client's methods."""
+    import inspect
 
-    calls = []
+    from fastxmpp.events import LoginTimings
+    from fastxmpp.load import runner
+    from fastxmpp.load.runner import LOGIN_PHASES
 
-    class FakeClient:
-        def _flush(self, protocol):
-            calls.append("flush")
-
-        def _tls_handshake(self, protocol, hostname):
-            calls.append("handshake")
-
-        def _tls_done(self, protocol, future):
-            calls.append("tls")
-
-        def _handle_events(self, evs):
-            calls.append(len(evs))
-
-    client = FakeClient()
-    clock = _LoginClock(client)
-    client._flush(None)  # the stream header
-    client._flush(None)
-    client._tls_handshake(None, "localhost")
-    client._tls_done(None, None)
-    client._handle_events([events.Authenticated(mechanism="SCRAM-SHA-1")])
-    client._handle_events([events.SessionStarted(jid="a@b/c", resumed=False, sm_enabled=True)])
-    phases = clock.finish()
-    assert calls == ["flush", "flush", "handshake", "tls", 1, 1]
-    assert list(phases) == ["tcp", "tls", "sasl", "bind"] and all(v >= 0 for v in phases.values())
-    assert client.__dict__ == {}  # the message path is the class's own again
-    assert _LoginClock(FakeClient()).finish() is None  # not seen: not timed
-    assert _LoginClock(object()).finish() is None  # no hooks: not timed
+    timings = LoginTimings(started=1.0, connected=1.5, secured=None, authenticated=2.0, bound=3.0)
+    assert tuple(timings.phases()) == LOGIN_PHASES  # the report's names
+    assert timings.phases()["tls"] == 0.0 and timings.tls is None
+    source = inspect.getsource(runner)
+    for private in ("_flush", "_tls_handshake", "_tls_done", "_handle_events"):
+        assert private not in source

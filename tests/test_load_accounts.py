@@ -132,28 +132,12 @@ def test_register_rate_against_a_given_server_reports_failures_by_kind(tmp_path)
             v for k, v in reg.items() if k.startswith("failed:")) == 1
 
 
-_LOCUSTFILE = '''
-import os
-from locust import constant, task
-from fastxmpp.load.locust import XMPPUser
-
-
-class CsvUser(XMPPUser):
-    accounts_file = os.environ["XMPP_ACCOUNTS"]
-    ca_file = os.environ["XMPP_CA_FILE"]
-    wait_time = constant(0.5)
-
-    @task
-    def ping_server(self):
-        self.ping()
-'''
-
-
 @pytest.mark.prosody
 def test_locust_master_and_two_workers_take_distinct_accounts_of_the_file(prosody, tmp_path):
-    """``XMPPUser.accounts_file``: each Locust user takes the file's account of its user
-    number, unique over the workers (each account has its own password: a user that took
-    another's account would fail to log in, two that took the same would conflict)."""
+    """``XMPPUser.accounts_file``, through ``XMPP_ACCOUNTS_FILE`` of examples/locustfile.py:
+    each Locust user takes the file's account of its user number, unique over the workers
+    (each account has its own password: a user that took another's account would fail to
+    log in, two that took the same would conflict)."""
     import importlib.util
 
     if importlib.util.find_spec("locust") is None:  # never imported here: it patches with gevent
@@ -163,14 +147,15 @@ def test_locust_master_and_two_workers_take_distinct_accounts_of_the_file(prosod
     prosody.create_users([(f"{prefix}{n}", f"pw-{n}") for n in range(1, users + 1)])
     accounts = _csv(tmp_path, "jid,password\n" + "".join(
         f"{prefix}{n}@{prosody.domain},pw-{n}\n" for n in range(1, users + 1)))
-    (tmp_path / "csvlocust.py").write_text(_LOCUSTFILE)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               XMPP_ACCOUNTS=accounts, XMPP_CA_FILE=str(prosody.ca_file))
+               XMPP_ACCOUNTS_FILE=accounts, XMPP_CA_FILE=str(prosody.ca_file))
+    env.pop("XMPP_DOMAIN", None)
     master, out, logs, stats, failures = run_locust(
-        str(tmp_path / "csvlocust.py"), f"xmpp://{prosody.host}:{prosody.port}", env, users, "8s", tmp_path)
+        os.path.join(ROOT, "examples", "locustfile.py"), f"xmpp://{prosody.host}:{prosody.port}",
+        env, users, "8s", tmp_path)
     out = out[-2000:] + logs[-2000:]
     assert failures == [], out
     assert int(stats["login"]["Request Count"]) == users, out[-3000:]
     assert int(stats["Aggregated"]["Failure Count"]) == 0, out[-3000:]
-    assert int(stats["Aggregated"]["Request Count"]) > users, out[-3000:]  # the pings too
+    assert int(stats["Aggregated"]["Request Count"]) > users, out[-3000:]  # the tasks too
     assert master.returncode == 0, out[-3000:]

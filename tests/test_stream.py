@@ -7,6 +7,7 @@ import pytest
 
 from fastxmpp import errors, events
 from fastxmpp.stanza import iq, message
+from fastxmpp._client_base import _CONNECTED
 from fastxmpp.stream import TRANSITIONS, ClientStream, EncryptionRequired
 
 HDR = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
@@ -410,3 +411,59 @@ def test_in_stanza_follows_the_tokenizer():
     assert s.in_stanza
     s.receive_data(b"dy>x</body></message>")
     assert not s.in_stanza
+
+
+# -- login phases: the core's Authenticated and SessionStarted end SASL and bind -----------------
+@pytest.mark.parametrize("driver", ["aio", "sync"])
+@pytest.mark.parametrize("split", [False, True])
+def test_login_timings_from_a_scripted_login_without_tls(driver, split):
+    """Both clients turn the core's events into ``last_login_timings`` (no TLS: ``tls`` is
+    None); the core says Authenticated once, strictly before SessionStarted, also when the
+    server's bytes arrive one at a time."""
+    import importlib
+
+    Client = importlib.import_module("fastxmpp.%s" % driver).Client
+    client = Client("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"], require_tls=False,
+                    allow_plain_unencrypted=True)
+    seen = []
+    client.on_session_started = lambda ev: seen.append(client.last_login_timings)
+    s = client.stream = ClientStream("juliet@example.com/balcony", "pw", mechanisms=["PLAIN"],
+                                     require_tls=False, allow_plain_unencrypted=True,
+                                     stream_management=False)
+    client._login_begin()
+    client._login_mark(_CONNECTED)  # the driver's TCP connection
+    s.start()
+    order = []
+    script = [HDR + SASL_FEATURES, b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + HDR + BIND_FEATURES]
+    for chunk in script:
+        for piece in ([chunk[i:i + 1] for i in range(len(chunk))] if split else [chunk]):
+            s.receive_data(piece)
+            evs = s.events()
+            order += [e for e in kinds(evs) if e in ("Authenticated", "SessionStarted")]
+            client._handle_events(evs)
+        out = s.data_to_send()
+    bind_id = out.split(b"id=\"")[1].split(b"\"")[0].decode()
+    s.receive_data(("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                    "<jid>juliet@example.com/balcony</jid></bind></iq>" % bind_id).encode())
+    evs = s.events()
+    order += [e for e in kinds(evs) if e in ("Authenticated", "SessionStarted")]
+    client._handle_events(evs)
+    assert order == ["Authenticated", "SessionStarted"]
+    timings = client.last_login_timings
+    assert seen == [timings] and timings is not None and not timings.resumed
+    assert timings.secured is None and timings.tls is None
+    marks = [timings.started, timings.connected, timings.authenticated, timings.bound]
+    assert marks == sorted(marks)
+    assert list(timings.phases()) == ["tcp", "tls", "sasl", "bind"]
+    assert sum(timings.phases().values()) <= timings.total + 1e-9
+    client._handle_events([events.SessionStarted(jid=s.bound_jid, resumed=False, sm_enabled=False)])
+    assert client.last_login_timings is timings  # once per connection, not per event
+
+
+def test_login_timings_phases_follow_each_other():
+    t = events.LoginTimings(started=10.0, connected=10.25, secured=10.75, authenticated=11.0,
+                            bound=11.5, resumed=True)
+    assert (t.tcp, t.tls, t.sasl, t.bind, t.total) == (0.25, 0.5, 0.25, 0.5, 1.5)
+    assert t.phases() == {"tcp": 0.25, "tls": 0.5, "sasl": 0.25, "bind": 0.5}
+    with pytest.raises(Exception):
+        t.bound = 0.0  # frozen

@@ -28,6 +28,7 @@ from fastxmpp.stanza import iq, message
 from fastxmpp.stanza_errors import ServiceUnavailable, StanzaError
 from fastxmpp.sync import Client, ConnectionLost
 from fastxmpp.testing.prosody import TEST_NS, ProsodyServer, find_free_port, prosody_binary
+from login_timings import check_login_timings
 
 pytestmark = pytest.mark.prosody
 
@@ -130,6 +131,19 @@ def test_login_requested_resource(make_client):
     assert client.mechanism == "SCRAM-SHA-1"
     assert client.stream.tls_active  # STARTTLS
     assert client.stream.sm.active and client.sm_state() is not None
+    check_login_timings(client.last_login_timings, tls=True)
+
+
+def test_login_timings_are_set_before_the_session_listeners(make_client):
+    client = make_client(connect=False)
+    assert client.last_login_timings is None
+    seen = []
+    client.on_session_started = lambda ev: seen.append(client.last_login_timings)
+    client.connect()
+    check_login_timings(client.last_login_timings, tls=True)
+    assert seen == [client.last_login_timings]
+    client.ping(timeout=10)
+    assert seen == [client.last_login_timings]  # traffic does not touch them
 
 
 def test_login_server_assigned_resource(make_client):
@@ -143,6 +157,7 @@ def test_login_server_assigned_resource(make_client):
 def test_login_direct_tls(make_client, server):
     client = make_client(port=server.direct_tls_port, direct_tls=True)
     assert client.is_ready
+    check_login_timings(client.last_login_timings, tls=True)
     assert client.ping(timeout=10).get("type") == "result"
 
 
@@ -482,6 +497,9 @@ def test_abort_is_a_connection_loss_and_reconnect_resumes(make_client):
         a.send(message(to=b.bound_jid, body="x"))
     assert "abort()" in str(info.value.__cause__)
     a.backoff = Backoff(initial=0.01, maximum=0.05)
+    first = a.last_login_timings
     assert a.reconnect().resumed
+    check_login_timings(a.last_login_timings, tls=True, resumed=True)  # once per connect
+    assert a.last_login_timings.started > first.bound
     a.send(message(to=b.bound_jid, body="after"))
     assert body_of(b.recv(timeout=10)) == "after"

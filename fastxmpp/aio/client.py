@@ -13,7 +13,7 @@ from typing import (
 from .. import errors, events
 from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
-from .._client_base import ClientBase, Feature
+from .._client_base import _AUTHENTICATED, _CONNECTED, _SECURED, ClientBase, Feature
 from ..handlers import KIND_START, iq_reply
 from ..jid import JID
 from ..sasl import channel_bindings_from_ssl
@@ -335,6 +335,7 @@ class Client(ClientBase):
             on_stanza=self._dispatch, scram_max_iterations=self.scram_max_iterations)
         self._ready = loop.create_future()
         self._endpoint, self._tls_key = endpoint, None
+        self._login_begin()
         host = endpoint.host
         if self.nameservers is not None and self.host is None:
             from .dns import resolve_addresses
@@ -343,8 +344,10 @@ class Client(ClientBase):
         transport, protocol = await loop.create_connection(lambda: _Protocol(self), host, endpoint.port)
         self._protocol = protocol  # its connection_made() got this same transport
         transport.set_write_buffer_limits(high=self.write_buffer_limit)
+        self._login_mark(_CONNECTED)
         if endpoint.direct_tls:
             await self._tls_handshake(protocol, self.jid.domain)
+            self._login_mark(_SECURED)
             self.stream.channel_bindings = channel_bindings_from_ssl(protocol.tls)
         self._last_rx = loop.time()
         self.stream.start()
@@ -586,6 +589,7 @@ class Client(ClientBase):
             elif isinstance(event, events.KeyDerivationRequested):
                 self._derive_key(event.derivation)
             elif isinstance(event, events.SessionStarted):
+                self._login_done(event)
                 self.bound_jid = event.jid
                 self._resume = None  # the stream holds the session's state now
                 if self._ready is not None and not self._ready.done():
@@ -594,6 +598,8 @@ class Client(ClientBase):
                     self._call(listener, event)
                 if self.on_session_started is not None:
                     self._call(self.on_session_started, event)
+            elif isinstance(event, events.Authenticated):
+                self._login_mark(_AUTHENTICATED)
             elif isinstance(event, events.ResumeFailed):
                 log.warning("stream resumption failed (%s); %d unacked stanzas handed back",
                             event.condition, len(event.unacked))
@@ -742,6 +748,7 @@ class Client(ClientBase):
             self._failed(exc)
             self._abort_transport()
             return
+        self._login_mark(_SECURED)
         try:
             stream.tls_established(channel_bindings_from_ssl(protocol.tls))
         except errors.XMPPError as err:

@@ -398,67 +398,6 @@ class Pacer:
         return done
 
 
-class _LoginClock:
-    """The times of one login's phases (:data:`LOGIN_PHASES`), taken by wrapping four of the
-    :class:`fastxmpp.aio.Client`'s own hooks on the instance for the login only (the
-    message path is untouched afterwards).  A client without those hooks is not timed."""
-
-    _HOOKS = ("_flush", "_tls_handshake", "_tls_done", "_handle_events")
-    __slots__ = ("client", "t0", "tcp", "tls", "auth", "bound")
-
-    def __init__(self, client: Any) -> None:
-        self.t0 = time.perf_counter()
-        self.tcp: Optional[float] = None
-        self.tls: Optional[float] = None
-        self.auth: Optional[float] = None
-        self.bound: Optional[float] = None
-        d = getattr(client, "__dict__", None)
-        if d is None or not all(callable(getattr(client, h, None)) for h in self._HOOKS):
-            self.client = None
-            return
-        self.client = client
-        flush, handshake, tls_done, handle = (getattr(client, h) for h in self._HOOKS)
-        perf = time.perf_counter
-
-        def _flush(protocol: Any) -> Any:
-            if self.tcp is None:  # the first write: the stream header, on the new connection
-                self.tcp = perf()
-            return flush(protocol)
-
-        def _tls_handshake(protocol: Any, hostname: str) -> Any:
-            if self.tcp is None:  # direct TLS: the handshake is the first thing on it
-                self.tcp = perf()
-            return handshake(protocol, hostname)
-
-        def _tls_done(protocol: Any, future: Any) -> Any:
-            self.tls = perf()
-            return tls_done(protocol, future)
-
-        def _handle_events(evs: List[Any]) -> Any:
-            for ev in evs:
-                if isinstance(ev, events.Authenticated):
-                    self.auth = perf()
-                elif isinstance(ev, events.SessionStarted):
-                    self.bound = perf()
-            return handle(evs)
-
-        d.update(_flush=_flush, _tls_handshake=_tls_handshake, _tls_done=_tls_done,
-                 _handle_events=_handle_events)
-
-    def finish(self) -> Optional[Dict[str, float]]:
-        """Unwrap the hooks; the seconds of each phase, or None when one was not seen."""
-        client, self.client = self.client, None
-        if client is None:
-            return None
-        for hook in self._HOOKS:
-            client.__dict__.pop(hook, None)
-        if self.tcp is None or self.auth is None or self.bound is None:
-            return None
-        secured = self.tls if self.tls is not None else self.tcp
-        return {"tcp": self.tcp - self.t0, "tls": secured - self.tcp, "sasl": self.auth - secured,
-                "bind": self.bound - self.auth}
-
-
 def pair_users(n: int) -> List[int]:
     """``peer[i]`` for ``n`` users: pairs (0,1), (2,3)...; an odd one out makes the last pair a ring of 3."""
     if n < 2:
@@ -856,11 +795,9 @@ class LoadRunner(Recorder):
             client = self._make_client(user)
             user.client = client
             t0 = time.perf_counter()
-            clock = _LoginClock(client)
             try:
                 await asyncio.wait_for(client.connect(), min(self.config.login_timeout, remaining))
             except Exception as exc:  # noqa: BLE001 - every failure is counted by class
-                clock.finish()
                 self.login_failed += 1
                 self.login_errors[error_name(exc)] += 1
                 self.login_error_messages.setdefault(error_name(exc), str(exc) or repr(exc))
@@ -874,9 +811,9 @@ class LoadRunner(Recorder):
             self.login_latency.record(int((time.perf_counter() - t0) * 1e6))
             if intended is not None:
                 self.login_corrected.record(max(0, int((loop.time() - intended) * 1e6)))
-            phases = clock.finish()
-            if phases is not None:
-                for name, seconds in phases.items():
+            timings = getattr(client, "last_login_timings", None)  # a test's stand-in may have none
+            if timings is not None:
+                for name, seconds in timings.phases().items():
                     self.login_phases[name].record(max(0, int(seconds * 1e6)))
             self.login_ok += 1
             self.open_sessions += 1

@@ -29,7 +29,7 @@ from typing import (
 from .. import errors, events
 from ..connect import Endpoint, connect_failure, explicit_endpoint
 from ..element import Element
-from .._client_base import ClientBase, Feature
+from .._client_base import _AUTHENTICATED, _CONNECTED, _SECURED, ClientBase, Feature
 from ..handlers import iq_reply
 from ..jid import JID, JIDLike
 from ..sasl import channel_bindings_from_ssl
@@ -196,8 +196,10 @@ class Client(ClientBase):
             scram_max_iterations=self.scram_max_iterations)
         self._session = None
         self._tls = False
+        self._login_begin()
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=self.connect_timeout)
         self._sock = sock
+        self._login_mark(_CONNECTED)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:  # pragma: no cover - not TCP (tests may hand us something else)
@@ -527,7 +529,9 @@ class Client(ClientBase):
                 cast(ClientStream, self.stream).key_derived(event.derivation.run())
             elif isinstance(event, events.Authenticated):
                 self.mechanism = event.mechanism
+                self._login_mark(_AUTHENTICATED)
             elif isinstance(event, events.SessionStarted):
+                self._login_done(event)
                 self.bound_jid = event.jid
                 self._session = event
                 for listener in self._session_listeners or ():
@@ -574,6 +578,7 @@ class Client(ClientBase):
                 except ValueError as exc:  # made by another context: a full handshake
                     log.debug("not resuming a TLS session: %s", exc)
         tls.do_handshake()
+        self._login_mark(_SECURED)
         self._tls = True
         return tls
 
