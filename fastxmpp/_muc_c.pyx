@@ -18,8 +18,9 @@ twins share to :func:`bind` when it selects this twin.
 """
 from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr
 
+from fastxmpp._bytescan cimport Attr, Span, _attr, _child, _is, _keep, _plain, _root, _skip
 from fastxmpp._element_c cimport Element
 
 __all__ = ["bind", "on_message", "receive_message"]
@@ -80,11 +81,6 @@ def bind(fallback, room_message, Py_ssize_t recent):
 
 
 # -- reading a lazy <message/> from its bytes --------------------------------------------------
-cdef struct Span:
-    Py_ssize_t start   # -1: absent
-    Py_ssize_t len
-
-
 cdef struct Parsed:
     Span from_
     Span type_
@@ -96,116 +92,6 @@ cdef struct Parsed:
     int nsid           # how many <stanza-id/> were seen (the by/id of the first two kept)
     Span sid_by[2]
     Span sid_id[2]
-
-
-cdef struct Attr:
-    Py_ssize_t name
-    Py_ssize_t nlen
-    Py_ssize_t value
-    Py_ssize_t vlen
-
-
-cdef inline bint _space(char c) noexcept:
-    return c == b' ' or c == b'\t' or c == b'\n' or c == b'\r'
-
-
-cdef inline bint _is(const char *s, Py_ssize_t at, Py_ssize_t n, const char *name, Py_ssize_t k) noexcept:
-    return n == k and memcmp(s + at, name, k) == 0
-
-
-cdef inline bint _plain(const char *s, Py_ssize_t at, Py_ssize_t n, bint attr) noexcept:
-    """Whether ``n`` bytes at ``at`` read as themselves: no reference, no CR (and in an
-    attribute value, ``attr``, no tab or LF, which expat turns into a space)."""
-    cdef Py_ssize_t i
-    cdef char c
-    for i in range(at, at + n):
-        c = s[i]
-        if c == b'&' or c == b'\r' or (attr and (c == b'\t' or c == b'\n')):
-            return False
-    return True
-
-
-cdef inline Py_ssize_t _name_end(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
-    while j < n and not _space(s[j]) and s[j] != b'>' and s[j] != b'/':
-        j += 1
-    return j
-
-
-cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a) noexcept:
-    """The attribute at ``j``: its end, or 0 at the end of the tag (``a.name`` is then
-    where the content starts and ``a.nlen`` 1 for an empty element), or -1 for anything
-    this reader leaves to the Python twin (a value that is not plain included)."""
-    cdef const char *q
-    while j < n and _space(s[j]):
-        j += 1
-    if j >= n:
-        return -1
-    if s[j] == b'>':
-        a.name = j + 1
-        a.nlen = 0
-        return 0
-    if s[j] == b'/':
-        if j + 1 < n and s[j + 1] == b'>':
-            a.name = j + 2
-            a.nlen = 1
-            return 0
-        return -1
-    a.name = j
-    while j < n and s[j] != b'=' and not _space(s[j]):
-        j += 1
-    a.nlen = j - a.name
-    while j < n and _space(s[j]):
-        j += 1
-    if j >= n or s[j] != b'=':
-        return -1
-    j += 1
-    while j < n and _space(s[j]):
-        j += 1
-    if j >= n or (s[j] != b'"' and s[j] != b"'"):
-        return -1
-    q = <const char *>memchr(s + j + 1, s[j], n - j - 1)
-    if q == NULL:
-        return -1
-    a.value = j + 1
-    a.vlen = (q - s) - a.value
-    if not _plain(s, a.value, a.vlen, True):
-        return -1
-    return (q - s) + 1
-
-
-cdef Py_ssize_t _skip(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
-    """After the end of the element whose content starts at ``j``, or -1."""
-    cdef int depth = 1
-    cdef const char *q
-    cdef Py_ssize_t r
-    cdef Attr a
-    while True:
-        q = <const char *>memchr(s + j, b'<', n - j)
-        if q == NULL or q + 1 >= s + n:
-            return -1
-        j = q - s
-        if q[1] == b'/':
-            q = <const char *>memchr(s + j, b'>', n - j)
-            if q == NULL:
-                return -1
-            j = (q - s) + 1
-            depth -= 1
-            if depth == 0:
-                return j
-            continue
-        if q[1] == b'!' or q[1] == b'?':
-            return -1
-        j = _name_end(s, n, j + 1)
-        while True:
-            r = _attr(s, n, j, &a)
-            if r < 0:
-                return -1
-            if r == 0:
-                j = a.name
-                if not a.nlen:
-                    depth += 1
-                break
-            j = r
 
 
 # the children this reader looks at: (name, namespace)
@@ -228,49 +114,25 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
     p.from_.start = p.type_.start = p.id_.start = p.body.start = p.stamp.start = -1
     p.bodies = p.nsid = 0
     p.delay = False
-    if n < 10 or memcmp(s, b"<message", 8) != 0 or not (_space(s[8]) or s[8] == b'>' or s[8] == b'/'):
-        return False   # a prefixed root: its children's default namespace is not known here
-    j = 8
-    while True:
-        r = _attr(s, n, j, &a)
-        if r < 0:
-            return False
-        if r == 0:
-            if a.nlen:
-                return True   # <message .../>
-            j = a.name
-            break
-        if _is(s, a.name, a.nlen, b"type", 4):
-            p.type_.start = a.value
-            p.type_.len = a.vlen
-        elif _is(s, a.name, a.nlen, b"from", 4):
-            p.from_.start = a.value
-            p.from_.len = a.vlen
-        elif _is(s, a.name, a.nlen, b"id", 2):
-            p.id_.start = a.value
-            p.id_.len = a.vlen
-        j = r
+    j = _root(s, n, b"<message", 8, True, &p.type_, &p.from_, b"id", 2, &p.id_)
+    if j < 0:
+        return False
+    if j == 0:
+        return True   # <message .../>
     # the root's content: the unprefixed root's tag is {jabber:client}message, so an
     # unprefixed child without xmlns is in jabber:client too
     while True:
-        q = <const char *>memchr(s + j, b'<', n - j)
-        if q == NULL or q + 1 >= s + n:
+        e = _child(s, n, j, &k)
+        if e < 0:
             return False
-        j = q - s
-        if q[1] == b'/':
+        if e == 0:
             return True    # the root's end tag
-        if q[1] == b'!' or q[1] == b'?':
-            return False
-        k = j + 1
-        e = _name_end(s, n, k)
-        if memchr(s + k, b':', e - k) != NULL:
-            return False
         ns = -1
         nslen = 0
         by.start = ident.start = stamp.start = -1
         j = e
         while True:
-            r = _attr(s, n, j, &a)
+            r = _attr(s, n, j, &a, True)
             if r < 0:
                 return False
             if r == 0:
@@ -281,14 +143,11 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
                 ns = a.value
                 nslen = a.vlen
             elif _is(s, a.name, a.nlen, b"by", 2):
-                by.start = a.value
-                by.len = a.vlen
+                _keep(&by, &a)
             elif _is(s, a.name, a.nlen, b"id", 2):
-                ident.start = a.value
-                ident.len = a.vlen
+                _keep(&ident, &a)
             elif _is(s, a.name, a.nlen, b"stamp", 5):
-                stamp.start = a.value
-                stamp.len = a.vlen
+                _keep(&stamp, &a)
             j = r
         which = _OTHER
         if ns < 0 or _is(s, ns, nslen, b"jabber:client", 13):
@@ -328,7 +187,7 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
             p.sid_id[p.nsid] = ident
             p.nsid += 1
         if not empty:
-            j = _skip(s, n, j)
+            j = _skip(s, n, j, True)
             if j < 0:
                 return False
 

@@ -22,6 +22,7 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcmp
 
+from fastxmpp._bytescan cimport Attr, Span, _attr, _child, _end_tag, _is, _keep, _root, _skip
 from fastxmpp._element_c cimport Element
 
 __all__ = ["bind", "receive"]
@@ -316,11 +317,6 @@ cdef object _best(dict resources):
 
 
 # -- reading a lazy stanza from its bytes ------------------------------------------------------
-cdef struct Span:
-    Py_ssize_t start   # -1: absent
-    Py_ssize_t len
-
-
 cdef struct Parsed:
     Span type_
     Span from_
@@ -330,107 +326,6 @@ cdef struct Parsed:
     int nstatus
     Span status_lang[_MAX_STATUSES]
     Span status_text[_MAX_STATUSES]
-
-
-cdef struct Attr:
-    Py_ssize_t name
-    Py_ssize_t nlen
-    Py_ssize_t value
-    Py_ssize_t vlen
-
-
-cdef inline bint _space(char c) noexcept:
-    return c == b' ' or c == b'\t' or c == b'\n' or c == b'\r'
-
-
-cdef inline bint _is(const char *s, Py_ssize_t at, Py_ssize_t n, const char *name, Py_ssize_t k) noexcept:
-    return n == k and memcmp(s + at, name, k) == 0
-
-
-cdef inline Py_ssize_t _name_end(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
-    while j < n and not _space(s[j]) and s[j] != b'>' and s[j] != b'/':
-        j += 1
-    return j
-
-
-cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a) noexcept:
-    """The attribute at ``j``: its end, or 0 at the end of the tag (``a.name`` is then
-    where the content starts and ``a.nlen`` 1 for an empty element), or -1 for
-    anything this reader leaves to the Python twin."""
-    cdef const char *q
-    while j < n and _space(s[j]):
-        j += 1
-    if j >= n:
-        return -1
-    if s[j] == b'>':
-        a.name = j + 1
-        a.nlen = 0
-        return 0
-    if s[j] == b'/':
-        if j + 1 < n and s[j + 1] == b'>':
-            a.name = j + 2
-            a.nlen = 1
-            return 0
-        return -1
-    a.name = j
-    while j < n and s[j] != b'=' and not _space(s[j]):
-        j += 1
-    a.nlen = j - a.name
-    while j < n and _space(s[j]):
-        j += 1
-    if j >= n or s[j] != b'=':
-        return -1
-    j += 1
-    while j < n and _space(s[j]):
-        j += 1
-    if j >= n or (s[j] != b'"' and s[j] != b"'"):
-        return -1
-    q = <const char *>memchr(s + j + 1, s[j], n - j - 1)
-    if q == NULL:
-        return -1
-    a.value = j + 1
-    a.vlen = (q - s) - a.value
-    return (q - s) + 1
-
-
-cdef Py_ssize_t _end_tag(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
-    """After the end tag that starts at ``j`` ('</'), or -1."""
-    cdef const char *q = <const char *>memchr(s + j, b'>', n - j)
-    return -1 if q == NULL else (q - s) + 1
-
-
-cdef Py_ssize_t _skip(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
-    """After the end of the element whose content starts at ``j``, or -1."""
-    cdef int depth = 1
-    cdef const char *q
-    cdef Py_ssize_t r
-    cdef Attr a
-    while True:
-        q = <const char *>memchr(s + j, b'<', n - j)
-        if q == NULL or q + 1 >= s + n:
-            return -1
-        j = q - s
-        if q[1] == b'/':
-            j = _end_tag(s, n, j)
-            if j < 0:
-                return -1
-            depth -= 1
-            if depth == 0:
-                return j
-            continue
-        if q[1] == b'!' or q[1] == b'?':
-            return -1
-        j = _name_end(s, n, j + 1)
-        while True:
-            r = _attr(s, n, j, &a)
-            if r < 0:
-                return -1
-            if r == 0:
-                j = a.name
-                if not a.nlen:
-                    depth += 1
-                break
-            j = r
 
 
 cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
@@ -444,43 +339,19 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
     cdef Span lang, text
     p.type_.start = p.from_.start = p.lang.start = p.show.start = p.priority.start = -1
     p.nstatus = 0
-    if n < 11 or memcmp(s, b"<presence", 9) != 0 or not (_space(s[9]) or s[9] == b'>' or s[9] == b'/'):
-        return False   # a prefixed root: its children's default namespace is not known here
-    j = 9
-    while True:
-        r = _attr(s, n, j, &a)
-        if r < 0:
-            return False
-        if r == 0:
-            if a.nlen:
-                return True   # <presence .../>
-            j = a.name
-            break
-        if _is(s, a.name, a.nlen, b"type", 4):
-            p.type_.start = a.value
-            p.type_.len = a.vlen
-        elif _is(s, a.name, a.nlen, b"from", 4):
-            p.from_.start = a.value
-            p.from_.len = a.vlen
-        elif _is(s, a.name, a.nlen, b"xml:lang", 8):
-            p.lang.start = a.value
-            p.lang.len = a.vlen
-        j = r
+    j = _root(s, n, b"<presence", 9, False, &p.type_, &p.from_, b"xml:lang", 8, &p.lang)
+    if j < 0:
+        return False
+    if j == 0:
+        return True   # <presence .../>
     # the root's content: the unprefixed root's tag is {jabber:client}presence, so an
     # unprefixed child without xmlns is in jabber:client too
     while True:
-        q = <const char *>memchr(s + j, b'<', n - j)
-        if q == NULL or q + 1 >= s + n:
+        e = _child(s, n, j, &k)
+        if e < 0:
             return False
-        j = q - s
-        if q[1] == b'/':
+        if e == 0:
             return True    # the root's end tag
-        if q[1] == b'!' or q[1] == b'?':
-            return False
-        k = j + 1
-        e = _name_end(s, n, k)
-        if memchr(s + k, b':', e - k) != NULL:
-            return False
         if _is(s, k, e - k, b"show", 4):
             which = 1
         elif _is(s, k, e - k, b"status", 6):
@@ -492,7 +363,7 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
         lang.start = -1
         j = e
         while True:
-            r = _attr(s, n, j, &a)
+            r = _attr(s, n, j, &a, False)
             if r < 0:
                 return False
             if r == 0:
@@ -502,12 +373,11 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
             if which and a.nlen >= 5 and memcmp(s + a.name, b"xmlns", 5) == 0:
                 return False   # a namespace of its own (or a prefix declared here)
             if which == 2 and _is(s, a.name, a.nlen, b"xml:lang", 8):
-                lang.start = a.value
-                lang.len = a.vlen
+                _keep(&lang, &a)
             j = r
         if which == 0:
             if not empty:
-                j = _skip(s, n, j)
+                j = _skip(s, n, j, False)
                 if j < 0:
                     return False
             continue
