@@ -668,7 +668,8 @@ class ClientStream:
         state.id = el.get("id")
         state.resumable = el.get("resume") in ("true", "1")
         state.location = el.get("location")
-        state.max = int(el.get("max", "")) if el.get("max", "").isdigit() else None
+        max_ = el.get("max", "")  # xs:unsignedInt; str.isdigit() alone also takes "²"
+        state.max = int(max_) if max_.isascii() and max_.isdigit() else None
         self.sm.active = True
         if first:
             self._events.append(events.SessionStarted(

@@ -177,3 +177,20 @@ def test_pacer_arguments():
             Pacer(0.0).paced_calls(3, lambda seq: True)
 
     asyncio.run(main())
+
+
+def test_a_loop_run_counts_a_stamp_far_ahead_as_unexpected_without_growing_to_it():
+    """With --loop the sequence numbers have no end: the table of those seen grows as they
+    come, and a forged stamp (seq near 2**32) is counted, not allocated for."""
+    from types import SimpleNamespace
+
+    from fastxmpp.load.recorder import Recorder
+
+    rec = Recorder(None)
+    receiver, sender = SimpleNamespace(seen={}), SimpleNamespace(number=7)
+    assert rec.record_delivery(receiver, sender, 0, 0)
+    assert rec.record_delivery(receiver, sender, 1000, 0)  # a gap: grows
+    assert not rec.record_delivery(receiver, sender, 1000, 0)  # a duplicate
+    assert not rec.record_delivery(receiver, sender, (1 << 32) - 1, 0)
+    assert (rec.received, rec.duplicates, rec.unexpected) == (2, 1, 1)
+    assert len(receiver.seen[7]) < 1 << 22

@@ -79,6 +79,17 @@ def test_first_session_says_whether_it_is_resumable(answer, sm_enabled, resumabl
     assert not [e for e in s.events() if isinstance(e, events.SessionStarted)]
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("300", 300), ("0", 0), ("", None), ("-1", None), ("1.5", None), (" 3", None),
+    ("\u00b2", None), ("\u0663", None),  # digits to str.isdigit(), not to int() or xs:unsignedInt
+])
+def test_the_resumption_max_is_read_as_an_unsigned_int_or_left_out(value, expected):
+    s = negotiate()
+    s.receive_data(f"<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true' max='{value}'/>".encode())
+    assert kinds(s.events()) == ["SessionStarted"]
+    assert s.sm_state().max == expected
+
+
 def test_full_negotiation_and_stream_management():
     s = negotiate()
     assert s.state == "ready"

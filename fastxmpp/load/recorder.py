@@ -29,6 +29,10 @@ NS_LOAD = "urn:fastxmpp:load:0"
 _X = "{%s}x" % NS_LOAD
 
 _MAX_SEQ = 1 << 32
+# With --loop, the sequence numbers a receiver has seen grow as they come; one far ahead of
+# them (a forged or corrupted stamp) is counted as unexpected instead of growing the table
+# to its size.
+_MAX_GAP = 1 << 20
 
 #: The kinds of errors the report counts (``error_kinds``), see :func:`error_kind`.
 ERROR_KINDS = ("stream-error", "sasl-failure", "stanza-error", "timeout", "disconnect", "other")
@@ -129,6 +133,9 @@ class Recorder:
         if seen is None:
             seen = receiver.seen[sender.number] = bytearray(self._messages or 64)
         if seq >= len(seen):  # --loop: the numbers have no end
+            if seq >= 2 * len(seen) + _MAX_GAP:  # not a number this sender can have reached
+                self.unexpected += 1
+                return False
             seen.extend(bytes(max(seq + 1, 2 * len(seen)) - len(seen)))
         if seen[seq]:
             self.duplicates += 1
