@@ -22,35 +22,9 @@ from libc.string cimport memchr
 
 from fastxmpp._bytescan cimport Attr, Span, _attr, _child, _is, _keep, _plain, _root, _skip
 from fastxmpp._element_c cimport Element
+from fastxmpp._slots cimport fx_object_new, fx_slot_offset, fx_slot_set
 
 __all__ = ["bind", "on_message", "receive_message"]
-
-
-cdef extern from *:
-    """
-    #include "structmember.h"   /* PyMemberDef before Python 3.12 */
-    static PyObject *fx_muc_object_new(PyObject *cls, PyObject *empty) {
-        return PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty, NULL);
-    }
-    /* The offset of a slot (a member descriptor of an object field), or -1. */
-    static Py_ssize_t fx_muc_slot_offset(PyObject *descr) {
-        PyMemberDef *m;
-        if (Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
-        m = ((PyMemberDescrObject *)descr)->d_member;
-        if (m->type != 16 || (m->flags & 1)) return -1;   /* T_OBJECT_EX, not READONLY */
-        return m->offset;
-    }
-    static inline void fx_muc_slot_set(PyObject *o, Py_ssize_t offset, PyObject *v) {
-        PyObject **p = (PyObject **)((char *)o + offset);
-        PyObject *old = *p;
-        Py_INCREF(v);
-        *p = v;
-        Py_XDECREF(old);
-    }
-    """
-    object fx_muc_object_new(object cls, object empty)
-    Py_ssize_t fx_muc_slot_offset(object descr)
-    void fx_muc_slot_set(object o, Py_ssize_t offset, object v)
 
 
 cdef str _MESSAGE = "{jabber:client}message"
@@ -73,7 +47,7 @@ def bind(fallback, room_message, Py_ssize_t recent):
     cdef int i
     cdef Py_ssize_t off
     for i in range(7):
-        off = fx_muc_slot_offset(getattr(room_message, _FIELDS[i]))
+        off = fx_slot_offset(getattr(room_message, _FIELDS[i]))
         if off < 0:
             raise TypeError(f"{room_message.__name__}.{_FIELDS[i]} is not a slot")
         _OFF[i] = off
@@ -263,14 +237,14 @@ def receive_message(core, stanza):
         if clock is not None:
             state._last_seen = clock()
     body = _str(s, p.body) if p.bodies else None
-    ev = fx_muc_object_new(_RoomMessage, _EMPTY)
-    fx_muc_slot_set(ev, _OFF[0], state)
-    fx_muc_slot_set(ev, _OFF[1], nick)
-    fx_muc_slot_set(ev, _OFF[2], body)
-    fx_muc_slot_set(ev, _OFF[3], False)
-    fx_muc_slot_set(ev, _OFF[4], stamp)
-    fx_muc_slot_set(ev, _OFF[5], stanza)
-    fx_muc_slot_set(ev, _OFF[6], None)
+    ev = fx_object_new(_RoomMessage, _EMPTY)
+    fx_slot_set(ev, _OFF[0], state)
+    fx_slot_set(ev, _OFF[1], nick)
+    fx_slot_set(ev, _OFF[2], body)
+    fx_slot_set(ev, _OFF[3], False)
+    fx_slot_set(ev, _OFF[4], stamp)
+    fx_slot_set(ev, _OFF[5], stanza)
+    fx_slot_set(ev, _OFF[6], None)
     return [ev]
 
 

@@ -24,6 +24,7 @@ from libc.string cimport memchr, memcmp
 
 from fastxmpp._bytescan cimport Attr, Span, _attr, _child, _end_tag, _is, _keep, _root, _skip
 from fastxmpp._element_c cimport Element
+from fastxmpp._slots cimport fx_object_new, fx_slot_get, fx_slot_offset, fx_slot_set
 
 __all__ = ["bind", "receive"]
 
@@ -38,31 +39,6 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
-    static PyObject *fx_object_new(PyObject *cls, PyObject *empty) {
-        return PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty, NULL);
-    }
-    """
-    object fx_object_new(object cls, object empty)
-
-
-cdef extern from *:
-    """
-    #include "structmember.h"   /* PyMemberDef before Python 3.12 */
-    /* The offset of a slot (a member descriptor of an object field), or -1. */
-    static Py_ssize_t fx_slot_offset(PyObject *descr) {
-        PyMemberDef *m;
-        if (Py_TYPE(descr) != &PyMemberDescr_Type) return -1;
-        m = ((PyMemberDescrObject *)descr)->d_member;
-        if (m->type != 16 || (m->flags & 1)) return -1;   /* T_OBJECT_EX, not READONLY */
-        return m->offset;
-    }
-    static inline void fx_slot_set(PyObject *o, Py_ssize_t offset, PyObject *v) {
-        PyObject **p = (PyObject **)((char *)o + offset);
-        PyObject *old = *p;
-        Py_INCREF(v);
-        *p = v;
-        Py_XDECREF(old);
-    }
     /* Dict operations with the key's hash known (a JID's is its string's: no call of
        JID.__hash__, a Python method).  Public in cpython/dictobject.h up to 3.12;
        exported, in the internal headers, in 3.13; later versions hash again. */
@@ -85,16 +61,9 @@ cdef extern from *:
         return PyDict_SetItem(d, key, value);
     #endif
     }
-    /* A borrowed reference, NULL when the slot is empty. */
-    static inline PyObject *fx_slot_get(PyObject *o, Py_ssize_t offset) {
-        return *(PyObject **)((char *)o + offset);
-    }
     """
-    Py_ssize_t fx_slot_offset(object descr)
     PyObject *fx_dict_get_hashed(dict d, object key, Py_hash_t h) except? NULL
     int fx_dict_set_hashed(dict d, object key, object value, Py_hash_t h) except -1
-    void fx_slot_set(object o, Py_ssize_t offset, object v)
-    PyObject *fx_slot_get(object o, Py_ssize_t offset)
 
 
 cdef str _PRESENCE = "{jabber:client}presence"
