@@ -18,7 +18,7 @@ twins share to :func:`bind` when it selects this twin.
 """
 from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.string cimport memchr
+from libc.string cimport memchr, memcmp, memcpy
 
 from fastxmpp._bytescan cimport Attr, Span, _attr, _child, _is, _keep, _plain, _root, _skip
 from fastxmpp._element_c cimport Element
@@ -86,10 +86,16 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
     cdef bint empty
     cdef Span by, ident, stamp
     p.from_.start = p.type_.start = p.id_.start = p.body.start = p.stamp.start = -1
+    p.from_.len = p.type_.len = p.id_.len = p.body.len = p.stamp.len = 0
     p.bodies = p.nsid = 0
     p.delay = False
     j = _root(s, n, b"<message", 8, True, &p.type_, &p.from_, b"id", 2, &p.id_)
     if j < 0:
+        return False
+    # only a groupchat message from someone is read here: a chat, an error... goes to the
+    # Python twin before its children are walked
+    if p.from_.start < 0 or p.from_.len == 0 or p.type_.start < 0 \
+            or not _is(s, p.type_.start, p.type_.len, b"groupchat", 9):
         return False
     if j == 0:
         return True   # <message .../>
@@ -172,14 +178,52 @@ cdef inline object _str(const char *s, Span span):
     return PyUnicode_DecodeUTF8(s + span.start, span.len, NULL)
 
 
-def receive_message(core, stanza):
-    """Read a message: the events of the room it comes from, as
-    ``MUCCore.receive_message`` (the pure-Python twin, called for anything unusual)."""
+cdef extern from "Python.h":
+    # NULL with an error set for a string that has no UTF-8 form (lone surrogates)
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except? NULL
+    void PyErr_Clear()
+
+
+cdef object _key(const char *s, Parsed *p, str room_str, nick):
+    """The dedupe key: ``"sid:" + sid`` for the room's own stanza-id, else
+    ``f"id:{nick}/{id}"`` for a message with an id, else None (as the Python twin)."""
+    cdef char buf[132]
+    cdef int i
+    cdef Span span
+    cdef Py_ssize_t room_len = -1
+    cdef const char *room = NULL
+    if p.nsid:
+        # the room's JID as UTF-8 (kept in the string by CPython, or its own bytes for
+        # ASCII): a 'by' is compared as bytes, not decoded
+        room = PyUnicode_AsUTF8AndSize(room_str, &room_len)
+        if room == NULL:
+            PyErr_Clear()
+            room_len = -1
+    for i in range(p.nsid):
+        span = p.sid_by[i]
+        if span.start < 0 or span.len != room_len or memcmp(s + span.start, room, room_len) != 0:
+            continue
+        span = p.sid_id[i]
+        if span.start < 0 or span.len == 0:
+            continue   # no id, or an empty one: the room's next stanza-id, if any
+        if span.len <= 128:   # "sid:" and the id decoded at once
+            memcpy(buf, b"sid:", 4)
+            memcpy(buf + 4, s + span.start, span.len)
+            return PyUnicode_DecodeUTF8(buf, span.len + 4, NULL)
+        return "sid:" + _str(s, span)
+    if p.id_.start < 0 or p.id_.len == 0:
+        return None
+    return f"id:{nick}/{_str(s, p.id_)}"
+
+
+cdef object _receive(core, stanza, bint *taken):
+    """The event of a common groupchat message, or None when it has none (``taken``
+    set); else (``taken`` clear) the Python twin's list of events for it."""
     cdef Element el
     cdef Parsed p
     cdef const char *s
     cdef bytes raw
-    cdef int i
+    taken[0] = False
     if type(stanza) is not Element:
         return _fallback(core, stanza)
     el = <Element>stanza
@@ -189,9 +233,6 @@ def receive_message(core, stanza):
     s = raw
     if not _scan(s, len(raw), &p):
         return _fallback(core, stanza)
-    if p.from_.start < 0 or p.from_.len == 0 or p.type_.start < 0 \
-            or not _is(s, p.type_.start, p.type_.len, b"groupchat", 9):
-        return _fallback(core, stanza)
     sender = _str(s, p.from_)
     if not core.rooms:
         return _fallback(core, stanza)
@@ -200,7 +241,8 @@ def receive_message(core, stanza):
         return _fallback(core, stanza)
     state = (<tuple?>route)[0]
     if state is None:
-        return []
+        taken[0] = True
+        return None
     nick = (<tuple>route)[1]
     if not (state.joined or state._joining):
         return _fallback(core, stanza)
@@ -208,22 +250,13 @@ def receive_message(core, stanza):
     if stamp is None and nick is not None and nick not in state.occupants and nick not in state._renames:
         return _fallback(core, stanza)
     # from here on the message is taken: the same steps as the Python twin
-    sid = None
-    if p.nsid:
-        room_str = state._jid_str
-        for i in range(p.nsid):
-            if sid is None and p.sid_by[i].start >= 0 and _str(s, p.sid_by[i]) == room_str:
-                sid = _str(s, p.sid_id[i]) or None
-    if sid is not None:
-        key = "sid:" + sid
-    else:
-        msg_id = _str(s, p.id_)
-        key = f"id:{nick}/{msg_id}" if msg_id else None
+    taken[0] = True
+    key = _key(s, &p, state._jid_str, nick)
     if key is not None:
         recent = <set?>state._recent
         if key in recent:
             if stamp is not None:
-                return []  # history we saw before (the rejoin's "since" is inclusive)
+                return None  # history we saw before (the rejoin's "since" is inclusive)
         else:
             recent.add(key)
             order = state._recent_order
@@ -245,23 +278,37 @@ def receive_message(core, stanza):
     fx_slot_set(ev, _OFF[4], stamp)
     fx_slot_set(ev, _OFF[5], stanza)
     fx_slot_set(ev, _OFF[6], None)
-    return [ev]
+    return ev
+
+
+def receive_message(core, stanza):
+    """Read a message: the events of the room it comes from, as
+    ``MUCCore.receive_message`` (the pure-Python twin, called for anything unusual)."""
+    cdef bint taken
+    ev = _receive(core, stanza, &taken)
+    if not taken:
+        return ev
+    return [] if ev is None else [ev]
 
 
 def on_message(muc, stanza):
     """``MUCBase``'s message handler: the events of ``stanza`` handed to the listeners, as
     ``MUCBase._on_message_py`` (a groupchat message on its own; anything else, or while a
     join, nickname change or leave waits for its answer, through ``MUCBase._notify``)."""
+    cdef bint taken
     core = muc.core
     if not core.rooms:
         return
-    evs = receive_message(core, stanza)
-    if not evs:
+    ev = _receive(core, stanza, &taken)
+    if not taken:
+        if ev:
+            muc._notify(ev)
         return
-    if muc._waiters or len(<list?>evs) != 1 or type((<list>evs)[0]) is not _RoomMessage:
-        muc._notify(evs)
+    if ev is None:
         return
-    ev = (<list>evs)[0]
+    if muc._waiters:
+        muc._notify([ev])
+        return
     call = muc.client._call
     for fn in muc._by_kind.get(_RoomMessage) or muc._listeners_of(_RoomMessage):
         call(fn, ev)

@@ -287,6 +287,7 @@ cdef object _best(dict resources):
 
 # -- reading a lazy stanza from its bytes ------------------------------------------------------
 cdef struct Parsed:
+    bint early         # typed other than "unavailable": the children were not read
     Span type_
     Span from_
     Span lang
@@ -308,9 +309,13 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
     cdef Span lang, text
     p.type_.start = p.from_.start = p.lang.start = p.show.start = p.priority.start = -1
     p.nstatus = 0
+    p.early = False
     j = _root(s, n, b"<presence", 9, False, &p.type_, &p.from_, b"xml:lang", 8, &p.lang)
     if j < 0:
         return False
+    if p.type_.start >= 0 and not _is(s, p.type_.start, p.type_.len, b"unavailable", 11):
+        p.early = True    # a subscription, an error, a probe...: decided on its type alone
+        return True
     if j == 0:
         return True   # <presence .../>
     # the root's content: the unprefixed root's tag is {jabber:client}presence, so an
@@ -667,7 +672,7 @@ def receive(tracker, stanza):
             if kind is not None:
                 if kind in _SUBSCRIPTION_TYPES:
                     return []
-                if kind != _UNAVAILABLE:
+                if kind != _UNAVAILABLE or p.early:
                     return _fallback(tracker, stanza)   # error, probe, unknown: logged there
             if p.from_.start < 0:
                 return _fallback(tracker, stanza)

@@ -783,6 +783,7 @@ _MSG_CHILDREN = [
     "<delay xmlns='urn:other' stamp='2026-12-06T09:09:09Z'/>",
     f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='s1'/>", f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='s2'/>",
     f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id=''/>", "<stanza-id xmlns='urn:xmpp:sid:0' by='hag66@shakespeare.lit' id='s1'/>",
+    f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}'/>", f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}x' id='s5'/>",
     f"<stanza-id xmlns='urn:xmpp:sid:0' id='s3' by='{ROOM}'></stanza-id>", "<stanza-id xmlns='urn:xmpp:sid:0' id='s4'/>",
     f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='a&amp;b'/>",
     "<origin-id xmlns='urn:xmpp:sid:0' id='o1'/>", "<active xmlns='http://jabber.org/protocol/chatstates'/>",
@@ -926,6 +927,18 @@ def test_compiled_receive_message_reads_common_messages_itself():
     assert (a.nick, a.body, a.private, a.delayed, a.room) == ("firstwitch", "hi\nthere", False, None, state)
     assert (b.body, b.delayed) == ("old", "2026-12-06T01:02:03Z") and state.last_seen == "2026-12-06T01:02:03Z"
     assert a.message.body == "hi\nthere" and a.stanza is common[0] and list(state._recent_order)[-2:] == ["sid:s1", "id:firstwitch/a0"]
+
+
+@pytest.mark.parametrize("first", ["", " id=''"])
+def test_the_rooms_first_stanza_id_with_an_id_is_the_key(first):
+    """A stanza-id of the room without an id (or an empty one) is passed over: the room's
+    next one is the message's key (both twins)."""
+    core, state = joined_core("thirdwitch", "firstwitch")
+    stanza = X(f"<message from='{ROOM}/firstwitch' type='groupchat' id='m1'><body>hi</body>"
+               f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}'{first}/>"
+               f"<stanza-id xmlns='urn:xmpp:sid:0' by='{ROOM}' id='s2'/></message>")
+    assert core.receive_message(stanza)[0].body == "hi"
+    assert list(state._recent_order)[-1] == "sid:s2"
 
 
 @pytest.mark.skipif(not _accel.USE_EXTENSIONS, reason="the compiled twins are not in use")
