@@ -216,9 +216,10 @@ cdef object _key(const char *s, Parsed *p, str room_str, nick):
     return f"id:{nick}/{_str(s, p.id_)}"
 
 
-cdef object _receive(core, stanza, bint *taken):
+cdef object _receive(core, stanza, bint *taken, bint in_rooms):
     """The event of a common groupchat message, or None when it has none (``taken``
-    set); else (``taken`` clear) the Python twin's list of events for it."""
+    set); else (``taken`` clear) the Python twin's list of events for it.  ``in_rooms``:
+    the caller saw the core in a room already."""
     cdef Element el
     cdef Parsed p
     cdef const char *s
@@ -234,7 +235,7 @@ cdef object _receive(core, stanza, bint *taken):
     if not _scan(s, len(raw), &p):
         return _fallback(core, stanza)
     sender = _str(s, p.from_)
-    if not core.rooms:
+    if not in_rooms and not core.rooms:
         return _fallback(core, stanza)
     route = (<dict?>core._senders).get(sender)
     if route is None:
@@ -285,7 +286,7 @@ def receive_message(core, stanza):
     """Read a message: the events of the room it comes from, as
     ``MUCCore.receive_message`` (the pure-Python twin, called for anything unusual)."""
     cdef bint taken
-    ev = _receive(core, stanza, &taken)
+    ev = _receive(core, stanza, &taken, False)
     if not taken:
         return ev
     return [] if ev is None else [ev]
@@ -299,16 +300,18 @@ def on_message(muc, stanza):
     core = muc.core
     if not core.rooms:
         return
-    ev = _receive(core, stanza, &taken)
+    ev = _receive(core, stanza, &taken, True)
     if not taken:
         if ev:
             muc._notify(ev)
         return
     if ev is None:
         return
-    if muc._waiters:
+    if <list?>muc._waiters:
         muc._notify([ev])
         return
-    call = muc.client._call
-    for fn in muc._by_kind.get(_RoomMessage) or muc._listeners_of(_RoomMessage):
-        call(fn, ev)
+    listeners = (<dict?>muc._by_kind).get(_RoomMessage) or muc._listeners_of(_RoomMessage)
+    if listeners:
+        call = muc.client._call
+        for fn in <tuple?>listeners:
+            call(fn, ev)
