@@ -12,13 +12,15 @@ forwards whatever complete lines arrive on connection i to connection (i + 1) % 
 as a server routes a chat message to another user.  This process holds the N
 connections and, paced, sends ``--messages`` lines of about 200 bytes (an XMPP-like
 chat message with a 16-character body) per connection at ``--rate`` per second per
-connection: on a 2 ms tick it sends every message that is due, the connections'
-schedules spread evenly over the interval, and it reads whatever arrives, counting
-the newlines (every message must arrive).  At 10/s per connection each message is
-its own send(), its own TLS record and, on the receiving connection, its own
-wake-up and recv(): the fixed cost per record is what is measured.  Two unpaced modes
+connection: on a 2 ms tick (``--tick``; the load tester's pacer uses 2 ms) it sends
+every message that is due, the connections' schedules spread evenly over the interval,
+and it reads whatever arrives, counting the newlines (every message must arrive).  At
+10/s per connection each message is its own send(), its own TLS record and, on the
+receiving connection, its own recv(), and wake-ups come often: the fixed cost per
+record and per wake-up is what is measured.  Two unpaced modes
 split it: ``burst`` sends every message at once, each still in its own send() and TLS
-record, so only the receiving side batches (one read carries many records); ``full``
+record, so only the sending side pays per message (the relay forwards what arrived
+together in one write, so one read and few records carry many messages); ``full``
 writes each connection's messages in one send(), so one record and one read carry
 many messages, and what remains is the cost per byte.  ``ticked`` is paced like
 ``paced``, but the client does not wake up for every socket that becomes readable: it
@@ -721,7 +723,8 @@ def report(summary: Dict[str, Any], args: argparse.Namespace) -> List[str]:
                         f"{args.tick:g} ms tick: one send, one record, one read per message",
                "ticked": f"ticked: paced as above, but the client sleeps through each {args.tick:g} ms "
                          "tick and then takes what is ready (one wake-up per tick, not per read)",
-               "burst": "burst: every message at once, one send and one record each; reads carry many",
+               "burst": "burst: every message at once, one send and one record each; the relay "
+                        "forwards them together, so reads carry many",
                "full": "full speed: each connection's messages in one send (at the defaults one "
                        "record); reads carry many",
                }[mode]
@@ -762,7 +765,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ap.add_argument("--variants", default=",".join(avail),
                     help=f"comma-separated, of {', '.join(ALL_VARIANTS)} (default: {','.join(avail)})")
     ap.add_argument("--modes", default=",".join(MODES),
-                    help="comma-separated, of paced, burst, full (default: all three)")
+                    help="comma-separated, of paced, ticked, burst, full (default: all four)")
     ap.add_argument("--tick", type=float, default=TICK * 1e3,
                     help=f"milliseconds between two sending turns when paced (default: {TICK * 1e3:g})")
     ap.add_argument("--timeout", type=float, default=0.0,
