@@ -72,7 +72,7 @@ class _Protocol(asyncio.BufferedProtocol):
     """
 
     __slots__ = ("client", "transport", "paused", "_drained", "lost", "tls", "_incoming", "_outgoing",
-                 "_handshake", "_buffer", "reading_paused")
+                 "_handshake", "_buffer", "reading_paused", "loop")
 
     def __init__(self, client: "Client") -> None:
         self.client = client
@@ -80,7 +80,9 @@ class _Protocol(asyncio.BufferedProtocol):
         self.paused = False  # the transport's write buffer is above its high-water mark
         self.reading_paused = False  # the client holds reading (back-pressure)
         self._drained: Optional[asyncio.Future[Any]] = None
-        loop = asyncio.get_running_loop()
+        # kept: on Python < 3.12 asyncio.get_running_loop() makes a getpid() system call,
+        # and the read and send paths need the loop once per read or flush
+        self.loop = loop = asyncio.get_running_loop()
         self.lost = loop.create_future()
         self.tls: Optional[ssl.SSLObject] = None
         self._incoming: Optional[ssl.MemoryBIO] = None
@@ -105,7 +107,7 @@ class _Protocol(asyncio.BufferedProtocol):
                 self.tls.session = session
             except ValueError as exc:  # made by another context: a full handshake
                 log.debug("not resuming a TLS session: %s", exc)
-        self._handshake = asyncio.get_running_loop().create_future()
+        self._handshake = self.loop.create_future()
         self._do_handshake()
         return self._handshake
 
@@ -157,7 +159,8 @@ class _Protocol(asyncio.BufferedProtocol):
                 closed = True
                 break
             chunks.append(chunk)
-        self._send_tls()  # post-handshake messages (tickets, key updates)
+        if self._outgoing.pending:  # type: ignore[union-attr]  # set with self.tls
+            self._send_tls()  # post-handshake messages (tickets, key updates)
         if chunks:
             self.client._data_received(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
         if closed and self.transport is not None:
@@ -435,7 +438,7 @@ class Client(ClientBase):
             self._unflushed = unflushed
             if not self._flush_scheduled:
                 self._flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self._deferred_flush)
+                self._protocol.loop.call_soon(self._deferred_flush)  # type: ignore[union-attr]  # ready
 
     def send_nowait(self, stanza: Element) -> None:
         """Send without waiting for buffer space (the caller handles flow control)."""
@@ -474,7 +477,7 @@ class Client(ClientBase):
             self._flush(self._protocol)  # type: ignore[arg-type]  # connected: a stanza was just queued
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._deferred_flush)
+            self._protocol.loop.call_soon(self._deferred_flush)  # type: ignore[union-attr]  # a stanza was just queued
 
     def _deferred_flush(self) -> None:
         self._flush_scheduled = False
@@ -561,7 +564,7 @@ class Client(ClientBase):
             # a sign of life is a read that ends between stanzas (a whole stanza, an SM
             # ack, a whitespace ping), not any byte: a server that drips bytes inside a
             # stanza is dead to the keepalive
-            self._last_rx = asyncio.get_running_loop().time()
+            self._last_rx = protocol.loop.time()
         self._handle_events(stream.events())
         self._flush(protocol)
 
