@@ -26,18 +26,19 @@ since a session is ready only once ``<enabled/>`` came back, no stanza is sent i
 that cannot be resumed.  So with Prosody a duplicate, like a loss, is a client bug; the
 summary says how many stanzas were handed back and resent, to tell (b) apart.
 
-That premise needs one fix on the server side, made by this module's own ``prosody`` fixture
-(:data:`SMACKS_PARSER_FIX`): Prosody 0.12's mod_smacks moves a resumed session onto the new
-connection but leaves its ``session.data`` -- mod_c2s's closure over the XML parser of the
-connection the session *started* on -- in place, so what a client sends after a resumption is
-fed to that old parser.  When a connection of the session died while that parser held part of
-a stanza (Prosody reads TLS plaintext 8 KiB at a time, so a busy server that falls behind
-often stops mid-stanza), the next resumed stream is glued onto the fragment: everything the
-client sends becomes children of a stanza that never ends (no ack, the sender waits for ever)
-or a ``not-well-formed`` stream error that ends the session, so the next resumption fails with
-``item-not-found`` and what the server had queued for the client is sent to offline storage.
-Neither is something a client can prevent or repair; ``test_resumed_stream_is_parsed_afresh``
-pins it down without load.
+That premise needs one fix on the server side, which ``fastxmpp.testing.ProsodyServer`` loads
+by default (:data:`fastxmpp.testing.prosody.SMACKS_PARSER_FIX`): Prosody 0.12's mod_smacks
+moves a resumed session onto the new connection but leaves its ``session.data`` -- mod_c2s's
+closure over the XML parser of the connection the session *started* on -- in place, so what a
+client sends after a resumption is fed to that old parser.  When a connection of the session
+died while that parser held part of a stanza (Prosody reads TLS plaintext 8 KiB at a time, so a
+busy server that falls behind often stops mid-stanza), the next resumed stream is glued onto
+the fragment: everything the client sends becomes children of a stanza that never ends (no ack,
+the sender waits for ever) or a ``not-well-formed`` stream error that ends the session, so the
+next resumption fails with ``item-not-found`` and what the server had queued for the client is
+sent to offline storage.  Neither is something a client can prevent or repair;
+``test_resumed_stream_is_parsed_afresh`` pins it down without load (and
+tests/test_prosody_fixture.py shows the stock server's failure).
 
 ``FASTXMPP_FAULT_CUTS`` (cuts per client, default 100) and ``FASTXMPP_FAULT_SEED`` size the
 run; ``scripts/fault-run`` runs 1,000 cuts per client and prints the counts.
@@ -76,39 +77,19 @@ P_ABORT_MESSAGE = 0.01  # abort() in on_message, per echo
 BODY = "{jabber:client}body"
 
 
-# Loaded as mod_fastxmpp_smacks_parser_fix by this module's Prosody (see the module docstring):
-# once a session is resumed, its input goes to the parser of the connection it is on now.
-SMACKS_PARSER_FIX = r"""
-module:hook("smacks-hibernation-end", function (event)
-	local session = event.resumed;
-	function session.data(data)
-		data = session.filter("bytes/in", data);
-		if data then
-			local ok, err = session.stream:feed(data);
-			if not ok then
-				session.log("debug", "Received invalid XML (%s) %d bytes", err, #data);
-				session:close("not-well-formed");
-			end
-		end
-	end
-end);
-"""
-
-
 @pytest.fixture(scope="module")
 def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A private Prosody for these tests: the shared fixture's, plus SMACKS_PARSER_FIX
-    (overrides conftest's ``prosody``, so ``account`` makes its users here)."""
+    """A private Prosody for these tests, so that their cuts and hibernating sessions stay
+    off the shared one (overrides conftest's ``prosody``, so ``account`` makes its users
+    here); like every ProsodyServer it has SMACKS_PARSER_FIX."""
     from fastxmpp.testing.prosody import ProsodyServer, prosody_binary
 
     if prosody_binary() is None:
         if os.environ.get("CI"):
             pytest.fail("prosody is not installed (scripts/install-system-deps installs it)")
         pytest.skip("prosody is not installed; run scripts/install-system-deps")
-    server = ProsodyServer(tmp_path_factory.mktemp("prosody-faults"),
-                           modules=("mam", "fastxmpp_smacks_parser_fix"))
-    server.plugin_path.mkdir(parents=True, exist_ok=True)
-    (server.plugin_path / "mod_fastxmpp_smacks_parser_fix.lua").write_text(SMACKS_PARSER_FIX)
+    server = ProsodyServer(tmp_path_factory.mktemp("prosody-faults"), modules=("mam",))
+    assert server.smacks_parser_fix  # the default; test_resumed_stream_is_parsed_afresh needs it
     server.start()
     yield server
     server.stop()
@@ -633,7 +614,7 @@ def test_first_session_is_resumable_sync(prosody, account):
         c.close()
 
 
-# -- the server's side of a resumption (SMACKS_PARSER_FIX) ------------------------------------
+# -- the server's side of a resumption (ProsodyServer's SMACKS_PARSER_FIX) ----------------------
 
 def test_resumed_stream_is_parsed_afresh(prosody: Any, account: Callable[[], Any]) -> None:
     """A connection dies while the server's parser holds half a stanza; the resumed stream is

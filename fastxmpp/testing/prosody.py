@@ -9,8 +9,10 @@ Usage::
 Each instance writes everything it needs under ``workdir``: its own config
 (``prosody.cfg.lua``), a CA certificate and a server certificate made with
 ``cryptography`` or else the ``openssl`` command (``ca_file`` is the one to
-trust), its data directory, pidfile, log file (``log_path``) and a small
-helper plugin.  Prosody listens for c2s on
+trust), its data directory, pidfile, log file (``log_path``) and two small
+plugins: a test helper (``TEST_NS``) and, unless ``smacks_parser_fix=False``,
+a fix for a Prosody 0.12 bug in stream resumption (:data:`SMACKS_PARSER_FIX`).
+Prosody listens for c2s on
 127.0.0.1 only, on a free port unless one is given; s2s and HTTP are off.
 
 Accounts are written straight into Prosody's internal storage
@@ -50,6 +52,8 @@ __all__ = [
     "find_free_port",
     "scram_sha1_credentials",
     "TEST_NS",
+    "SMACKS_PARSER_FIX",
+    "SMACKS_PARSER_FIX_MODULE",
     "DEFAULT_MODULES",
     "DISABLED_MODULES",
 ]
@@ -112,6 +116,52 @@ module:hook("iq-set/host/" .. xmlns .. ":echo", function (event)
 	return true;
 end);
 """ % {"ns": TEST_NS}
+
+#: The name ``ProsodyServer`` loads :data:`SMACKS_PARSER_FIX` under (``mod_<name>.lua``).
+SMACKS_PARSER_FIX_MODULE = "fastxmpp_smacks_parser_fix"
+
+# Loaded as mod_fastxmpp_smacks_parser_fix unless smacks_parser_fix=False.
+#
+# Why: Prosody 0.12's mod_smacks (checked on 0.12.3, /usr/lib/prosody/modules/mod_smacks.lua,
+# handle_resume) moves a resumed session onto the new connection -- its stream, filters,
+# conn -- but leaves the session's ``data`` function in place: mod_c2s's closure over the XML
+# parser (and input filter) of the connection the session *started* on.  So what a client sends
+# after a resumption is fed to that old parser.  When a connection of the session died while the
+# parser held part of a stanza (Prosody reads TLS plaintext 8 KiB at a time, so a busy server
+# often stops mid-stanza), the resumed stream is glued onto the fragment: everything the client
+# sends becomes children of a stanza that never ends (no answer, no ack), or the first closing
+# tag is a not-well-formed stream error that ends the session (the next resumption then fails
+# with item-not-found and the server's queue goes to offline storage).  A client can neither
+# prevent nor repair that; under load any resumption test can meet it.
+#
+# How: mod_smacks fires "smacks-hibernation-end" (event.resumed = the resumed session) at the
+# end of every successful resumption (0.12.3: mod_smacks.lua's handle_resume, after <resumed/>
+# and the resent queue; the prosody-modules mod_smacks that preceded it fired it too).  The hook
+# gives the session a ``data`` function like mod_c2s's own (same bytes/in filter, same error
+# handling) that uses the session's *current* stream and filter.  Harmless elsewhere: without
+# mod_smacks, or with one that never fires the event, the hook never runs (checked: the server
+# starts and logs in with smacks disabled); where ``data`` already follows the connection, the
+# replacement does the same as the stock function.
+SMACKS_PARSER_FIX = r"""
+local st = require "util.stanza";
+module:hook("smacks-hibernation-end", function (event)
+	local session = event.resumed;
+	if not (session and session.stream and session.filter) then return; end
+	function session.data(data)
+		data = data and session.filter("bytes/in", data);
+		if not data then return; end
+		local ok, err = session.stream:feed(data);
+		if ok then return; end
+		session.log("debug", "Received invalid XML (%s) %d bytes: %q", err, #data, data:sub(1, 300));
+		if err == "stanza-too-large" then
+			session:close({ condition = "policy-violation", text = "XML stanza is too big",
+				extra = st.stanza("stanza-too-big", { xmlns = "urn:xmpp:errors" }) });
+		else
+			session:close("not-well-formed");
+		end
+	end
+end);
+"""
 
 
 class ProsodyError(RuntimeError):
@@ -238,6 +288,10 @@ class ProsodyServer:
     - ``host_config``: Lua appended inside the VirtualHost section.
     - ``muc``: True (or a domain) adds a multi-user chat component, ``conference.DOMAIN``,
       with its rooms archived (mod_muc_mam); ``muc_domain`` names it.
+    - ``smacks_parser_fix``: load :data:`SMACKS_PARSER_FIX` (default True), so a
+      resumed session's input is parsed on its own connection's parser.  False
+      gives the stock server (Prosody 0.12 then glues a resumed stream onto a
+      stanza fragment the dead connection left behind), e.g. to show that bug.
     - ``iteration_count``: PBKDF2 rounds of the accounts made by ``create_user``.
     - ``log_level``: ``"debug"`` logs stanzas, handy when a test fails.
     - ``startup_timeout``: seconds to wait for the port to open.
@@ -260,6 +314,7 @@ class ProsodyServer:
         extra_config: str = "",
         host_config: str = "",
         muc: Union[bool, str] = False,
+        smacks_parser_fix: bool = True,
         iteration_count: int = 4096,
         log_level: str = "info",
         startup_timeout: float = 20.0,
@@ -281,6 +336,9 @@ class ProsodyServer:
         skip = set(disabled_modules)
         self.modules: List[str] = [m for m in DEFAULT_MODULES if m not in skip]
         self.modules += [m for m in modules if m not in self.modules]
+        self.smacks_parser_fix = smacks_parser_fix
+        if smacks_parser_fix and SMACKS_PARSER_FIX_MODULE not in self.modules:
+            self.modules.append(SMACKS_PARSER_FIX_MODULE)
         self.extra_config = extra_config
         self.host_config = host_config
         #: The multi-user chat service's domain (``conference.DOMAIN`` for ``muc=True``), or None.
@@ -326,6 +384,7 @@ class ProsodyServer:
         if not (self.cert_file.exists() and self.key_file.exists() and self.ca_file.exists()):
             self._make_certificates()
         (self.plugin_path / "mod_fastxmpp_test.lua").write_text(_TEST_PLUGIN)
+        (self.plugin_path / ("mod_%s.lua" % SMACKS_PARSER_FIX_MODULE)).write_text(SMACKS_PARSER_FIX)
         self.config_path.write_text(self.config_text())
 
     def _make_certificates(self) -> None:
