@@ -194,3 +194,39 @@ def test_a_loop_run_counts_a_stamp_far_ahead_as_unexpected_without_growing_to_it
     assert not rec.record_delivery(receiver, sender, (1 << 32) - 1, 0)
     assert (rec.received, rec.duplicates, rec.unexpected) == (2, 1, 1)
     assert len(receiver.seen[7]) < 1 << 22
+
+
+# -- after a stall: missed slots are skipped and counted, never caught up in a burst --------
+def test_per_user_rate_skips_the_slots_missed_in_a_stall_instead_of_a_burst():
+    clock = FakeClock()
+    pacer = Pacer(10.0, clock=clock, sleep=clock.sleep)
+    times = _sends(pacer, 1, 8, clock, stall=1.0)
+    assert len(times) == 8  # every stanza is still sent, later
+    gaps = [round(b - a, 9) for a, b in zip(times, times[1:])]
+    assert gaps[:2] == [0.1, 0.1] and gaps[2] > 1.0 - 1e-9  # the stall, then...
+    assert gaps[3:] == [0.1] * 4  # ...no catching up: the user's own pace, on its own grid
+    assert pacer.skipped >= 9  # the slots that passed during the stall, counted
+
+
+def test_paced_calls_never_release_one_users_backlog_in_one_wakeup():
+    import time
+
+    released = []
+
+    async def main():
+        pacer = Pacer(100.0)
+
+        def send(seq):
+            released.append((seq, pacer.wakeups))
+            if seq == 1:
+                time.sleep(0.1)  # the loop stalls for ten of this user's slots
+            return True
+
+        n = await asyncio.wait_for(pacer.paced_calls(6, send), 30)
+        return pacer, n
+
+    pacer, n = asyncio.run(main())
+    assert n == 6 and [seq for seq, _ in released] == list(range(6))
+    wakeups = [w for _, w in released]
+    assert len(set(wakeups)) == 6  # one send per wake-up: the missed slots were not fired together
+    assert pacer.skipped >= 9

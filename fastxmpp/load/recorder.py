@@ -100,6 +100,7 @@ class Recorder:
     def __init__(self, messages: Optional[int]) -> None:
         #: Sequence numbers run from 0 to ``messages - 1`` (None: without end, ``--loop``).
         self._messages = messages
+        self._limit = messages if messages is not None else _MAX_SEQ
         self.sent = 0
         self.awaited = 0
         self.received = 0  # unique, well-formed receipts
@@ -125,8 +126,7 @@ class Recorder:
         its latency is recorded unless it is a duplicate (counted) or its ``seq`` is out of
         range (counted as unexpected).  True when it was a new delivery."""
         now = time.time_ns() // 1000
-        limit = self._messages if self._messages is not None else _MAX_SEQ
-        if not 0 <= seq < limit:
+        if not 0 <= seq < self._limit:
             self.unexpected += 1
             return False
         seen = receiver.seen.get(sender.number)
@@ -142,8 +142,9 @@ class Recorder:
             return False
         seen[seq] = 1
         self.received += 1
-        self.latency.record(max(0, now - sent_us))
-        self._check_drained()
+        self.latency.record(now - sent_us if now > sent_us else 0)
+        if self._sending_done:
+            self._check_drained()
         return True
 
     def record_reply(self, round_trip_us: int) -> None:

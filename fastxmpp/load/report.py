@@ -103,7 +103,9 @@ def format_report(report: Dict[str, Any]) -> str:
         fanned = f" (deliveries awaited {awaited:,})" if awaited != msgs["sent"] else ""
         rows.append((f"{kind} stanzas", f"sent {msgs['sent']:,} of {msgs['expected']:,}{fanned}, received {msgs['received']:,}, "
                      f"lost {msgs['lost']:,}, duplicated {msgs['duplicated']:,}"
-                     + (f", unexpected {msgs['unexpected']:,}" if msgs.get("unexpected") else "")))
+                     + (f", unexpected {msgs['unexpected']:,}" if msgs.get("unexpected") else "")
+                     + (f"; pacer slots skipped after stalls {msgs['skipped_slots']:,}"
+                        if msgs.get("skipped_slots") else "")))
         rows.append(("throughput", f"{msgs['throughput_per_second']:,.0f} {kind}s/s received"))
         rows += _rows_latency("round trip" if kind == "iq" else "latency", msgs["latency_ms"])
     stats = report.get("scenario_stats") or {}

@@ -203,6 +203,62 @@ def _wake(fut: "asyncio.Future[None]") -> None:
 PACER_TICK = 0.002
 
 
+class _Schedule:
+    """One sender's schedule: when its next stanza is due, and what a late release does.
+    The one pacing rule, shared by :meth:`Pacer.ticks` and :meth:`Pacer.paced_calls`."""
+
+    __slots__ = ("pacer", "interval", "due", "slot", "retried")
+
+    def __init__(self, pacer: "Pacer", now: float) -> None:
+        self.pacer = pacer
+        #: Seconds between two stanzas of this sender (0: no per-sender rate).
+        self.interval = interval = 1.0 / pacer.rate if pacer.rate > 0 else 0.0
+        #: When its next stanza is due (its first after a random part of one period).
+        self.due = now + random.uniform(0.0, interval)
+        #: The ``total_rate`` slot it waits for (< 0: none).
+        self.slot = -1.0
+        self.retried = False
+
+    def wait(self, now: float) -> Optional[float]:
+        """Released at loop time ``now``: None to send now, else the loop time to wait
+        until (then call again).  A stanza released more than :attr:`Pacer.late` after it
+        was due (the loop stalled) is not sent late: its slot and every other one of this
+        sender that has passed are skipped (counted in :attr:`Pacer.skipped`), and the
+        sender goes on at its next slot still ahead, on its own grid."""
+        pacer = self.pacer
+        slot = self.slot
+        if slot < 0.0:
+            interval = self.interval
+            if interval:
+                due = self.due
+                if now + 1e-6 < due:
+                    return due
+                if now - due > pacer.late:
+                    missed = int((now - due) // interval) + 1
+                    pacer.skipped += missed
+                    self.due = due = due + missed * interval
+                    return due
+            if not pacer.total_rate:
+                return None
+            slot = pacer._take_slot(now)
+            if slot <= now:
+                return None
+            self.slot, self.retried = slot, False
+            return slot
+        if now + 1e-6 < slot:
+            return slot
+        if not self.retried and now - slot > max(pacer.gap, pacer.late):
+            # woke more than a slot late (the loop stalled): the other sleepers woke late
+            # too, so take a new slot once rather than send in a burst with them
+            pacer.skipped += 1
+            self.retried = True
+            self.slot = slot = pacer._take_slot(now)
+            if slot > now:
+                return slot
+        self.slot = -1.0
+        return None
+
+
 class Pacer:
     """The pace of the senders: one per process, shared by its users.
 
@@ -211,18 +267,23 @@ class Pacer:
     fast as write flow control allows, yielding to the others every 16 stanzas.
 
     ``total_rate`` (``--total-rate``): at most that many stanzas per second from all the
-    users of this process together, without bursts: each send takes the next free slot of
-    an even schedule, one every ``1/total_rate`` seconds, and a slot that has passed is not
-    made up later (a token bucket that holds one token).
+    users of this process together: each send takes the next free slot of an even
+    schedule, one every ``1/total_rate`` seconds, and a slot that has passed is not made up
+    later (a token bucket that holds one token).
 
     One timer for the whole process, not one per user per stanza: a send due at ``t`` is
     released at the first point of a grid of ``tick`` seconds (:data:`PACER_TICK`, 2 ms)
     at or after ``t``, together with every other send due in that tick, in one event-loop
-    wake-up.  A send is never early and at most one tick late; each user's schedule is
-    kept from the times it was due, not when it ran, so the rates stay exact on average and
-    no tick releases more than that tick's worth.  The latency stamps are taken when the
-    stanza is built, at the actual send.  ``sleep`` (tests) replaces the shared timer with
-    one sleep per wait."""
+    wake-up.  A send is never early; each user's schedule is kept from the times it was
+    due, not when it ran, so the rates stay exact on average.  No bursts: a send released
+    more than :attr:`late` (two ticks) after it was due, because the loop stalled or could
+    not keep up, is not sent late and nothing is caught up: that user's slots that have
+    passed are skipped and it goes on at its next slot still ahead, on its own grid (the
+    users stay spread over the period); with ``total_rate`` a send woken more than a slot
+    late takes a new slot once.  Every skipped slot is counted (:attr:`skipped`, the
+    report's ``messages.skipped_slots``); the stanzas are not dropped, only sent later, so a
+    run's counts stay exact.  The latency stamps are taken when the stanza is built, at the
+    actual send.  ``sleep`` (tests) replaces the shared timer with one sleep per wait."""
 
     def __init__(self, rate: float, total_rate: float = 0.0, *,
                  clock: Optional[Callable[[], float]] = None,
@@ -232,11 +293,17 @@ class Pacer:
             raise ValueError("the pacer's tick must be > 0")
         self.rate = rate
         self.total_rate = total_rate
+        #: Seconds between two slots of the ``total_rate`` schedule (0: none).
+        self.gap = 1.0 / total_rate if total_rate > 0 else 0.0
         self.tick = tick
+        #: How late (seconds) a release may be before its slot counts as missed.
+        self.late = 2 * tick
         #: Event-loop wake-ups of the shared timer so far (each releases every send due).
         self.wakeups = 0
         #: Sends (and waits) released by the shared timer so far.
         self.released = 0
+        #: Slots skipped because their release came too late (see above), never made up.
+        self.skipped = 0
         self._next_slot = 0.0
         self._clock = clock  # the running loop's time() by default
         self._sleep = sleep
@@ -245,6 +312,8 @@ class Pacer:
         self._heap: List[int] = []
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_tick = 0
+        #: The loop time of the shared timer's current (or last) wake-up.
+        self.now = 0.0
 
     # -- the shared timer --------------------------------------------------------------------
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
@@ -269,9 +338,9 @@ class Pacer:
     def _fire(self) -> None:
         self._timer = None
         self.wakeups += 1
-        now = asyncio.get_running_loop().time()
-        heap, due = self._heap, self._due
-        while heap and heap[0] * self.tick <= now + 1e-9:
+        self.now = now = asyncio.get_running_loop().time()
+        heap, due, tick = self._heap, self._due, self.tick
+        while heap and heap[0] * tick <= now + 1e-9:
             callbacks = due.pop(heapq.heappop(heap))
             self.released += len(callbacks)
             for callback in callbacks:
@@ -299,39 +368,30 @@ class Pacer:
     def _take_slot(self, now: float) -> float:
         """The next free slot of the ``total_rate`` schedule, from ``now``."""
         slot = max(now, self._next_slot)
-        self._next_slot = slot + 1.0 / self.total_rate
+        self._next_slot = slot + self.gap
         return slot
-
-    async def _slot(self, clock: Callable[[], float]) -> None:
-        gap = 1.0 / self.total_rate
-        for _ in range(2):
-            slot = self._take_slot(clock())
-            await self.wait_until(slot)
-            if clock() - slot <= max(gap, self.tick if self._sleep is None else 0.0):
-                return
-            # woke more than a slot late (the loop stalled): the other sleepers woke late
-            # too, so take a new slot once rather than send in a burst with them
 
     async def ticks(self, count: Optional[int], stop: Optional[asyncio.Event] = None) -> AsyncIterator[int]:
         """Yield ``0..count-1`` (without end when ``count`` is None) at the pace, ending
         early when ``stop`` is set."""
-        interval = 1.0 / self.rate if self.rate > 0 else 0.0
         clock = self._clock or asyncio.get_running_loop().time
-        next_at = clock() + random.uniform(0.0, interval)
+        schedule = _Schedule(self, clock())
+        paced = schedule.interval or self.total_rate
         seq = 0
         while count is None or seq < count:
             if stop is not None and stop.is_set():
                 return
-            if interval:
-                await self.wait_until(next_at)
-                next_at += interval
+            if paced:
+                when = schedule.wait(clock())
+                while when is not None:
+                    await self.wait_until(when)
+                    if stop is not None and stop.is_set():
+                        return
+                    when = schedule.wait(clock())
             elif seq % 16 == 15:
                 await asyncio.sleep(0)  # let the others (and the receivers) run
-            if self.total_rate:
-                await self._slot(clock)
-                if stop is not None and stop.is_set():
-                    return
             yield seq
+            schedule.due += schedule.interval
             seq += 1
 
     def paced_calls(self, count: Optional[int], send: Callable[[int], bool],
@@ -343,22 +403,23 @@ class Pacer:
         if not self.rate > 0:
             raise ValueError("paced_calls needs a rate > 0")
         loop = asyncio.get_running_loop()
-        clock = self._clock or loop.time
+        clock = self._clock
         done: "asyncio.Future[int]" = loop.create_future()
-        interval = 1.0 / self.rate
-        gap = 1.0 / self.total_rate if self.total_rate else 0.0
-        state = [0, clock() + random.uniform(0.0, interval)]  # seq, the next time due
-
-        def finish() -> None:
-            if not done.done():
-                done.set_result(int(state[0]))
+        schedule = _Schedule(self, loop.time() if clock is None else clock())
+        wait, call_at, interval = schedule.wait, self.call_at, schedule.interval
+        seq = 0
 
         def step() -> None:
-            seq = int(state[0])
+            nonlocal seq
             if done.done():
                 return
-            if (count is not None and seq >= count) or (stop is not None and stop.is_set()):
-                finish()
+            if stop is not None and stop.is_set():
+                done.set_result(seq)
+                return
+            # run from the shared timer: its wake-up's time is now
+            when = wait(self.now if clock is None else clock())
+            if when is not None:
+                call_at(when, step)
                 return
             try:
                 sent = send(seq)
@@ -366,35 +427,19 @@ class Pacer:
                 done.set_exception(exc)
                 return
             if not sent:
-                finish()
+                done.set_result(seq)
                 return
-            state[0] = seq + 1
-            state[1] += interval
-            if count is not None and seq + 1 >= count:
-                finish()
+            seq += 1
+            if count is not None and seq >= count:
+                done.set_result(seq)
                 return
-            schedule(state[1])
-
-        def on_slot(slot: float, retried: bool) -> None:
-            if not retried and clock() - slot > max(gap, self.tick):  # the loop stalled
-                self.call_at(self._take_slot(clock()), lambda: on_slot(slot, True))
-                return
-            step()
-
-        def due() -> None:
-            slot = self._take_slot(clock())
-            if slot <= clock():
-                step()
-            else:
-                self.call_at(slot, lambda: on_slot(slot, False))
-
-        def schedule(when: float) -> None:
-            self.call_at(when, due if gap else step)
+            schedule.due += interval
+            call_at(schedule.due, step)
 
         if count == 0:
-            finish()
+            done.set_result(0)
         else:
-            schedule(state[1])
+            call_at(schedule.due, step)
         return done
 
 
@@ -947,6 +992,8 @@ class LoadRunner(Recorder):
             "unexpected": self.unexpected,
             "not_sent": max(0, expected - self.sent),
             "senders": self.senders,
+            # the pacer's slots missed after a stall, skipped rather than caught up in a burst
+            "skipped_slots": self.pacer.skipped,
             "throughput_per_second": self.received / traffic_seconds if self.received else 0.0,
             "latency_ms": self.latency.summary(scale=1000.0),
         }
