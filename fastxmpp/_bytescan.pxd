@@ -4,7 +4,8 @@
 building its elements.  All are ``cdef inline``, so each module that cimports them compiles its
 own copy; there is no ``_bytescan`` extension module.
 """
-from libc.string cimport memchr, memcmp
+from libc.stdint cimport uint64_t
+from libc.string cimport memchr, memcmp, memcpy
 
 
 cdef struct Span:
@@ -36,17 +37,31 @@ cdef inline bint _is(const char *s, Py_ssize_t at, Py_ssize_t n, const char *nam
 cdef inline bint _plain(const char *s, Py_ssize_t at, Py_ssize_t n, bint attr) noexcept:
     """Whether ``n`` bytes at ``at`` read as themselves: no reference, no CR (and in an
     attribute value, ``attr``, no tab or LF, which expat turns into a space)."""
-    cdef Py_ssize_t i
-    cdef char c
-    for i in range(at, at + n):
-        c = s[i]
-        if c == b'&' or c == b'\r' or (attr and (c == b'\t' or c == b'\n')):
+    cdef Py_ssize_t i = at, end = at + n
+    cdef unsigned char c
+    cdef uint64_t w
+    # every byte looked for is at most '&' (0x26): eight bytes at a time while none is
+    # (nonzero exactly when a byte is below 0x27), then byte by byte from that word on
+    while i + 8 <= end:
+        memcpy(&w, s + i, 8)
+        if (w - 0x2727272727272727ULL) & ~w & 0x8080808080808080ULL:
+            break
+        i += 8
+    while i < end:
+        c = <unsigned char>s[i]
+        if c <= b'&' and (c == b'&' or c == b'\r' or (attr and (c == b'\t' or c == b'\n'))):
             return False
+        i += 1
     return True
 
 
 cdef inline Py_ssize_t _name_end(const char *s, Py_ssize_t n, Py_ssize_t j) noexcept:
-    while j < n and not _space(s[j]) and s[j] != b'>' and s[j] != b'/':
+    cdef unsigned char c
+    while j < n:
+        c = <unsigned char>s[j]
+        # the bytes that end a name are at most '>' (0x3e): letters go on at once
+        if c <= b'>' and (_space(c) or c == b'>' or c == b'/'):
+            break
         j += 1
     return j
 
@@ -57,6 +72,7 @@ cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a,
     the caller leaves to the Python twin.  With ``plain`` a value that is not plain (see
     :func:`_plain`: it would need decoding) is one of those; without, the caller decodes."""
     cdef const char *q
+    cdef unsigned char c
     while j < n and _space(s[j]):
         j += 1
     if j >= n:
@@ -72,7 +88,10 @@ cdef inline Py_ssize_t _attr(const char *s, Py_ssize_t n, Py_ssize_t j, Attr *a,
             return 0
         return -1
     a.name = j
-    while j < n and s[j] != b'=' and not _space(s[j]):
+    while j < n:
+        c = <unsigned char>s[j]
+        if c <= b'=' and (c == b'=' or _space(c)):    # '=' is 0x3d: letters go on at once
+            break
         j += 1
     a.nlen = j - a.name
     while j < n and _space(s[j]):

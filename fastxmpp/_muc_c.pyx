@@ -89,13 +89,17 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
     p.from_.len = p.type_.len = p.id_.len = p.body.len = p.stamp.len = 0
     p.bodies = p.nsid = 0
     p.delay = False
-    j = _root(s, n, b"<message", 8, True, &p.type_, &p.from_, b"id", 2, &p.id_)
+    # only the values read are checked for references (see _plain): the others ('to',
+    # 'xml:lang', an occupant-id's...) mean nothing here, whatever they decode to
+    j = _root(s, n, b"<message", 8, False, &p.type_, &p.from_, b"id", 2, &p.id_)
     if j < 0:
         return False
     # only a groupchat message from someone is read here: a chat, an error... goes to the
-    # Python twin before its children are walked
+    # Python twin before its children are walked ('groupchat' itself is plain)
     if p.from_.start < 0 or p.from_.len == 0 or p.type_.start < 0 \
-            or not _is(s, p.type_.start, p.type_.len, b"groupchat", 9):
+            or not _is(s, p.type_.start, p.type_.len, b"groupchat", 9) \
+            or not _plain(s, p.from_.start, p.from_.len, True) \
+            or (p.id_.start >= 0 and not _plain(s, p.id_.start, p.id_.len, True)):
         return False
     if j == 0:
         return True   # <message .../>
@@ -112,7 +116,7 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
         by.start = ident.start = stamp.start = -1
         j = e
         while True:
-            r = _attr(s, n, j, &a, True)
+            r = _attr(s, n, j, &a, False)
             if r < 0:
                 return False
             if r == 0:
@@ -120,6 +124,8 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
                 empty = a.nlen
                 break
             if _is(s, a.name, a.nlen, b"xmlns", 5):
+                if not _plain(s, a.value, a.vlen, True):
+                    return False
                 ns = a.value
                 nslen = a.vlen
             elif _is(s, a.name, a.nlen, b"by", 2):
@@ -158,16 +164,19 @@ cdef bint _scan(const char *s, Py_ssize_t n, Parsed *p) noexcept:
                 j = (q - s) + 1
             continue
         if which == _DELAY and not p.delay:
+            if stamp.start >= 0 and not _plain(s, stamp.start, stamp.len, True):
+                return False
             p.delay = True
             p.stamp = stamp
         elif which == _SID:
-            if p.nsid == 2:
+            if p.nsid == 2 or (by.start >= 0 and not _plain(s, by.start, by.len, True)) \
+                    or (ident.start >= 0 and not _plain(s, ident.start, ident.len, True)):
                 return False
             p.sid_by[p.nsid] = by
             p.sid_id[p.nsid] = ident
             p.nsid += 1
         if not empty:
-            j = _skip(s, n, j, True)
+            j = _skip(s, n, j, False)   # what is inside is not read: its values need no check
             if j < 0:
                 return False
 
@@ -312,6 +321,6 @@ def on_message(muc, stanza):
         return
     listeners = (<dict?>muc._by_kind).get(_RoomMessage) or muc._listeners_of(_RoomMessage)
     if listeners:
-        call = muc.client._call
+        client = muc.client
         for fn in <tuple?>listeners:
-            call(fn, ev)
+            client._call(fn, ev)   # called as a method: no bound method made per delivery

@@ -626,7 +626,7 @@ cdef class Tokenizer:
     cdef _start(self, const char *name, const char **atts):
         cdef int depth = self._depth + 1
         cdef Py_ssize_t i = 0
-        cdef dict attrib = {}
+        cdef dict attrib
         self._depth = depth
         if depth == 2:
             if memchr(name, b'}', strlen(name)) == NULL:
@@ -636,6 +636,7 @@ cdef class Tokenizer:
             tag = intern_str(name, strlen(name), True)
             if tag != _STREAM_TAG:
                 raise stream_header_error(tag)
+            attrib = {}
             while atts[i] != NULL:
                 attrib[intern_str(atts[i], strlen(atts[i]), True)] = \
                     intern_str(atts[i + 1], strlen(atts[i + 1]), False)
