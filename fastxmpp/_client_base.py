@@ -19,7 +19,8 @@ import importlib
 import ssl
 import time
 from typing import (
-    TYPE_CHECKING, Any, Generic, List, NoReturn, Optional, Tuple, TypeVar, Union, overload)
+    TYPE_CHECKING, Any, Callable, Generic, List, NoReturn, Optional, Tuple, TypeVar, Union,
+    overload)
 
 from .backoff import Backoff
 from .connect import Endpoint
@@ -195,6 +196,30 @@ class ClientBase(HandlerRegistry):
         # perf_counter() at [start, TCP connected, TLS done, SASL done] while logging in
         self._login_marks: Optional[List[Optional[float]]] = None
         self._init_handlers()
+
+    # -- The end of connect() ---------------------------------------------------------------------
+    def _raise_unless_ready(self, ready: bool, lost: Callable[[str], BaseException]) -> None:
+        """connect()'s last step: raise ``lost(why)`` (the driver's ``ConnectionLost``) when
+        the session it negotiated is no longer up (``ready`` False).
+
+        The session listeners and ``on_session_started`` run inside connect(), once the session
+        is up, and one of them may end it (``abort()``, ``close()``); the connection may drop
+        too.  connect() then fails like a connection lost during negotiation, at once (no other
+        endpoint is tried: the server was reached and a handler chose), instead of returning as
+        though the client were connected.  After ``abort()`` or a loss the raised error
+        becomes :attr:`error`, with the error that ended the connection (if one did) as its
+        ``__cause__``; after ``close()`` :attr:`error` stays None (closing is not a failure).
+        """
+        if ready:
+            return
+        if self._closing:
+            raise lost("connection closed by the client (close() was called) before connect() "
+                       "returned") from self.error
+        cause = self.error
+        self.error = lost("the session ended before connect() returned (abort() in a "
+                          "session-started handler, or the connection dropped)"
+                          + (f": {cause}" if cause is not None else ""))
+        raise self.error from cause
 
     # -- Login phase timings: a few clock reads per login, none on the message path ----------------
     def _login_begin(self) -> None:

@@ -305,19 +305,33 @@ class Client(ClientBase):
         await self.close()
 
     async def connect(self, *, resume: Optional[SMState] = None) -> None:
-        """Connect, negotiate and wait until the session is ready (or raise why not)."""
+        """Connect, negotiate and wait until the session is ready (or raise why not).
+
+        Returns only with a session that is still up (:attr:`is_ready`).  Each endpoint gets
+        ``connect_timeout`` seconds.  Network failures and timeouts move on to the next
+        endpoint and finally raise :class:`ConnectionLost`; SASL failures
+        (:class:`~fastxmpp.errors.SASLError`) and stream errors
+        (:class:`~fastxmpp.errors.StreamError`) are raised at once.  The session listeners
+        and ``on_session_started`` run before connect() returns (a coroutine handler only
+        starts): when one of them ends the session (:meth:`abort`), connect() raises
+        :class:`ConnectionLost` at once, which becomes :attr:`error`; the session stays
+        resumable (``connect(resume=client.stream.sm_state())``), and with ``reconnect=True``
+        a new connection follows, as after any loss of a session that was up.
+        """
         self._closing = False
         self.__dict__.pop("_dispatch", None)  # close() made it drop stanzas
         failures: List[Tuple[Endpoint, BaseException]] = []
         for endpoint in await self._endpoints():
             try:
                 await asyncio.wait_for(self._connect_to(endpoint, resume), self.connect_timeout)
-                self.backoff.reset()
-                return
             except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
                 log.info("connecting to %s:%s failed: %r", endpoint.host, endpoint.port, exc)
                 failures.append((endpoint, exc))
                 self._abort_transport()
+                continue
+            self._raise_unless_ready(self._alive(), ConnectionLost)  # a handler may have ended it
+            self.backoff.reset()
+            return
         raise ConnectionLost(connect_failure(self.jid.domain, failures, self.connect_timeout)) \
             from (failures[-1][1] if failures else None)
 
@@ -803,7 +817,8 @@ class Client(ClientBase):
     def _alive(self) -> bool:
         protocol, stream = self._protocol, self.stream
         return protocol is not None and not protocol.lost.done() and stream is not None \
-            and stream.state == "ready"
+            and stream.state == "ready" \
+            and protocol.transport is not None and not protocol.transport.is_closing()  # not abort()ed
 
     def _abort_transport(self) -> None:
         protocol = self._protocol

@@ -151,12 +151,17 @@ class Client(ClientBase):
         self.close()
 
     def connect(self, *, resume: Optional[SMState] = None) -> events.SessionStarted:
-        """Connect, negotiate and return once the session is ready (or raise why not).
+        """Connect, negotiate and return the session's event once it is ready (or raise why not).
 
-        Each endpoint gets ``connect_timeout`` seconds.  Network failures move on to
+        Returns only a session that is still up: :attr:`is_ready` is True and :attr:`error`
+        None.  Each endpoint gets ``connect_timeout`` seconds.  Network failures move on to
         the next endpoint and finally raise :class:`ConnectionLost`; SASL failures
         (:class:`~fastxmpp.errors.SASLError`) and stream errors
-        (:class:`~fastxmpp.errors.StreamError`) are raised at once.
+        (:class:`~fastxmpp.errors.StreamError`) are raised at once.  The session listeners
+        and ``on_session_started`` run inside connect(): when one of them ends the session
+        (:meth:`abort`, :meth:`close`), connect() raises :class:`ConnectionLost` at once (it
+        becomes :attr:`error` after abort(); the session stays resumable with
+        :meth:`reconnect`).
         """
         self._closing = False
         self.__dict__.pop("_dispatch", None)  # close() made it drop stanzas
@@ -173,6 +178,7 @@ class Client(ClientBase):
             except BaseException:
                 self._abort()
                 raise
+            self._raise_unless_ready(self.is_ready, ConnectionLost)  # a handler may have ended it
             self.backoff.reset()
             self.error = None
             return session
