@@ -98,9 +98,9 @@ def test_aio_abort_in_on_session_started_fails_connect(prosody, account):
         try:
             with pytest.raises(aio.ConnectionLost) as info:
                 await c.connect()
-            assert len(sessions) == 1 and c.error is info.value
-            # abort()'s connection_lost() comes with the loop's next iteration (before it on
-            # Python 3.11, where wait_for() adds one)
+            # is_ready is False at once, before abort()'s connection_lost() (which comes with
+            # the loop's next iteration; before it on Python 3.11, where wait_for() adds one)
+            assert len(sessions) == 1 and c.error is info.value and not c.is_ready
             await asyncio.sleep(0)
             assert c.error is info.value and not c.is_ready
             # abort() is a connection loss: the session is kept for resumption
@@ -146,7 +146,8 @@ def test_aio_abort_in_a_session_listener_fails_connect(prosody, account):
         try:
             with pytest.raises(aio.ConnectionLost) as info:
                 await c.connect()
-            await asyncio.sleep(0)  # abort()'s connection_lost()
+            assert not c.is_ready  # at once, before abort()'s connection_lost()
+            await asyncio.sleep(0)
             assert not c.is_ready and c.error is info.value
         finally:
             await c.close()

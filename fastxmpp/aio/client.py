@@ -426,8 +426,10 @@ class Client(ClientBase):
 
     @property
     def is_ready(self) -> bool:
-        """Whether the session is up: connected, negotiated and bound, so stanzas can be sent."""
-        return self.stream is not None and self.stream.state == "ready"
+        """Whether the session is up: connected, negotiated and bound, so stanzas can be sent.
+        False at once after :meth:`abort` (the transport is closing), not one loop iteration
+        later when the loss is reported."""
+        return self._alive()
 
     @property
     def tls_resumed(self) -> bool:
