@@ -21,10 +21,12 @@ def _csv(tmp_path, text, name="accounts.csv"):
 
 def test_reads_accounts_with_or_without_a_header(tmp_path):
     path = _csv(tmp_path, "jid,password\nalice@example.net,pw1\n\n bob@Example.NET , pw2\n")
-    assert read_accounts(path) == [Account("alice@example.net", "alice", "example.net", "pw1"),
-                                   Account("bob@example.net", "bob", "example.net", "pw2")]
+    assert read_accounts(path) == [Account("alice", "example.net", "pw1"),
+                                   Account("bob", "example.net", "pw2")]
+    assert [a.jid for a in read_accounts(path)] == ["alice@example.net", "bob@example.net"]
     path = _csv(tmp_path, "carol@x.test,secret\n", "plain.csv")
-    assert read_accounts(path, needed=1) == [Account("carol@x.test", "carol", "x.test", "secret")]
+    assert read_accounts(path, needed=1) == [Account("carol", "x.test", "secret")]
+    assert Account("load1", "", "pw").jid == "load1"  # a generated account, at no domain
 
 
 @pytest.mark.parametrize("text,needed,words,line", [
@@ -77,6 +79,32 @@ def test_each_process_takes_its_block_of_the_file(tmp_path):
     with pytest.raises(AccountsFileError):
         LoadRunner(LoadConfig(users=4, accounts_file=path), Target(host="127.0.0.1", port=1, domain="acc.test"),
                    first_user=8)
+
+
+def test_a_workers_run_reads_the_file_once(tmp_path, monkeypatch):
+    """parse_args() reads --accounts once for the whole run: run() and the two worker
+    processes take the accounts from it (the file is gone by then; before, each of them read
+    it again).  Against a closed port: every login fails, no worker does."""
+    import fastxmpp.load.accounts as accounts_module
+    from fastxmpp.load.cli import run
+
+    path = _csv(tmp_path, "".join(f"w{i}@acc.test,pw{i}\n" for i in range(4)))
+    opened = []
+
+    def spy(file, *args, **kwargs):
+        opened.append(file)
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(accounts_module, "open", spy, raising=False)
+    args = parse_args(["--accounts", path, "--users", "4", "--scenario", "login", "--workers", "2",
+                       "--server", "127.0.0.1:1", "--quiet", "--login-timeout", "10", "--duration", "60"])
+    assert opened == [path] and args.domain == "acc.test"
+    os.unlink(path)  # run() or a worker that read it again would fail
+    code, report = run(args)
+    assert opened == [path] and code == 1
+    assert report["workers"] == 2 and report["workers_failed"] == []
+    assert report["errors"] == {"login:ConnectionLost": 4}
+    assert report["login"]["ok"] == 0 and report["login"]["failed"] == 4
 
 
 @pytest.mark.prosody

@@ -16,7 +16,7 @@ from typing import List, NamedTuple, Optional
 
 from ..jid import JID, InvalidJID
 
-__all__ = ["Account", "AccountsFileError", "read_accounts"]
+__all__ = ["Account", "AccountsFileError", "check_enough", "read_accounts"]
 
 
 class AccountsFileError(ValueError):
@@ -31,12 +31,24 @@ class AccountsFileError(ValueError):
 
 
 class Account(NamedTuple):
-    """One account: its bare ``jid``, its ``localpart`` and ``domain``, and its ``password``."""
+    """One account: its ``localpart`` and ``domain``, and its ``password``; :attr:`jid` is
+    derived from the first two."""
 
-    jid: str
     localpart: str
     domain: str
     password: str
+
+    @property
+    def jid(self) -> str:
+        """The bare JID, ``localpart@domain`` (the ``localpart`` alone at no ``domain``)."""
+        return f"{self.localpart}@{self.domain}" if self.domain else self.localpart
+
+
+def check_enough(accounts: List[Account], path: str, needed: int) -> None:
+    """Raise :class:`AccountsFileError` when the file ``path`` gave fewer than ``needed``
+    ``accounts``."""
+    if len(accounts) < needed:
+        raise AccountsFileError(f"{len(accounts)} accounts for --users {needed}", path)
 
 
 def read_accounts(path: str, needed: int = 0) -> List[Account]:
@@ -72,7 +84,6 @@ def read_accounts(path: str, needed: int = 0) -> List[Account]:
         if bare in seen:
             raise AccountsFileError(f"{bare} is listed twice", path, number)
         seen.add(bare)
-        accounts.append(Account(bare, jid.localpart, jid.domain, password))
-    if len(accounts) < needed:
-        raise AccountsFileError(f"{len(accounts)} accounts for --users {needed}", path)
+        accounts.append(Account(jid.localpart, jid.domain, password))
+    check_enough(accounts, path, needed)
     return accounts

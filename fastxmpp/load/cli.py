@@ -233,11 +233,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and check the load command's arguments (``sys.argv[1:]`` when ``argv`` is None)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    config = config_from_args(args)  # reads the --accounts file once, for the whole run
     if args.domain is None and args.accounts:  # the accounts' domain
-        from .accounts import read_accounts
-
         try:
-            accounts = read_accounts(args.accounts)
+            accounts = config.file_accounts()
         except ValueError as exc:
             parser.error(str(exc))
         if accounts:
@@ -253,9 +252,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.domain is None:
         args.domain = "localhost"
     try:
-        config_from_args(args).validate()
+        config.validate()
     except ValueError as exc:
         parser.error(str(exc))
+    if args.accounts:  # run() takes them from here
+        args._accounts_read = (args.accounts, config.file_accounts())
     if args.ca_file is not None and not os.path.exists(args.ca_file):
         parser.error(f"--ca-file {args.ca_file!r} does not exist")
     if getattr(args, "html", None) and importlib.util.find_spec("matplotlib") is None:
@@ -264,8 +265,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
-    """The :class:`~fastxmpp.load.runner.LoadConfig` that parsed arguments describe."""
-    return LoadConfig(
+    """The :class:`~fastxmpp.load.runner.LoadConfig` that parsed arguments describe (with the
+    accounts :func:`parse_args` read from ``--accounts``, when it did)."""
+    config = LoadConfig(
         users=args.users, password=args.password, user_prefix=args.user_prefix, resource=args.resource,
         register=args.register, concurrency=args.concurrency, scenario=args.scenario,
         messages=args.messages, rate=args.rate, body_size=args.body_size, iq_target=args.iq_target,
@@ -276,6 +278,10 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         contacts=args.contacts, total_rate=args.total_rate, loop=args.loop,
         accounts_file=args.accounts, register_rate=args.register_rate,
     )
+    read = getattr(args, "_accounts_read", None)
+    if read is not None and read[0] == args.accounts:
+        config.use_accounts(read[1], whole=True)
+    return config
 
 
 def _raise_fd_limit(needed: int) -> None:

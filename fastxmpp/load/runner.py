@@ -26,13 +26,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, TextIO, Tuple, TypedDict, cast
+from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, List, NamedTuple, Optional, TextIO, Tuple,
+                    TypedDict, cast)
 
 from .. import events
 from ..sasl import ScramKeyCache
 from ..tlsconfig import make_client_context
 from ..tlssessions import TLSSessionCache
-from .accounts import Account, read_accounts
+from .accounts import Account, check_enough, read_accounts
 from .hdr import encode_histogram
 from .histogram import Histogram
 from .recorder import ERROR_KINDS, NS_LOAD, Recorder, error_kind, error_name
@@ -51,6 +52,15 @@ SCENARIOS = tuple(BUILTINS)
 #: TCP connect, TLS (stream header, STARTTLS and the handshake), SASL (from TLS up and
 #: including the key derivation), bind (resource binding, stream management enabled).
 LOGIN_PHASES = ("tcp", "tls", "sasl", "bind")
+
+
+class _AccountsRead(NamedTuple):
+    """The accounts a :class:`LoadConfig` has read from its ``accounts_file`` (or was given)."""
+
+    path: str
+    first: int  # the user number of accounts[0]
+    accounts: List[Account]
+    whole: bool  # the whole file (else one --workers process's block)
 
 
 @dataclass
@@ -136,16 +146,47 @@ class LoadConfig:
         if self.register_rate < 0 or not math.isfinite(self.register_rate):
             raise ValueError("--register-rate must be >= 0 (0: no limit)")
         if self.accounts_file is not None:
-            self.accounts()
+            read = self._accounts_read()
+            if read is None or read.whole:  # a --workers block: the parent checked the file
+                self.accounts()
 
     def accounts(self, first: int = 0) -> "List[Account]":
         """With ``accounts_file``: the accounts of users ``first..first + users - 1``
-        (:class:`~fastxmpp.load.accounts.AccountsFileError` for a bad file or too few);
-        without: the generated ones (``username(n)`` at no domain, ``password``)."""
-        if self.accounts_file is None:
-            return [Account(self.username(n), self.username(n), "", self.password)
-                    for n in range(first, first + self.users)]
-        return read_accounts(self.accounts_file, first + self.users)[first:first + self.users]
+        (:class:`~fastxmpp.load.accounts.AccountsFileError` for a bad file or too few; the
+        file is read on the first call only, see :meth:`file_accounts`); without: the
+        generated ones (``username(n)`` at no domain, ``password``)."""
+        path = self.accounts_file
+        end = first + self.users
+        if path is None:
+            return [Account(self.username(n), "", self.password) for n in range(first, end)]
+        read = self._accounts_read()
+        if read is not None and not read.whole and read.first <= first \
+                and end <= read.first + len(read.accounts):
+            return read.accounts[first - read.first:end - read.first]
+        accounts = self.file_accounts()
+        check_enough(accounts, path, end)
+        return accounts[first:end]
+
+    def file_accounts(self) -> "List[Account]":
+        """Every account of ``accounts_file``, read and checked on the first call only (a run
+        reads the file once; :class:`~fastxmpp.load.accounts.AccountsFileError` for a bad one)."""
+        read = self._accounts_read()
+        if read is None or not read.whole:
+            assert self.accounts_file is not None
+            read = _AccountsRead(self.accounts_file, 0, read_accounts(self.accounts_file), True)
+            vars(self)["_read_accounts"] = read  # not a field: asdict() leaves it out
+        return read.accounts
+
+    def use_accounts(self, accounts: "List[Account]", first: int = 0, *, whole: bool = False) -> None:
+        """Take ``accounts``, already read from ``accounts_file``, as those of users ``first..``
+        (``whole``: the whole file, from :meth:`file_accounts`; else a ``--workers`` process's
+        block, which the parent checked): :meth:`accounts` then reads no file."""
+        if self.accounts_file is not None:
+            vars(self)["_read_accounts"] = _AccountsRead(self.accounts_file, first, accounts, whole)
+
+    def _accounts_read(self) -> "Optional[_AccountsRead]":
+        read: Optional[_AccountsRead] = vars(self).get("_read_accounts")
+        return read if read is not None and read.path == self.accounts_file else None
 
     def username(self, index: int) -> str:
         """Account name of user ``index`` (0-based): ``load1``, ``load2``..."""

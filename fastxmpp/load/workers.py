@@ -35,6 +35,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Sequence, Set, TextIO, Tuple, cast
 
+from .accounts import Account
 from .histogram import Histogram
 from .hdr import decode_histogram
 from .scenarios import load_scenario
@@ -79,14 +80,18 @@ def split_users(users: int, workers: int, scenario: str, *, unit: Optional[int] 
 # --------------------------------------------------------------------------- worker side
 
 def _worker_main(index: int, config: Dict[str, Any], target: Dict[str, Any], first: int,
-                 out: Any, use_uvloop: bool) -> None:
+                 out: Any, use_uvloop: bool, accounts: Optional[List[Account]] = None) -> None:
     """Entry point of a worker process (spawned: everything it gets is picklable).  ``out``
     is the write end of this worker's own pipe to the parent (no lock shared with the other
-    workers, so a worker killed in the middle of a message cannot block them)."""
+    workers, so a worker killed in the middle of a message cannot block them).  ``accounts``:
+    with ``--accounts``, this worker's block of the file, which the parent read (the worker
+    does not read it again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop's handler is installed
     try:
         cfg = LoadConfig(**config)
         cfg.quiet = True
+        if accounts is not None:
+            cfg.use_accounts(accounts, first)
         runner = LoadRunner(cfg, Target(**target), first_user=first)
         run_loop(_worker_async(index, runner, out), use_uvloop=use_uvloop)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -299,6 +304,8 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
     progress) and is not ``ok``.
     """
     config.validate()
+    # the file is read once, here (validate() did); each worker gets its block of it
+    accounts = config.accounts() if config.accounts_file is not None else None
     blocks = split_users(config.users, workers, config.scenario,
                          unit=config.scenario_class().group_size(config))
     ctx = multiprocessing.get_context("spawn")
@@ -322,7 +329,8 @@ def run_workers(config: LoadConfig, target: Target, workers: int, *,
                    register_rate=config.register_rate * count / config.users,
                    phases=[(rate * count / config.users, seconds) for rate, seconds in config.phases])
         recv, send = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, send, use_uvloop),
+        block = None if accounts is None else accounts[first:first + count]
+        p = ctx.Process(target=_worker_main, args=(i, cfg, worker_target, first, send, use_uvloop, block),
                         name=f"fastxmpp-load-{i}", daemon=True)
         p.start()
         send.close()  # the worker holds the only write end: its exit is EOF here
