@@ -127,6 +127,25 @@ def plain(revealed):
     return " | ".join(union.group(1).split(", ")) if union else revealed
 
 
+def check_program(tmp_path, name, text):
+    """Run ``mypy --strict`` on a user's program: (mypy's run, the types it revealed in
+    order, the program's lines it found errors on, each once)."""
+    program = tmp_path / name
+    program.write_text(text, encoding="utf-8")
+    done = run(["mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "--no-error-summary",
+                "--hide-error-context", "--no-color-output", str(program)])
+    lines = text.splitlines()
+    revealed, errors = [], []
+    for line in done.stdout.splitlines():
+        match = re.match(r'.*%s:(\d+): (?:note: Revealed type is "(.*)"|error: )' % re.escape(name), line)
+        assert match, done.stdout + done.stderr
+        if match.group(2) is not None:
+            revealed.append(plain(match.group(2)))
+        elif lines[int(match.group(1)) - 1] not in errors:
+            errors.append(lines[int(match.group(1)) - 1])
+    return done, revealed, errors
+
+
 def test_the_feature_declarations_import_no_feature_module():
     # a feature's module is imported on first access, not by the client's typed declarations
     code = textwrap.dedent("""
@@ -157,8 +176,7 @@ def test_compiled_modules_match_their_stubs():
 def test_a_users_program_sees_typed_feature_methods(tmp_path):
     # JIDs are JIDLike (str or JID; anything else is an error), decorators give the handler
     # back with its own type, and the features' queries return their real types
-    program = tmp_path / "features_program.py"
-    program.write_text(textwrap.dedent("""
+    done, revealed, errors = check_program(tmp_path, "features_program.py", textwrap.dedent("""
         from __future__ import annotations
         import fastxmpp.aio
         import fastxmpp.sync
@@ -185,18 +203,8 @@ def test_a_users_program_sees_typed_feature_methods(tmp_path):
             reveal_type(client.muc.rooms)
             reveal_type(client.roster.groups())
             client.subscriptions.approve("juliet@example.com")
-        """), encoding="utf-8")
-    done = run(["mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "--no-error-summary",
-                "--hide-error-context", "--no-color-output", str(program)])
-    lines = program.read_text(encoding="utf-8").splitlines()
-    revealed, errors = [], []
-    for line in done.stdout.splitlines():
-        match = re.match(r'.*features_program\.py:(\d+): (?:note: Revealed type is "(.*)"|error: )', line)
-        assert match, done.stdout + done.stderr
-        if match.group(2) is not None:
-            revealed.append(plain(match.group(2)))
-        else:
-            errors.append(lines[int(match.group(1)) - 1].split("#")[-1].strip())
+        """))
+    errors = [line.split("#")[-1].strip() for line in errors]
     # (fragments: mypy versions write unions and coroutines differently)
     expected = [
         "def (msg: fastxmpp.im.messages.Message) -> ",
@@ -213,3 +221,45 @@ def test_a_users_program_sees_typed_feature_methods(tmp_path):
         assert seen.replace("Dict[", "dict[").replace("List[", "list[").startswith(fragment), (seen, fragment)
     assert "fastxmpp.xep.muc.RoomJoined" in revealed[2] and "fastxmpp.xep.muc.RoomLeft" in revealed[2]
     assert errors == ["error: not a JID", "error: not a JID"], done.stdout
+
+
+def test_a_users_program_sees_the_room_and_the_answer_types(tmp_path):
+    # a room event's room is the client's room class (RoomEvent[Room], RoomMessage[Room]...;
+    # MUCCore's own events carry its RoomState), and a subscription request's approve()/deny()
+    # return what the client's do: an awaitable with asyncio, None with the blocking client
+    done, revealed, errors = check_program(tmp_path, "answers_program.py", textwrap.dedent("""
+        from __future__ import annotations
+        from typing import Awaitable
+        import fastxmpp.aio
+        import fastxmpp.aio.muc
+        import fastxmpp.sync
+        import fastxmpp.sync.muc
+        from fastxmpp.im.session import SubscriptionRequest
+        from fastxmpp.jid import JID
+        from fastxmpp.xep.muc import Occupant, RoomEvent, RoomJoined, RoomMessage, RoomState
+
+        async def aio_use(client: fastxmpp.aio.Client, event: RoomEvent[fastxmpp.aio.muc.Room],
+                          message: RoomMessage[fastxmpp.aio.muc.Room]) -> None:
+            reveal_type(event.room)
+            reveal_type(message.room)
+            await event.room.send("hello")
+            async def on_request(request: SubscriptionRequest[Awaitable[None]]) -> None:
+                reveal_type(request.approve())
+                await request.deny()
+            client.subscriptions.on_request(on_request)
+
+        def sync_use(client: fastxmpp.sync.Client, event: RoomJoined[fastxmpp.sync.muc.Room]) -> None:
+            reveal_type(event.room)
+            event.room.send_later("hello")  # error: no such method
+            def on_request(request: SubscriptionRequest[None]) -> None:
+                reveal_type(request.deny())
+            client.subscriptions.on_request(on_request)
+
+        def core_use(jid: JID) -> None:
+            reveal_type(RoomJoined(room=RoomState(jid, "nick"), occupant=Occupant(jid, "nick", "none", "none")).room)
+            joined: RoomJoined[int]  # error: not a room
+        """))
+    assert revealed == ["fastxmpp.aio.muc.Room", "fastxmpp.aio.muc.Room", "typing.Awaitable[None]",
+                        "fastxmpp.sync.muc.Room", "None", "fastxmpp.xep.muc.RoomState"], done.stdout
+    assert [line.split("#")[-1].strip() for line in errors] == [
+        "error: no such method", "error: not a room"], done.stdout

@@ -10,8 +10,8 @@ receive, decide and keep is here and in the sans-IO modules.
 from __future__ import annotations
 
 import logging
-from typing import (TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, NamedTuple,
-                    Optional, Tuple, Type, TypeVar, cast, overload)
+from typing import (TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Generic, Iterator, List, Mapping,
+                    NamedTuple, Optional, Tuple, Type, TypeVar, cast, overload)
 
 from ..element import Element
 from ..events import Event
@@ -34,8 +34,16 @@ log = logging.getLogger("fastxmpp.im")
 
 #: A function that ``@client.messages.on_message`` registers (and returns unchanged).
 MessageListener = TypeVar("MessageListener", bound=Callable[[Message], Any])
+#: What :meth:`SubscriptionRequest.approve` and ``deny()`` return: ``Awaitable[None]`` (a
+#: coroutine) with the asyncio client, None with the blocking one (unparameterized: ``Any``).
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVar
+
+    Answer = _TypeVar("Answer", default=Any)
+else:
+    Answer = TypeVar("Answer")
 #: A function that ``@client.subscriptions.on_request`` registers (and returns unchanged).
-RequestListener = TypeVar("RequestListener", bound=Callable[["SubscriptionRequest"], Any])
+RequestListener = TypeVar("RequestListener", bound=Callable[["SubscriptionRequest[Any]"], Any])
 
 
 class Feature:
@@ -166,24 +174,28 @@ class PresenceAPI(Feature):
         return self.core.error(jid)
 
 
-class SubscriptionRequest:
+class SubscriptionRequest(Generic[Answer]):
     """An inbound subscription request, handed to ``on_request`` listeners:
-    ``approve()`` / ``deny()`` answer it (awaitable with the asyncio client)."""
+    ``approve()`` / ``deny()`` answer it (awaitable with the asyncio client).
+
+    ``Answer`` is what they return, as the client's ``approve``/``deny`` do: annotate a
+    listener's parameter ``SubscriptionRequest[Awaitable[None]]`` with the asyncio client,
+    ``SubscriptionRequest[None]`` with the blocking one (unparameterized: ``Any``)."""
 
     __slots__ = ("api", "jid", "status", "stanza")
 
     def __init__(self, api: "SubscriptionsAPI", event: SubscriptionRequested) -> None:
         self.api, self.jid, self.status, self.stanza = api, event.jid, event.status, event.stanza
 
-    def approve(self) -> Any:
+    def approve(self) -> Answer:
         """Approve the request: sends ``<presence type='subscribed'/>`` to its bare JID
         (a coroutine with the asyncio client)."""
-        return self.api.approve(self.jid)
+        return cast(Answer, self.api.approve(self.jid))
 
-    def deny(self) -> Any:
+    def deny(self) -> Answer:
         """Refuse the request: sends ``<presence type='unsubscribed'/>`` to its bare JID
         (a coroutine with the asyncio client)."""
-        return self.api.deny(self.jid)
+        return cast(Answer, self.api.deny(self.jid))
 
     def __repr__(self) -> str:
         return f"<SubscriptionRequest from {self.jid}>"

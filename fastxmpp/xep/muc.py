@@ -194,6 +194,19 @@ def _join_error(stanza: Element, room: JID, nick: Optional[str]) -> StanzaError:
     return out
 
 
+#: The room class of a client's ``client.muc`` (``fastxmpp.aio.muc.Room``,
+#: ``fastxmpp.sync.muc.Room``): what :meth:`MUCBase.room` and :attr:`MUCBase.rooms` hold,
+#: and the type of the room events' ``room`` (``RoomMessage[fastxmpp.aio.muc.Room]``; the
+#: events a bare :class:`MUCCore` makes carry its :class:`RoomState`).  Unparameterized
+#: (``RoomEvent``, ``RoomMessage``), the type checker takes it as ``Any``.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVar
+
+    RoomT = _TypeVar("RoomT", bound="RoomState", default=Any)
+else:
+    RoomT = TypeVar("RoomT", bound="RoomState")
+
+
 # -- values and events ------------------------------------------------------------------------
 @dataclass(**_opts)
 class Occupant:
@@ -229,53 +242,53 @@ class History:
 
 
 @dataclass(**_opts)
-class RoomJoined(Event):
+class RoomJoined(Event, Generic[RoomT]):
     """We are in ``room`` (its :class:`RoomState`, or the client's room object): ``occupant``
     is our own; ``created`` when the join created the room (code 201); ``rejoined`` when
     this is the automatic rejoin after a new session."""
 
-    room: Any
+    room: RoomT
     occupant: Occupant
     created: bool = False
     rejoined: bool = False
 
 
 @dataclass(**_opts)
-class JoinFailed(Event):
+class JoinFailed(Event, Generic[RoomT]):
     """The room refused our join: ``error`` is the :class:`JoinError` (or other stanza error)."""
 
-    room: Any
+    room: RoomT
     error: StanzaError
 
 
 @dataclass(**_opts)
-class OccupantJoined(Event):
+class OccupantJoined(Event, Generic[RoomT]):
     """``occupant`` entered the room after us; ``renamed_from`` is its previous nickname
     when it only changed nickname (code 303), else None.  (Those already there when we
     join are in the room's ``occupants`` when :class:`RoomJoined` comes.)"""
 
-    room: Any
+    room: RoomT
     occupant: Occupant
     renamed_from: Optional[str] = None
 
 
 @dataclass(**_opts)
-class OccupantChanged(Event):
+class OccupantChanged(Event, Generic[RoomT]):
     """``occupant`` changed: its role, affiliation, show or status (``old`` is as it was)."""
 
-    room: Any
+    room: RoomT
     old: Occupant
     occupant: Occupant
 
 
 @dataclass(**_opts)
-class OccupantLeft(Event):
+class OccupantLeft(Event, Generic[RoomT]):
     """``occupant`` left.  ``reason``: None (it left), ``"nick-change"`` (``new_nick``
     follows), ``"kicked"``, ``"banned"``, ``"affiliation"``, ``"members-only"``,
     ``"shutdown"``, or ``"gone"`` (not there any more after our rejoin); ``actor`` the
     nick of the moderator when the room says, ``text`` the reason given."""
 
-    room: Any
+    room: RoomT
     occupant: Occupant
     reason: Optional[str] = None
     new_nick: Optional[str] = None
@@ -283,7 +296,7 @@ class OccupantLeft(Event):
     text: Optional[str] = None
 
 
-class RoomMessage(Event):
+class RoomMessage(Event, Generic[RoomT]):
     """A message in the room: from ``nick`` (None: from the room itself), ``private`` for a
     private message (type chat, to us only), ``delayed`` the XEP-0203 stamp of a history
     message (else None), ``body`` its body (in the message's language, else the first;
@@ -296,7 +309,7 @@ class RoomMessage(Event):
     # plain stores, a third of what a frozen dataclass's object.__setattr__ calls cost
     __slots__ = ("_room", "_nick", "_body", "_private", "_delayed", "_stanza", "_message")
 
-    _room: Any
+    _room: RoomT
     _nick: Optional[str]
     _body: Optional[str]
     _private: bool
@@ -304,7 +317,7 @@ class RoomMessage(Event):
     _stanza: Element
     _message: Optional[Message]
 
-    def __init__(self, *, room: Any, nick: Optional[str], body: Optional[str], private: bool,
+    def __init__(self, *, room: RoomT, nick: Optional[str], body: Optional[str], private: bool,
                  delayed: Optional[str], stanza: Optional[Element] = None,
                  message: Optional[Message] = None) -> None:
         if stanza is None:
@@ -315,7 +328,7 @@ class RoomMessage(Event):
         self._delayed, self._stanza, self._message = delayed, stanza, message
 
     @property
-    def room(self) -> Any:
+    def room(self) -> RoomT:
         """The room (its :class:`RoomState`, or the client's room object)."""
         return self._room
 
@@ -377,34 +390,34 @@ _new_event = object.__new__
 
 
 @dataclass(**_opts)
-class SubjectChanged(Event):
+class SubjectChanged(Event, Generic[RoomT]):
     """The room's subject is ``subject`` (empty: none), set by ``nick`` (None: unknown);
     ``delayed`` when it is the subject sent on join with a stamp."""
 
-    room: Any
+    room: RoomT
     subject: str
     nick: Optional[str]
     delayed: Optional[str] = None
 
 
 @dataclass(**_opts)
-class NickChanged(Event):
+class NickChanged(Event, Generic[RoomT]):
     """Our nickname in ``room`` is now ``nick`` (was ``old``); ``by_service`` when the room
     changed it (code 210) rather than at our request."""
 
-    room: Any
+    room: RoomT
     old: str
     nick: str
     by_service: bool = False
 
 
 @dataclass(**_opts)
-class RoomLeft(Event):
+class RoomLeft(Event, Generic[RoomT]):
     """We are out of ``room``.  ``reason``: None (we left), ``"kicked"``, ``"banned"``,
     ``"affiliation"``, ``"members-only"``, ``"shutdown"``, ``"destroyed"`` (``text`` the
     reason, ``alternate`` the room to go to); ``actor`` the moderator's nick."""
 
-    room: Any
+    room: RoomT
     reason: Optional[str] = None
     actor: Optional[str] = None
     text: Optional[str] = None
@@ -412,9 +425,11 @@ class RoomLeft(Event):
 
 
 #: The events ``client.muc.on_event`` listeners get, one of the room events, each with its
-#: ``room`` (annotate a listener's parameter with it; ``isinstance`` tells them apart).
-RoomEvent = Union[RoomJoined, JoinFailed, OccupantJoined, OccupantChanged, OccupantLeft, RoomMessage,
-                  SubjectChanged, NickChanged, RoomLeft]
+#: ``room`` (annotate a listener's parameter with it; ``isinstance`` tells them apart):
+#: ``RoomEvent[fastxmpp.aio.muc.Room]`` types ``event.room`` as the client's room class.
+RoomEvent = Union[RoomJoined[RoomT], JoinFailed[RoomT], OccupantJoined[RoomT], OccupantChanged[RoomT],
+                  OccupantLeft[RoomT], RoomMessage[RoomT], SubjectChanged[RoomT], NickChanged[RoomT],
+                  RoomLeft[RoomT]]
 
 
 # -- parsing helpers --------------------------------------------------------------------------
@@ -1017,11 +1032,6 @@ class Waiter:
         self.kinds = kinds
         self.event: Optional[Event] = None
         self.wake: Optional[Callable[[Event], Any]] = None
-
-
-#: The room class of a client's ``client.muc`` (``fastxmpp.aio.muc.Room``,
-#: ``fastxmpp.sync.muc.Room``): what :meth:`MUCBase.room` and :attr:`MUCBase.rooms` hold.
-RoomT = TypeVar("RoomT", bound="RoomState")
 
 
 class MUCBase(Generic[RoomT]):
