@@ -316,13 +316,15 @@ def raise_nofile() -> None:
 
 
 class FastxmppAdapter:
-    def __init__(self, cfg: Dict[str, Any], cache: Any = None, tls_cache: Any = None) -> None:
+    def __init__(self, cfg: Dict[str, Any], cache: Any = None, tls_cache: Any = None,
+                 **options: Any) -> None:
+        """``options``: more keyword arguments for each ``fastxmpp.aio.Client``."""
         from fastxmpp.aio import Client
         from fastxmpp.stanza import message
         from fastxmpp.tlsconfig import make_client_context
 
         self.Client, self.message, self.cfg, self.cache = Client, message, cfg, cache
-        self.tls_cache = tls_cache
+        self.tls_cache, self.options = tls_cache, options
         self.ctx = make_client_context(ca_file=cfg["ca_file"])  # one shared ssl.SSLContext
 
     async def login(self, name: str, resource_: str) -> Any:
@@ -330,7 +332,7 @@ class FastxmppAdapter:
         c = self.Client(f"{name}@{cfg['domain']}/{resource_}", cfg["password"], host=cfg["host"],
                         port=cfg["port"], ssl_context=self.ctx, keepalive=None,
                         sasl_cache=self.cache, tls_session_cache=self.tls_cache,
-                        mechanisms=["SCRAM-SHA-1"])
+                        mechanisms=["SCRAM-SHA-1"], **self.options)
         await c.connect()
         return c
 

@@ -13,6 +13,10 @@ measured.  Then, per round and alternating between the libraries, one occupant s
 too: the room echoes) has received every one of them: ``occupants * messages``
 deliveries, counted exactly in the library's own groupchat handler (fastxmpp:
 ``client.muc.on_message``; slixmpp: the ``groupchat_message`` event of xep_0045).
+``fastxmpp-nosm`` is ``fastxmpp`` without stream management (XEP-0198), as slixmpp runs
+here (no ``xep_0198`` plugin): with it, Prosody asks for an ack at the end of nearly every
+read and fastxmpp answers each with an ``<a/>`` (a TLS record and a ``send()``), work that
+slixmpp's clients are not asked to do; without it both do the same protocol work.
 ``fastxmpp-raw`` is the floor under fastxmpp: the same clients without ``client.muc``
 (raw join presences, a plain ``add_handler("message")`` counting groupchat bodies), i.e.
 TLS, tokenizing and dispatch alone; the difference to ``fastxmpp`` is the MUC layer.
@@ -50,7 +54,7 @@ from fastxmpp import _accel  # noqa: E402
 from fastxmpp.testing.prosody import ProsodyServer  # noqa: E402
 
 PASSWORD = "bench-password"
-LIBS = ("fastxmpp", "fastxmpp-raw", "slixmpp")
+LIBS = ("fastxmpp", "fastxmpp-nosm", "fastxmpp-raw", "slixmpp")
 
 
 def slixmpp_available() -> bool:
@@ -90,14 +94,17 @@ def adapter_config(server: ProsodyServer) -> Dict[str, Any]:
 
 
 class Fastxmpp:
-    """Log-in (client_bench's FastxmppAdapter: SCRAM-SHA-1, no keepalive) and close."""
+    """Log-in (client_bench's FastxmppAdapter: SCRAM-SHA-1, no keepalive) and close.
+
+    ``stream_management=False`` leaves XEP-0198 out, as slixmpp's clients here (no
+    ``xep_0198`` plugin): then neither library answers Prosody's ack requests."""
 
     name = "fastxmpp"
 
-    def __init__(self, server: ProsodyServer) -> None:
+    def __init__(self, server: ProsodyServer, stream_management: bool = True) -> None:
         from client_bench import FastxmppAdapter
 
-        self.adapter = FastxmppAdapter(adapter_config(server))
+        self.adapter = FastxmppAdapter(adapter_config(server), stream_management=stream_management)
         self.close = self.adapter.close
 
     async def login(self, user: str) -> Any:
@@ -184,6 +191,17 @@ class FastxmppRoom:
 
     async def close(self) -> None:
         await gather_limited(self.clients, self.lib.close)
+
+
+class FastxmppNoSMRoom(FastxmppRoom):
+    """:class:`FastxmppRoom` without stream management (XEP-0198), like slixmpp's clients
+    here: the same protocol work on both sides (no ``<r/>`` from Prosody, no ``<a/>`` sent
+    back after each read)."""
+
+    def __init__(self, server: ProsodyServer, users: List[str], counter: Counter) -> None:
+        super().__init__(server, users, counter)
+        self.lib = Fastxmpp(server, stream_management=False)
+        self.room = f"bench-nosm@{server.muc_domain}"
 
 
 class FastxmppRawRoom(FastxmppRoom):
@@ -297,7 +315,8 @@ async def run(server: ProsodyServer, occupants: int, messages: int, rounds: int,
               timeout: float = 120.0, log: Callable[[str], None] = print) -> Dict[str, List[Dict[str, float]]]:
     """Set both rooms up, run ``rounds`` alternating rounds, tear down; per library the
     list of rounds ({"cpu", "wall", "count"})."""
-    classes = {"fastxmpp": FastxmppRoom, "fastxmpp-raw": FastxmppRawRoom, "slixmpp": SlixmppRoom}
+    classes = {"fastxmpp": FastxmppRoom, "fastxmpp-nosm": FastxmppNoSMRoom,
+               "fastxmpp-raw": FastxmppRawRoom, "slixmpp": SlixmppRoom}
     counters = {lib: Counter() for lib in libs}
     rooms = {lib: classes[lib](server, occupant_names(lib, occupants), counters[lib])
              for lib in libs}
