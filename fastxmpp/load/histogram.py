@@ -92,18 +92,6 @@ class Histogram:
         """Add ``count`` occurrences of ``value`` (an int >= 0; floats are rounded)."""
         if type(value) is not int:
             value = int(round(value))
-        if count == 1 and 0 <= value <= self.highest_trackable:  # the common case, inlined
-            shift = value.bit_length() - self.precision_bits
-            self._counts[value if shift <= 0 else
-                         self._sub + (shift - 1) * self._half + ((value >> shift) - self._half)] += 1
-            self.count += 1
-            self.total += value
-            low, high = self.min, self.max
-            if low is None or value < low:
-                self.min = value
-            if high is None or value > high:
-                self.max = value
-            return
         if value < 0:
             raise ValueError("histogram values must be >= 0")
         if count <= 0:
@@ -118,9 +106,10 @@ class Histogram:
         self._counts[index] += count
         self.count += count
         self.total += value * count
-        if self.min is None or value < self.min:
+        low, high = self.min, self.max
+        if low is None or value < low:
             self.min = value
-        if self.max is None or value > self.max:
+        if high is None or value > high:
             self.max = value
 
     def record_many(self, values: Iterable[int]) -> None:

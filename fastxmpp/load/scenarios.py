@@ -290,19 +290,14 @@ class _Stamped(Scenario):
         if stanza.get("type") == "error":  # the server bounced one of ours
             self._bounced(receiver, stanza)
             return
-        runner = receiver._runner
-        try:
-            got = read_stamp(stanza)  # receiver.read_stamp(), inlined
-        except ValueError:
-            runner.record_unexpected()
-            return
+        got = receiver.read_stamp(stanza)
         if got is None:  # e.g. the server reflecting our own initial presence
             return
-        sender = runner.by_full_jid.get(stanza.get("from", ""))  # receiver.user_by_jid(), inlined
+        sender = receiver.user_by_jid(stanza.get("from", ""))
         if sender is None or sender.peer is not receiver:
-            runner.record_unexpected()
+            receiver.recorder.record_unexpected()
             return
-        runner.record_delivery(receiver, sender, got[1], got[0])
+        receiver.recorder.record_delivery(receiver, sender, got[1], got[0])
 
     @staticmethod
     def _bounced(receiver: User, stanza: Element) -> None:
@@ -325,31 +320,15 @@ class Chat(_Stamped):
 
     def build(self, user: User, seq: int) -> Element:
         """A chat message to the peer, its body padded to ``--body-size``."""
-        return self.builder(user)(seq)
-
-    def builder(self, user: User) -> Callable[[int], Element]:
-        """:meth:`build` for one user, what does not change from one message to the next
-        worked out once (the send path calls it per message)."""
         assert user.peer is not None
-        to, prefix, size = user.peer.full_jid, f"l{user.index}-", self.config.body_size
-
-        def build(seq: int) -> Element:
-            n = str(seq)
-            el = Element(_MESSAGE, {"to": to, "type": "chat", "id": prefix + n})
-            body = "load " + n
-            if size > len(body):
-                body += " " + "x" * (size - len(body) - 1)
-            el.subelement(_BODY, text=body)
-            return el
-
-        return build
-
-    async def run(self, user: User) -> None:
-        """Send ``--messages`` stamped chat messages to the peer at ``--rate``."""
-        if type(self).build is not Chat.build:  # a subclass's own build()
-            await super().run(user)
-            return
-        await user.send_stamped(self.builder(user))
+        n = str(seq)
+        el = Element(_MESSAGE, {"to": user.peer.full_jid, "type": "chat", "id": f"l{user.index}-{n}"})
+        body = "load " + n
+        size = self.config.body_size
+        if size > len(body):
+            body += " " + "x" * (size - len(body) - 1)
+        el.subelement(_BODY, text=body)
+        return el
 
 
 class PresenceStorm(_Stamped):

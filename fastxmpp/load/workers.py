@@ -232,7 +232,7 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
             "unexpected": unexpected,
             "not_sent": total("messages", "not_sent"),
             "senders": total("messages", "senders"),
-            "skipped_slots": sum(rep["messages"].get("skipped_slots", 0) for rep in reports),
+            "skipped_slots": total("messages", "skipped_slots"),
             "throughput_per_second": received / traffic_seconds if received else 0.0,
             "latency_ms": latency.summary(scale=1000.0),
         },
