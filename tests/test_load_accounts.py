@@ -9,7 +9,7 @@ import pytest
 from load_cli import ROOT, run_load, run_locust
 
 from fastxmpp.load.accounts import Account, AccountsFileError, read_accounts
-from fastxmpp.load.cli import parse_args
+from fastxmpp.load.cli import config_from_args, parse_args
 from fastxmpp.load.runner import LoadConfig, LoadRunner, Target
 
 
@@ -50,18 +50,34 @@ def test_bad_files_raise_a_typed_error_naming_the_line(tmp_path, text, needed, w
 def test_missing_file(tmp_path):
     with pytest.raises(AccountsFileError, match="no such file"):
         read_accounts(str(tmp_path / "nope.csv"))
-    with pytest.raises(SystemExit):  # the CLI says so as a usage error
-        parse_args(["--accounts", str(tmp_path / "nope.csv")])
+
+
+def test_a_bad_file_is_a_usage_error(tmp_path, capsys):
+    """Read for the accounts' domain or, with --domain, when parse_args() validates the
+    config it built: either way argparse's error and exit status 2."""
+    nope = str(tmp_path / "nope.csv")
+    few = _csv(tmp_path, "u1@acc.test,p1\n")
+    for argv, words in ((["--accounts", nope], "no such file"),
+                        (["--accounts", nope, "--domain", "acc.test"], "no such file"),
+                        (["--accounts", few, "--users", "2", "--scenario", "login"], "1 accounts for --users 2"),
+                        (["--accounts", few, "--users", "2", "--domain", "acc.test"], "1 accounts for --users 2")):
+        with pytest.raises(SystemExit) as info:
+            parse_args(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "error:" in err and words in err, (argv, err)
 
 
 def test_cli_options_and_the_accounts_domain(tmp_path):
     path = _csv(tmp_path, "u1@acc.test,p1\nu2@acc.test,p2\n")
     args = parse_args(["--accounts", path, "--users", "2", "--register-rate", "5"])
     assert args.domain == "acc.test" and args.accounts == path and args.register_rate == 5.0
-    with pytest.raises(SystemExit):  # too few accounts
+    with pytest.raises(SystemExit) as info:  # too few accounts
         parse_args(["--accounts", path, "--users", "3"])
-    with pytest.raises(SystemExit):
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
         parse_args(["--register-rate", "-1"])
+    assert info.value.code == 2
     with pytest.raises(ValueError):
         LoadConfig(register_rate=float("inf")).validate()
 
@@ -81,21 +97,28 @@ def test_each_process_takes_its_block_of_the_file(tmp_path):
                    first_user=8)
 
 
-def test_a_workers_run_reads_the_file_once(tmp_path, monkeypatch):
-    """parse_args() reads --accounts once for the whole run: run() and the two worker
-    processes take the accounts from it (the file is gone by then; before, each of them read
-    it again).  Against a closed port: every login fails, no worker does."""
+@pytest.fixture
+def opened(monkeypatch):
+    """The files fastxmpp.load.accounts opens from now on, in order (each opened for real)."""
     import fastxmpp.load.accounts as accounts_module
-    from fastxmpp.load.cli import run
 
-    path = _csv(tmp_path, "".join(f"w{i}@acc.test,pw{i}\n" for i in range(4)))
-    opened = []
+    files = []
 
     def spy(file, *args, **kwargs):
-        opened.append(file)
+        files.append(file)
         return open(file, *args, **kwargs)
 
     monkeypatch.setattr(accounts_module, "open", spy, raising=False)
+    return files
+
+
+def test_a_workers_run_reads_the_file_once(tmp_path, opened):
+    """parse_args() reads --accounts once for the whole run: run() and the two worker
+    processes take the accounts from it (the file is gone by then; before, each of them read
+    it again).  Against a closed port: every login fails, no worker does."""
+    from fastxmpp.load.cli import run
+
+    path = _csv(tmp_path, "".join(f"w{i}@acc.test,pw{i}\n" for i in range(4)))
     args = parse_args(["--accounts", path, "--users", "4", "--scenario", "login", "--workers", "2",
                        "--server", "127.0.0.1:1", "--quiet", "--login-timeout", "10", "--duration", "60"])
     assert opened == [path] and args.domain == "acc.test"
@@ -103,6 +126,34 @@ def test_a_workers_run_reads_the_file_once(tmp_path, monkeypatch):
     code, report = run(args)
     assert opened == [path] and code == 1
     assert report["workers"] == 2 and report["workers_failed"] == []
+    assert report["errors"] == {"login:ConnectionLost": 4}
+    assert report["login"]["ok"] == 0 and report["login"]["failed"] == 4
+
+
+def test_one_process_run_reads_the_file_once(tmp_path, opened):
+    """parse_args() builds the run's LoadConfig once and reads --accounts for it, once;
+    config_from_args() and run() take that config while the options still describe it, and
+    a config for changed options takes the accounts already read.  Against a closed port,
+    in this process (--workers 1)."""
+    from fastxmpp.load.cli import run
+
+    path = _csv(tmp_path, "".join(f"o{i}@acc.test,pw{i}\n" for i in range(4)))
+    expected = [Account(f"o{i}", "acc.test", f"pw{i}") for i in range(4)]
+    args = parse_args(["--accounts", path, "--users", "4", "--scenario", "login", "--workers", "1",
+                       "--server", "127.0.0.1:1", "--quiet", "--login-timeout", "10", "--duration", "60"])
+    assert opened == [path] and args.domain == "acc.test"
+    config = config_from_args(args)
+    assert config is config_from_args(args) and config.accounts() == expected
+    args.users = 2  # other options: another config, with the same accounts
+    other = config_from_args(args)
+    assert other is not config and other.users == 2 and config.users == 4
+    assert other.accounts() == expected[:2] and other.accounts(2) == expected[2:]
+    assert opened == [path]
+    args.users = 4
+    assert config_from_args(args) is config
+    os.unlink(path)  # run() reading it again would fail
+    code, report = run(args)
+    assert opened == [path] and code == 1
     assert report["errors"] == {"login:ConnectionLost": 4}
     assert report["login"]["ok"] == 0 and report["login"]["failed"] == 4
 

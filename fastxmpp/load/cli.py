@@ -229,11 +229,19 @@ def build_parser(prog: str = "python -m fastxmpp load") -> argparse.ArgumentPars
     return p
 
 
+class _ParsedArgs(argparse.Namespace):
+    """What :func:`parse_args` returns: the options, and the :class:`LoadConfig` it built from
+    them and validated (with ``--accounts``, holding the file's accounts: the one read of the
+    run), which :func:`config_from_args` hands on."""
+
+    config: Optional[LoadConfig] = None
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and check the load command's arguments (``sys.argv[1:]`` when ``argv`` is None)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    config = config_from_args(args)  # reads the --accounts file once, for the whole run
+    args = parser.parse_args(argv, namespace=_ParsedArgs())
+    config = _new_config(args)  # the run's: it reads the --accounts file once, below
     if args.domain is None and args.accounts:  # the accounts' domain
         try:
             accounts = config.file_accounts()
@@ -255,8 +263,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         config.validate()
     except ValueError as exc:
         parser.error(str(exc))
-    if args.accounts:  # run() takes them from here
-        args._accounts_read = (args.accounts, config.file_accounts())
+    args.config = config  # run() takes it (and the accounts it read) from here
     if args.ca_file is not None and not os.path.exists(args.ca_file):
         parser.error(f"--ca-file {args.ca_file!r} does not exist")
     if getattr(args, "html", None) and importlib.util.find_spec("matplotlib") is None:
@@ -265,9 +272,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
-    """The :class:`~fastxmpp.load.runner.LoadConfig` that parsed arguments describe (with the
-    accounts :func:`parse_args` read from ``--accounts``, when it did)."""
-    config = LoadConfig(
+    """The :class:`~fastxmpp.load.runner.LoadConfig` that parsed arguments describe: the one
+    :func:`parse_args` built, validated and read ``--accounts`` for, while ``args`` still
+    describe it; else a new one (which takes the accounts already read, for the same file)."""
+    config = _new_config(args)
+    built = args.config if isinstance(args, _ParsedArgs) else None
+    if built is None:
+        return config
+    if built == config:  # the fields, not the accounts read
+        return built
+    if config.accounts_file is not None and built.accounts_file == config.accounts_file:
+        config.use_accounts(built.file_accounts(), whole=True)
+    return config
+
+
+def _new_config(args: argparse.Namespace) -> LoadConfig:
+    return LoadConfig(
         users=args.users, password=args.password, user_prefix=args.user_prefix, resource=args.resource,
         register=args.register, concurrency=args.concurrency, scenario=args.scenario,
         messages=args.messages, rate=args.rate, body_size=args.body_size, iq_target=args.iq_target,
@@ -278,10 +298,6 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         contacts=args.contacts, total_rate=args.total_rate, loop=args.loop,
         accounts_file=args.accounts, register_rate=args.register_rate,
     )
-    read = getattr(args, "_accounts_read", None)
-    if read is not None and read[0] == args.accounts:
-        config.use_accounts(read[1], whole=True)
-    return config
 
 
 def _raise_fd_limit(needed: int) -> None:
