@@ -18,7 +18,8 @@ differences between runs:
 
 - CPU per login = (CPU of a run of N logins - CPU of a run of 1 login) / (N - 1);
 - CPU per 1,000 messages = (CPU of a chat run - CPU of the login run with the
-  same N users) / (messages / 1000).
+  same N users) / (messages / 1000), and the system (kernel) part of it, the same
+  way: system calls, TCP on loopback and wake-ups, which any client pays.
 
 From these, the rate that would take one whole core of the client (its ceiling
 on this machine), and the rates actually reached through Prosody with the
@@ -63,6 +64,13 @@ def _server_cpu(pid: Optional[int]) -> float:
 def _children_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
+
+
+def _system_cpu(who: int) -> float:
+    """System (kernel) CPU seconds of this process or of its waited-for children: the
+    part of a run's CPU that is system calls, TCP on loopback and wake-ups, which every
+    client pays for the same messages whatever it is written in."""
+    return resource.getrusage(who).ru_stime
 
 
 # ------------------------------------------------------------------ Tsung
@@ -130,14 +138,16 @@ def run_tsung(server: ProsodyServer, users: int, messages: int, rate: float, arr
     # switched off so that Tsung's CPU is the work it does (the fairest number for it).
     env["ERL_FLAGS"] = (env.get("ERL_FLAGS", "") + " +sbwt none +sbwtdcpu none +sbwtdio none").strip()
     cpu0, scpu0, t0 = _children_cpu(), _server_cpu(server.pid), time.monotonic()
+    sys0 = _system_cpu(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(["tsung", "-f", cfg, "-l", logdir, "start"], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, env=env, cwd=workdir, timeout=timeout)
     wall = time.monotonic() - t0
     cpu, scpu = _children_cpu() - cpu0, _server_cpu(server.pid) - scpu0
+    system = _system_cpu(resource.RUSAGE_CHILDREN) - sys0
     out = proc.stdout.decode(errors="replace")
     stats = _tsung_stats(logdir)
-    return {"tool": "tsung", "users": users, "messages": users * messages, "cpu": cpu, "server_cpu": scpu,
-            "wall": wall, "exit": proc.returncode, "stats": stats, "output_tail": out[-600:]}
+    return {"tool": "tsung", "users": users, "messages": users * messages, "cpu": cpu, "system_cpu": system,
+            "server_cpu": scpu, "wall": wall, "exit": proc.returncode, "stats": stats, "output_tail": out[-600:]}
 
 
 def _tsung_stats(logdir: str) -> Dict[str, float]:
@@ -170,6 +180,7 @@ def run_fastxmpp(server: ProsodyServer, users: int, messages: int, rate: float,
                     ca_file=str(server.ca_file), insecure=not verify, local=True, server_pid=server.pid)
     runner = LoadRunner(config, target)
     cpu0, scpu0, t0 = time.process_time(), _server_cpu(server.pid), time.monotonic()
+    sys0 = _system_cpu(resource.RUSAGE_SELF)
     if UVLOOP:
         import uvloop
 
@@ -178,8 +189,9 @@ def run_fastxmpp(server: ProsodyServer, users: int, messages: int, rate: float,
         report = runner.run()
     wall = time.monotonic() - t0
     cpu, scpu = time.process_time() - cpu0, _server_cpu(server.pid) - scpu0
+    system = _system_cpu(resource.RUSAGE_SELF) - sys0
     return {"tool": "fastxmpp", "users": users, "messages": report["messages"]["received"],
-            "cpu": cpu, "server_cpu": scpu, "wall": wall, "ok": report["ok"],
+            "cpu": cpu, "system_cpu": system, "server_cpu": scpu, "wall": wall, "ok": report["ok"],
             "traffic_seconds": report["traffic_seconds"], "client_traffic_cpu": report["cpu"]["client_traffic_seconds"],
             "login": report["login"], "errors": report["errors"]}
 
@@ -219,7 +231,10 @@ def per_unit(login1: Dict[str, Any], loginN: Dict[str, Any], chat: Dict[str, Any
     """CPU ms per login and per 1,000 messages, from three runs of one tool."""
     per_login = (loginN["cpu"] - login1["cpu"]) / max(1, loginN["users"] - login1["users"])
     per_k = (chat["cpu"] - loginN["cpu"]) / max(1e-9, chat["messages"] / 1000.0)
+    sys_k = (chat["system_cpu"] - loginN["system_cpu"]) / max(1e-9, chat["messages"] / 1000.0)
     return {"cpu_ms_per_login": per_login * 1e3, "cpu_ms_per_1000_messages": per_k * 1e3,
+            # of which system time: the kernel's share, which any client pays
+            "system_cpu_ms_per_1000_messages": sys_k * 1e3,
             "login_ceiling_per_core": 1.0 / per_login if per_login > 0 else float("inf"),
             "message_ceiling_per_core": 1000.0 / per_k if per_k > 0 else float("inf")}
 
