@@ -2,13 +2,17 @@
 """Client CPU and memory: fastxmpp vs slixmpp (and aioxmpp) against one private Prosody.
 
     python benchmarks/client_bench.py [--logins 200 --inflight 50 --messages 10000
-                                       --idle 500 --rounds 3 --libs fastxmpp,slixmpp,aioxmpp]
+                                       --idle 500 --rounds 3
+                                       --libs fastxmpp,fastxmpp-nosm,slixmpp,aioxmpp]
 
 The parent starts one Prosody (``iteration_count=10000``, like Prosody's
 default), creates the accounts, then runs every (library, task) in its OWN
 subprocess so that ``time.process_time()`` and the resident set size belong
 to that library alone.  Libraries are interleaved and the order rotates each
-round; the table shows min / median over the rounds.  Tasks:
+round; the table shows min / median over the rounds.  ``fastxmpp-nosm`` is
+fastxmpp without stream management (XEP-0198), as slixmpp runs here (no
+``xep_0198`` plugin): the like-for-like row; ``fastxmpp`` has it on, its default
+(aioxmpp too).  Tasks:
 
 * ``logins``: N logins (TCP + STARTTLS + SCRAM-SHA-1 + bind, up to the
   library's "session ready" signal), ``--inflight`` at a time, every session
@@ -55,7 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PASSWORD = "bench-password-1"
 ITERATIONS = 10000
-LIBS = ("fastxmpp", "slixmpp", "aioxmpp")
+LIBS = ("fastxmpp", "fastxmpp-nosm", "slixmpp", "aioxmpp")
 RESULT_PREFIX = "RESULT "
 
 
@@ -125,7 +129,7 @@ def tasks_for(lib: str) -> List[str]:
 
 
 def available(lib: str) -> bool:
-    return lib == "fastxmpp" or importlib.util.find_spec(lib) is not None
+    return lib.startswith("fastxmpp") or importlib.util.find_spec(lib) is not None
 
 
 def run_benchmark(args: argparse.Namespace, log=print) -> Dict[str, Any]:
@@ -469,6 +473,8 @@ class AioxmppAdapter:
 def make_adapter(lib: str, cfg: Dict[str, Any], cache: Any = None, tls_cache: Any = None) -> Any:
     if lib == "fastxmpp":
         return FastxmppAdapter(cfg, cache, tls_cache)
+    if lib == "fastxmpp-nosm":  # as slixmpp runs here: no XEP-0198
+        return FastxmppAdapter(cfg, cache, tls_cache, stream_management=False)
     if lib == "slixmpp":
         return SlixmppAdapter(cfg)
     if lib == "aioxmpp":
