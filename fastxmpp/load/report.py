@@ -58,7 +58,8 @@ def format_report(report: Dict[str, Any]) -> str:
     rows.append(("duration", f"{report['duration_seconds']:.2f} s total{setup}, {report['traffic_seconds']:.2f} s traffic"
                  + ("  (STOPPED BY --duration CAP)" if report.get("stopped_by_duration_cap") else "")))
     rows.append(("users", _num(report["users"])))
-    rows.append(("workers", _num(report.get("workers", 1))))
+    loop = report.get("event_loop")
+    rows.append(("workers", _num(report.get("workers", 1)) + (f" on {loop}" if loop else "")))
     for dead in report.get("workers_failed") or ():
         first, last = dead["users"]
         got = dead.get("last_progress") or {}

@@ -1048,6 +1048,7 @@ class LoadRunner(Recorder):
                        "local_server": self.target.local},
             "users": cfg.users,
             "workers": 1,
+            "event_loop": event_loop_name(),
             "registration": self.registered or None,
             "login": {
                 "ok": self.login_ok,
@@ -1099,24 +1100,23 @@ def error_kinds_dict(counts: "Counter[tuple[str, str]]") -> Dict[str, Dict[str, 
 
 def run_loop(main: Any, *, use_uvloop: bool = True) -> Any:
     """``asyncio.run(main)``, on a uvloop event loop when ``use_uvloop`` and uvloop is
-    installed (without touching the global event loop policy)."""
-    factory = None
+    installed (``uvloop.run``: like ``asyncio.run``, it cancels the tasks left and shuts
+    down async generators and the default executor, without touching the global event
+    loop policy)."""
     if use_uvloop:
         try:
             import uvloop  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             pass
         else:
-            factory = uvloop.new_event_loop
-    if factory is None:
-        return asyncio.run(main)
-    loop = factory()
+            return uvloop.run(main)
+    return asyncio.run(main)
+
+
+def event_loop_name() -> Optional[str]:
+    """``"uvloop"`` or ``"asyncio"``: the event loop running now (None outside one)."""
     try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(main)
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"

@@ -208,6 +208,7 @@ def merge_reports(results: Sequence[Dict[str, Any]], config: LoadConfig, target:
                    "local_server": target.local},
         "users": config.users,
         "workers": len(results) + sum((errors or {}).values()),
+        "event_loop": ",".join(sorted({str(rep.get("event_loop")) for rep in reports})) or None,
         "registration": _add_dicts([rep.get("registration") for rep in reports]),
         "login": {
             "ok": total("login", "ok"),
