@@ -21,6 +21,7 @@ import base64
 import binascii
 import itertools
 import logging
+import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import errors, events
@@ -104,6 +105,42 @@ for _state in ("await-header", "starttls", "sasl", "sasl-key", "resume", "bind",
 TRANSITIONS[("await-features", "end")] = "_on_end"
 
 
+#: The namespace that received elements and attributes are put in where the server declared
+#: the XML namespace (``http://www.w3.org/XML/1998/namespace``) as a default namespace or
+#: bound it to a prefix other than ``xml``, which XML namespaces forbid and expat rejects.
+#: Prosody 0.12 writes an element ``<xml:foo/>`` that one user sent another as
+#: ``<foo xmlns='http://www.w3.org/XML/1998/namespace'/>``, and an attribute ``xml:foo``
+#: through ``xmlns:ns1='http://www.w3.org/XML/1998/namespace'``.  Taken as sent, any remote
+#: user could end a client's stream with one message, and, once the server had stored the
+#: message offline, every later session of that account too.  The client reads such a
+#: declaration as one of this namespace instead; nothing else in the stanza changes.
+XML_NS_REDECLARED = "urn:fastxmpp:xml-namespace-redeclared"
+
+_XML_NS_MARK = b"http://www.w3.org/XML/1998/namespace"
+# a declaration of the XML namespace other than xmlns:xml='...' (which is allowed)
+_XML_NS_DECL = re.compile(rb"(?<![^\s])(xmlns(?::(?!xml\s*=)[^\s=/>]+)?\s*=\s*)(['\"])http://www\.w3\.org/XML/1998/namespace\2")
+_REDECLARED = XML_NS_REDECLARED.encode()
+# The most of an unfinished tag at the end of a read that is held back for the next read
+# (longer than any such declaration), when it may hold the start of one: a declaration cut
+# in two by the transport is then still seen whole.
+_DECL_TAIL = 128
+_XMLNS_STARTS = (b"x", b"xm", b"xml", b"xmln")
+
+
+def _redeclare_xml_ns(data: bytes, in_tag: bool) -> bytes:
+    """``data`` with each declaration of the XML namespace that stands inside a tag made one
+    of :data:`XML_NS_REDECLARED` (``in_tag``: ``data`` begins inside a tag).  The same text
+    in character data is left alone: a server escapes ``<`` and ``>`` there, so the last of
+    them before a declaration tells which it is in."""
+    def sub(m: "re.Match[bytes]") -> bytes:
+        i = m.start()
+        lt, gt = data.rfind(b"<", 0, i), data.rfind(b">", 0, i)
+        if lt > gt or (lt == gt and in_tag):  # lt == gt: neither is there
+            return m.group(1) + m.group(2) + _REDECLARED + m.group(2)
+        return m.group(0)
+    return _XML_NS_DECL.sub(sub, data)
+
+
 def _b64decode(text: Optional[str]) -> bytes:
     if not text or text == "=":
         return b""
@@ -143,7 +180,7 @@ class ClientStream:
         "stream_management", "ack_every", "lang",
         "state", "authenticated", "mechanism", "bound_jid", "server_features", "channel_bindings", "sm",
         "on_stanza", "_resume_requested", "_tokenizer", "_out", "_events", "_mechanism", "_pending_iq",
-        "_ids", "_id_prefix", "_internal_iq", "__dict__", "__weakref__")
+        "_ids", "_id_prefix", "_internal_iq", "_carry", "_in_tag", "__dict__", "__weakref__")
 
     def __init__(
         self,
@@ -192,6 +229,10 @@ class ClientStream:
         self.sm = StreamManagement(resume)
         self._resume_requested = resume is not None and resume.id is not None
         self._tokenizer = Tokenizer(max_stanza_bytes=max_stanza_bytes)
+        #: The end of the last read, held back: part of a tag that may hold a cut declaration.
+        self._carry = b""
+        #: Whether the bytes fed so far end inside a tag.
+        self._in_tag = False
         self._out: List[bytes] = []
         self._events: List[events.Event] = []
         self._mechanism: Optional[Mechanism] = None
@@ -213,6 +254,16 @@ class ClientStream:
         (after queueing what must be sent back); events so far stay in ``events()``."""
         if self.state == "closed":
             return
+        # a declaration of the XML namespace that XML forbids is read as XML_NS_REDECLARED
+        if self._carry:
+            data = self._carry + data
+            self._carry = b""
+        if _XML_NS_MARK in data:
+            data = _redeclare_xml_ns(data, self._in_tag)
+        if data.endswith(b">"):  # most reads: whole stanzas
+            self._in_tag = False
+        elif data:
+            data = self._hold_tag_end(data)
         try:
             tokens = self._tokenizer.feed(data)
         except errors.StreamError as err:
@@ -220,6 +271,20 @@ class ClientStream:
             self._fail(err)
             raise
         self._dispatch_all(tokens)
+
+    def _hold_tag_end(self, data: bytes) -> bytes:
+        """``data`` does not end with ``>``: when it ends inside a tag that may hold the
+        start of a declaration, keep that end for the next read; returns what to feed now."""
+        lt, gt = data.rfind(b"<"), data.rfind(b">")
+        if lt > gt or (lt == gt and self._in_tag):  # lt == gt: neither is there
+            self._in_tag = True
+            start = max(lt, len(data) - _DECL_TAIL, 0)
+            if b"xmlns" in data[start:] or data.endswith(_XMLNS_STARTS):
+                self._carry = data[start:]
+                return data[:start]
+        else:
+            self._in_tag = False
+        return data
 
     def receive_eof(self) -> None:
         """The transport ended."""
@@ -234,7 +299,8 @@ class ClientStream:
             raise errors.LocalProtocolError(f"tls_established() in state {self.state!r}")
         self.tls_active = True
         self.channel_bindings = dict(channel_bindings or {})
-        if self._tokenizer.reset():
+        self._in_tag = False
+        if self._tokenizer.reset() or self._carry:
             # bytes after <proceed/> in the same plaintext read: an injection attempt
             self._fail(errors.PolicyViolation("data after <proceed/> before the TLS handshake"))
             raise errors.PolicyViolation("data after <proceed/> before the TLS handshake")
