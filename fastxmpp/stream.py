@@ -34,7 +34,7 @@ from .sm import NS_SM, SMState, StreamManagement, parse_h
 from .tokenizer import Tokenizer
 from .tokens import StreamEnd, StreamHeader
 
-__all__ = ["ClientStream", "TRANSITIONS", "EncryptionRequired"]
+__all__ = ["ClientStream", "TRANSITIONS", "EncryptionRequired", "XML_NS_REDECLARED"]
 
 log = logging.getLogger("fastxmpp.stream")
 
