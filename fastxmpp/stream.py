@@ -127,17 +127,21 @@ _DECL_TAIL = 128
 _XMLNS_STARTS = (b"x", b"xm", b"xml", b"xmln")
 
 
+def _open_tag(data: bytes, end: int, in_tag: bool) -> Optional[int]:
+    """Where the tag that ``data[:end]`` ends inside starts (-1: in an earlier read), or None
+    when it ends in character data (``in_tag``: ``data`` begins inside a tag).  A server
+    escapes ``<`` and ``>`` in text and attribute values, so the last of them tells."""
+    lt, gt = data.rfind(b"<", 0, end), data.rfind(b">", 0, end)
+    return lt if lt > gt or (lt == gt and in_tag) else None  # lt == gt: neither is there
+
+
 def _redeclare_xml_ns(data: bytes, in_tag: bool) -> bytes:
     """``data`` with each declaration of the XML namespace that stands inside a tag made one
-    of :data:`XML_NS_REDECLARED` (``in_tag``: ``data`` begins inside a tag).  The same text
-    in character data is left alone: a server escapes ``<`` and ``>`` there, so the last of
-    them before a declaration tells which it is in."""
+    of :data:`XML_NS_REDECLARED`; the same text in character data is left alone."""
     def sub(m: "re.Match[bytes]") -> bytes:
-        i = m.start()
-        lt, gt = data.rfind(b"<", 0, i), data.rfind(b">", 0, i)
-        if lt > gt or (lt == gt and in_tag):  # lt == gt: neither is there
-            return m.group(1) + m.group(2) + _REDECLARED + m.group(2)
-        return m.group(0)
+        if _open_tag(data, m.start(), in_tag) is None:
+            return m.group(0)
+        return m.group(1) + m.group(2) + _REDECLARED + m.group(2)
     return _XML_NS_DECL.sub(sub, data)
 
 
@@ -275,15 +279,13 @@ class ClientStream:
     def _hold_tag_end(self, data: bytes) -> bytes:
         """``data`` does not end with ``>``: when it ends inside a tag that may hold the
         start of a declaration, keep that end for the next read; returns what to feed now."""
-        lt, gt = data.rfind(b"<"), data.rfind(b">")
-        if lt > gt or (lt == gt and self._in_tag):  # lt == gt: neither is there
-            self._in_tag = True
+        lt = _open_tag(data, len(data), self._in_tag)
+        self._in_tag = lt is not None
+        if lt is not None:
             start = max(lt, len(data) - _DECL_TAIL, 0)
             if b"xmlns" in data[start:] or data.endswith(_XMLNS_STARTS):
                 self._carry = data[start:]
                 return data[:start]
-        else:
-            self._in_tag = False
         return data
 
     def receive_eof(self) -> None:
